@@ -1,0 +1,52 @@
+"""The plugin contract. This one file is what a provider author reads first.
+
+modelport uses pluggy with the project name ``modelport``. A plugin is a module (or object) with
+functions decorated by :data:`hookimpl`, registered through the entry-point group
+``modelport.providers``; the built-in providers load exactly the same way::
+
+    # pyproject.toml of your plugin
+    [project.entry-points."modelport.providers"]
+    fly = "modelport_fly.plugin"
+
+    # modelport_fly/plugin.py
+    from modelport.hookspecs import hookimpl
+
+    @hookimpl
+    def modelport_register_providers(register):
+        register(FlyProvider())
+
+Hooks are few on purpose: everything cloud-specific lives on the
+:class:`~modelport.provider.Provider` object a plugin registers.
+
+Versioning: hook names never change meaning. A changed hook gets a new name (``..._v2``) and the
+old one keeps working; a provider states the :data:`~modelport.provider.PROVIDER_API_VERSION`
+it was written for in ``Provider.api_version``, and core refuses (with the plugin's name) a
+provider newer than itself instead of failing later in the middle of an operation.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import pluggy
+
+PROJECT = "modelport"
+#: Version of this hook contract (bumped only when a hook is added).
+HOOKSPEC_VERSION = 1
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def modelport_register_providers(register: Callable[[object], None]) -> None:
+    """Register the providers this plugin offers.
+
+    Called once when the plugin manager loads. Every implementation is called (not
+    ``firstresult``); each calls ``register`` once per provider it offers.
+
+    :param register: call it with a :class:`~modelport.provider.Provider` instance. Core checks
+        the provider (a unique ``name``, the abstract methods implemented, a supported
+        ``api_version``) and records which plugin registered it; a rejected provider is reported
+        with the plugin's name and does not stop other plugins.
+    """
