@@ -1,0 +1,16 @@
+"""The serving runtime that runs inside every modelport image.
+
+One process answers three protocols on one port, so the same image satisfies every cloud:
+
+* Open Inference Protocol v2 REST (``/v2/...``), KServe v1 (``/v1/models/{m}:predict``)
+* the SageMaker contract (``GET /ping``, ``POST /invocations``, started with the argument ``serve``)
+
+Inside an image these files are the package ``modelport_runtime`` (started as
+``python3 -m modelport_runtime serve``); on the host they are ``modelport.runtime``. So every
+import in this package is relative, and this file imports nothing heavy: the build reads
+``modelport.runtime.requirements`` on the host without scikit-learn or onnxruntime.
+
+Configuration comes from environment variables (see :mod:`.config`).
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,41 @@
+"""Command line of the runtime: ``python -m modelport_runtime serve`` (SageMaker passes ``serve``)."""
+
+from __future__ import annotations
+
+import sys
+
+from .config import RuntimeConfig
+from .errors import RuntimeConfigError
+
+USAGE = """usage: python -m modelport_runtime serve
+
+Serves the model named by the environment on $PORT (default 8080):
+  MODELPORT_MODEL_NAME, MODELPORT_MODEL_VERSION, MODELPORT_MODEL_PATH,
+  MODELPORT_FRAMEWORK (sklearn|onnx|custom), MODELPORT_PREDICT_FILE (custom),
+  MODELPORT_HOST, MODELPORT_MAX_BODY_BYTES, MODELPORT_WORKERS, MODELPORT_PREDICT_THREADS,
+  MODELPORT_GRACEFUL_TIMEOUT, MODELPORT_ACCESS_LOG
+Protocols: Open Inference Protocol v2 (/v2/...), KServe v1 (/v1/models/NAME:predict),
+SageMaker (/ping, /invocations)."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run it; returns the exit status."""
+    args = sys.argv[1:] if argv is None else argv
+    if args and args[0] in ("-h", "--help", "help"):
+        print(USAGE)
+        return 0
+    if args and args[0] != "serve":
+        print(f"unknown command {args[0]!r}\n{USAGE}", file=sys.stderr)
+        return 2
+    try:
+        config = RuntimeConfig.from_env()
+    except RuntimeConfigError as exc:
+        print(f"modelport runtime: configuration error: {exc}", file=sys.stderr)
+        return 2
+    from .server import serve
+
+    return serve(config)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""Typed errors of the serving runtime. Each request error carries the HTTP status it maps to."""
+
+
+class RuntimeConfigError(Exception):
+    """The runtime's environment is wrong (missing model path, unknown framework, bad number)."""
+
+
+class ModelLoadError(Exception):
+    """The model file could not be loaded by its framework."""
+
+
+class RequestError(Exception):
+    """A request the runtime answers with an error body ``{"error": message}``.
+
+    Subclasses fix the status code; the message says what the caller must change.
+    """
+
+    status = 400
+
+    def __init__(self, message: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.headers = headers or {}
+
+
+class BadRequest(RequestError):
+    """The request is malformed or does not fit the model's inputs (400)."""
+
+    status = 400
+
+
+class NotFound(RequestError):
+    """Unknown route, model name or model version (404)."""
+
+    status = 404
+
+
+class MethodNotAllowed(RequestError):
+    """The route exists but not for this HTTP method (405)."""
+
+    status = 405
+
+
+class PayloadTooLarge(RequestError):
+    """The body is larger than MODELPORT_MAX_BODY_BYTES (413)."""
+
+    status = 413
+
+
+class UnsupportedMediaType(RequestError):
+    """The Content-Type is not one this route reads (415)."""
+
+    status = 415
+
+
+class ModelNotReady(RequestError):
+    """The model is still loading or failed to load (503)."""
+
+    status = 503
+
+
+class ModelFailed(RequestError):
+    """The model raised an unexpected exception while predicting (500); the server stays up."""
+
+    status = 500

@@ -1,0 +1,99 @@
+"""The model's life in the server: loaded in the background, ready afterwards, called off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable
+
+from .config import RuntimeConfig
+from .errors import ModelFailed, ModelNotReady, NotFound, RequestError
+from .frameworks import ServedModel, load_model
+
+log = logging.getLogger(__name__)
+
+
+class ModelHost:
+    """Owns the one model of this server: its loading, readiness and the threads that run it."""
+
+    def __init__(self, config: RuntimeConfig) -> None:
+        self.config = config
+        self.model: ServedModel | None = None
+        self.load_error: str | None = None
+        self._started = False
+        self._lock = threading.Lock()
+        self._loaded = threading.Event()
+        # 0 threads: predict on the event loop itself (lowest latency for tiny models)
+        threads = config.predict_threads
+        self._executor = ThreadPoolExecutor(threads, thread_name_prefix="predict") if threads else None
+
+    @property
+    def ready(self) -> bool:
+        """True once the model is loaded; never true after a failed load."""
+        return self.model is not None
+
+    def start_loading(self, on_failure: Callable[[str], None] | None = None) -> None:
+        """Load the model in a background thread (once), so health checks answer meanwhile."""
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+        thread = threading.Thread(target=self._load, args=(on_failure,), name="model-load", daemon=True)
+        thread.start()
+
+    def wait_loaded(self, timeout: float | None = None) -> bool:
+        """Block until loading finished (ready or failed); True when it finished in time."""
+        return self._loaded.wait(timeout)
+
+    def _load(self, on_failure: Callable[[str], None] | None) -> None:
+        config = self.config
+        try:
+            self.model = load_model(config)
+            log.info("model %s version %s (%s) is ready", config.model_name, config.model_version, config.framework)
+        except Exception as exc:
+            self.load_error = f"{type(exc).__name__}: {exc}"
+            log.error("model %s failed to load: %s", config.model_name, self.load_error)
+            if on_failure is not None:
+                on_failure(self.load_error)
+        finally:
+            self._loaded.set()
+
+    def require_model(self) -> ServedModel:
+        """The loaded model, or :class:`ModelNotReady` (503) while it loads or after it failed."""
+        model = self.model
+        if model is None:
+            reason = "failed to load" if self.load_error else "is still loading"
+            raise ModelNotReady(f"model {self.config.model_name!r} {reason}")
+        return model
+
+    def check_name(self, name: str, version: str | None = None) -> None:
+        """404 unless ``name`` (and ``version``, when given) is the model this server holds."""
+        if name != self.config.model_name:
+            raise NotFound(f"unknown model {name!r}; this server holds {self.config.model_name!r}")
+        if version is not None and version != self.config.model_version:
+            raise NotFound(f"model {name!r} has no version {version!r}; it has {self.config.model_version!r}")
+
+    async def call(self, function: Callable[..., Any], *args: Any) -> Any:
+        """Run ``function(*args)`` (which calls the model) off the event loop; errors become RequestErrors."""
+        if self._executor is None:
+            return _guarded(function, *args)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, _guarded, function, *args)
+
+    def close(self) -> None:
+        """Stop the prediction threads (after the server drained its requests)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=False)
+
+
+def _guarded(function: Callable[..., Any], *args: Any) -> Any:
+    try:
+        return function(*args)
+    except RequestError:
+        raise
+    except Exception as exc:
+        # the model's own failure: answer 500 with the reason and keep serving
+        log.exception("prediction failed")
+        raise ModelFailed(f"the model failed: {type(exc).__name__}: {exc}") from exc

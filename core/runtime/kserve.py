@@ -1,0 +1,28 @@
+"""KServe v1 protocol handlers: model status and ``:predict`` with ``instances``."""
+
+from __future__ import annotations
+
+from .errors import BadRequest
+from .host import ModelHost
+from .httpio import Request, Response, json_response, parse_json
+
+
+def model_status(host: ModelHost, request: Request) -> Response:
+    """GET /v1/models/{name}: ``{"name", "ready"}``; 503 while not ready."""
+    host.check_name(request.params["name"])
+    return json_response({"name": host.config.model_name, "ready": host.ready}, 200 if host.ready else 503)
+
+
+def predict_checks(host: ModelHost, request: Request) -> None:
+    """Checks made on the event loop before the prediction thread is used."""
+    host.check_name(request.params["name"])
+    host.require_model()
+
+
+def predict(host: ModelHost, request: Request) -> Response:
+    """POST /v1/models/{name}:predict: ``{"instances": [...]}`` -> ``{"predictions": [...]}``."""
+    body = parse_json(request)
+    if not isinstance(body, dict) or not isinstance(body.get("instances", body.get("inputs")), list):
+        raise BadRequest("the request must be a JSON object with an 'instances' list")
+    instances = body["instances"] if "instances" in body else body["inputs"]
+    return json_response({"predictions": host.require_model().predict_instances(instances)})
