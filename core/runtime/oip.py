@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import __version__
-from .errors import BadRequest, ModelNotReady
+from .errors import BadRequest
 from .host import ModelHost
 from .httpio import Request, Response, json_response, parse_json
 from .tensors import decode_tensor, encode_tensor
@@ -50,8 +50,7 @@ def model_ready(host: ModelHost, request: Request) -> Response:
 def infer_checks(host: ModelHost, request: Request) -> None:
     """What infer checks on the event loop before spending a thread: the name and readiness."""
     host.check_name(request.params["name"], request.params.get("version"))
-    if not host.ready:
-        raise ModelNotReady(f"model {host.config.model_name!r} is not ready")
+    host.require_model()
 
 
 def infer(host: ModelHost, request: Request) -> Response:

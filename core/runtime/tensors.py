@@ -111,7 +111,8 @@ def _numeric_array(data: Any, datatype: str, shape: tuple[int, ...], name: str) 
     target = np.dtype(NUMPY_TYPES[datatype])
     if family in ("INT", "UINT") and array.size:
         _check_range(array, target, name, datatype)
-    converted = array.astype(target, copy=False).reshape(shape)
+    with np.errstate(over="ignore"):  # an overflow becomes inf, refused just below
+        converted = array.astype(target, copy=False).reshape(shape)
     if family == "FP" and array.size and not np.isfinite(converted).all():
         raise BadRequest(f"input {name!r}: a value is out of range for {datatype}")
     return converted

@@ -1,0 +1,75 @@
+"""OIP tensor decoding/encoding as pure functions."""
+
+import numpy as np
+import pytest
+
+from modelport.runtime.errors import BadRequest
+from modelport.runtime.tensors import decode_tensor, encode_tensor
+
+
+def tensor(datatype, shape, data, name="x"):
+    return {"name": name, "datatype": datatype, "shape": shape, "data": data}
+
+
+@pytest.mark.parametrize("data", [[1, 2, 3, 4, 5, 6], [[1, 2, 3], [4, 5, 6]]])
+def test_flat_and_nested_data_decode_to_the_declared_shape(data):
+    name, array = decode_tensor(tensor("FP32", [2, 3], data), 0)
+    assert name == "x"
+    assert array.dtype == np.float32 and array.shape == (2, 3)
+    assert array.tolist() == [[1, 2, 3], [4, 5, 6]]
+
+
+@pytest.mark.parametrize("datatype,dtype", [("BOOL", np.bool_), ("INT8", np.int8), ("INT64", np.int64),
+                                            ("UINT16", np.uint16), ("FP16", np.float16), ("FP64", np.float64)])
+def test_each_numeric_datatype_gives_its_numpy_type(datatype, dtype):
+    data = [True, False] if datatype == "BOOL" else [1, 2]
+    _, array = decode_tensor(tensor(datatype, [2], data), 0)
+    assert array.dtype == dtype
+
+
+def test_bytes_tensor_keeps_strings():
+    _, array = decode_tensor(tensor("BYTES", [2, 1], [["a"], ["é"]]), 0)
+    assert array.shape == (2, 1) and array.ravel().tolist() == ["a", "é"]
+
+
+@pytest.mark.parametrize("bad,words", [
+    (tensor("FP32", [2, 2], [1, 2, 3]), "needs 4 values"),
+    (tensor("FP32", [2, 2], [[1, 2, 3, 4]]), "nested data has shape"),
+    (tensor("FP32", [2], ["a", "b"]), "string"),
+    (tensor("FP32", [2], [1, None]), "non-numeric"),
+    (tensor("FP32", [2, 2], [[1, 2], [3]]), "rectangular"),
+    (tensor("INT64", [2], [1.5, 2]), "floating-point"),
+    (tensor("UINT8", [2], [1, 300]), "out of range"),
+    (tensor("UINT8", [1], [-1]), "out of range"),
+    (tensor("INT64", [1], [2**70]), "non-numeric"),
+    (tensor("BOOL", [2], [1, 0]), "integer"),
+    (tensor("FP16", [1], [1e10]), "out of range"),
+    (tensor("FP33", [1], [1]), "datatype"),
+    (tensor("BYTES", [2], ["a", 1]), "strings"),
+    (tensor("FP32", [-1], [1]), "non-negative"),
+    (tensor("FP32", "2", [1, 2]), "shape"),
+    (tensor("FP32", [1] * 40, [1]), "at most"),
+    ({"name": "x", "datatype": "FP32", "shape": [1]}, "no data"),
+    ({"datatype": "FP32", "shape": [1], "data": [1]}, "name"),
+    ([1, 2], "must be an object"),
+])
+def test_invalid_tensors_are_bad_requests(bad, words):
+    with pytest.raises(BadRequest) as caught:
+        decode_tensor(bad, 0)
+    assert words in caught.value.message
+
+
+def test_deeply_nested_bytes_are_refused_without_recursing_forever():
+    data = "s"
+    for _ in range(500):
+        data = [data]
+    with pytest.raises(BadRequest, match="deeper"):
+        decode_tensor(tensor("BYTES", [1], data), 0)
+
+
+def test_encode_writes_flat_data_with_shape_and_datatype():
+    out = encode_tensor("p", np.array([[0.5, 0.25]], dtype=np.float32))
+    assert out["datatype"] == "FP32" and out["shape"] == [1, 2]
+    assert np.asarray(out["data"]).tolist() == [0.5, 0.25]
+    labels = encode_tensor("l", np.array(["setosa", "virginica"]))
+    assert labels == {"name": "l", "datatype": "BYTES", "shape": [2], "data": ["setosa", "virginica"]}
