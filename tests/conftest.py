@@ -1,0 +1,10 @@
+"""Fixture plugins for the whole suite.
+
+``moto_fixtures.pytest_plugin`` gives the generic fixtures (docker_host, docker_client,
+base_image, registry, registry_b, auth_registry, registry_factory, state_path); emulator fixture
+modules are added to this list by their authors.
+"""
+
+pytest_plugins = [
+    "moto_fixtures.pytest_plugin",
+]
