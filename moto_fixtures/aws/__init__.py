@@ -1,0 +1,73 @@
+"""A local AWS account for tests and the demo: moto (control plane) plus the data planes moto lacks.
+
+Quick start::
+
+    from moto_fixtures.aws import AwsEmulation
+
+    with AwsEmulation() as aws:             # DOCKER_HOST is used for the task containers
+        ecs = aws.client("ecs")             # or boto3.client("ecs", endpoint_url=aws.endpoint_url)
+        ...                                  # push images to aws.registry/<ecr repository name>
+        aws.bridge.wait_for(lambda b: b.service("svc") and b.service("svc").healthy)
+        httpx.get(f"http://{lb['DNSName']}:{port}/")   # the ALB answers through /etc/hosts
+
+``python -m moto_fixtures.aws`` runs it standalone and prints the endpoint and the registry.
+Pytest: ``pytest_plugins = ["moto_fixtures.aws.fixtures"]`` gives the session fixture ``aws_emulation``.
+
+What a real account adds, and how it is emulated here (generic: only AWS API state is read):
+
+* Control plane: moto server (a separate process, ``MotoAws``) on 127.0.0.1, region us-east-1,
+  account 123456789012, AWS managed policies loaded (``MOTO_IAM_LOAD_MANAGED_POLICIES``).
+  ``enforce_iam=True`` starts it with ``INITIAL_NO_AUTH_ACTION_COUNT`` so only the bootstrap of an
+  administrator user (``AwsEmulation.admin``) runs unauthenticated; afterwards every call must be
+  signed by an IAM user whose policies allow the action.
+* ECR: pushes go to a real registry (``AwsEmulation.registry``, CNCF distribution); its push
+  notifications make ``EcrMirror`` call moto's ``ecr.put_image`` with the exact manifest bytes
+  and digest, so ``describe_images`` / ``batch_get_image`` report the pushed digest. Only
+  repositories that already exist in moto are mirrored (``mirror.events`` records the others as
+  ``no-repository``). The mirror is asynchronous: the digest shows in moto a few milliseconds
+  after the push returns (``mirror.wait_for(repo, digest)``). A task definition may reference
+  the image either through the registry address or through the ECR URI
+  (``123456789012.dkr.ecr.us-east-1.amazonaws.com/repo@sha256:...``), which is pulled from the
+  stand-in.
+* ECS: ``EcsBridge`` runs ONE container per ACTIVE service with ``desiredCount > 0`` (host
+  networking), from its task definition's essential container: image, entryPoint, command,
+  environment, ``secrets[].valueFrom`` resolved from Secrets Manager (incl. ``:json-key``) or SSM,
+  plus ``PORT`` (the container port the load balancer uses, else the first port mapping) and
+  ``MODELPORT_HOST`` (a distinct 127.A.B.x address per task). Health = HTTP GET of the path in
+  the container health check command (``curl http://localhost:PORT/PATH``), else a TCP connect.
+  Healthy tasks are registered as ``ip`` targets (address, container port) in the service's
+  target groups and deregistered when they stop or turn unhealthy, as ECS does.
+* ALB: ``LoadBalancerPlane`` serves each application load balancer's ``DNSName`` (an /etc/hosts
+  line in a block marked with the owner pid) on each HTTP listener port, choosing a target group
+  by the listener's current default forward weights on every request.
+
+Gaps (moto 5.2.5 server mode) found while building this, for the provider author:
+
+* ECS ``runningCount``/``pendingCount`` and the deployment's ``rolloutState`` do not follow the
+  tasks: ``create_service`` answers ``runningCount=0, pendingCount=desiredCount, rolloutState
+  IN_PROGRESS`` forever; ``update_service(desiredCount=N)`` sets ``runningCount=N`` at once.
+  Readiness must be judged from ``describe_target_health`` (filled by the bridge) and a smoke
+  request through the load balancer, not from ``runningCount``.
+* ECS ``list_tasks``/``describe_tasks`` show no tasks for services (moto creates none); Fargate
+  ``run_task`` answers HTTP 500 unless each container has ``memory`` (and needs
+  ``securityGroups``). Services need ``networkConfiguration.awsvpcConfiguration`` with existing
+  subnets and security groups (the default VPC's subnets and ``default`` group work; DNS
+  hostnames are on there).
+* ``delete_service`` marks the service INACTIVE (still listed by ``list_services``) and needs
+  ``force=True`` or ``desiredCount=0`` first, as in AWS.
+* ELBv2 target health is ``healthy`` for any registered target (moto does no health checks), and
+  a target group with no targets reports an empty list; the bridge only registers healthy tasks.
+  Listener rules other than the default action are not served; HTTPS listeners are not served.
+  Load balancer DNS names are ``<name>-1.us-east-1.elb.amazonaws.com``: two emulations running
+  at the same time must not use the same load balancer name.
+* ``ecr.put_image`` into a missing repository is an HTTP 500 in moto (the mirror checks first).
+  ECR has no ``/v2/`` registry API and ``get_authorization_token`` returns a token the stand-in
+  registry does not need (it has no auth).
+* Unimplemented operations answer HTTP 500 (botocore retries them, then raises ``ClientError``
+  with code ``500``).
+"""
+
+from .emulation import AwsEmulation
+from .server import ACCOUNT_ID, REGION, Credentials, MotoAws
+
+__all__ = ["AwsEmulation", "MotoAws", "Credentials", "REGION", "ACCOUNT_ID"]

@@ -1,0 +1,227 @@
+"""The ECS data plane: run every ACTIVE service's task as a container on the local Docker engine.
+
+A thread polls moto (boto3 reads) every ``interval`` seconds and reconciles: one container per
+service with ``desiredCount > 0``, replaced when the service's task definition changes, removed
+when the service is deleted or scaled to 0, restarted when it exits (as ECS replaces a stopped
+task). Each task gets its own loopback address (``MODELPORT_HOST``) and ``PORT`` = the container
+port. Healthy tasks are registered in the service's ELBv2 target groups (and deregistered when
+they stop being healthy), as ECS does with a task's IP address.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass, replace
+from typing import Callable
+
+from .containers import DockerTasks, probe
+from .ecs_state import WantedService, wanted_services
+from .net import LoopbackPool
+from .taskdef import TaskStartError, container_port, essential_container, plan_container
+
+log = logging.getLogger(__name__)
+RETRY_AFTER = 3.0  # seconds before a task that failed to start is tried again
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    """What the bridge knows about one service's task (a snapshot)."""
+
+    service_arn: str
+    service_name: str
+    cluster_arn: str
+    task_definition_arn: str
+    target_group_arns: tuple[str, ...]
+    image: str | None = None
+    address: str | None = None
+    port: int | None = None
+    container_id: str | None = None
+    running: bool = False
+    healthy: bool = False
+    health_path: str | None = None
+    last_error: str | None = None
+    restarts: int = 0
+    next_attempt: float = 0.0
+
+
+class EcsBridge:
+    """Reconciles moto's ECS services with containers; ``status()`` shows the result."""
+
+    def __init__(self, client: Callable[[str], object], registry: str, tasks: DockerTasks,
+                 pool: LoopbackPool, interval: float = 0.5):
+        self._client = client
+        self.registry = registry
+        self.tasks = tasks
+        self.pool = pool
+        self.interval = interval
+        self._status: dict[str, ServiceStatus] = {}
+        self._registered: dict[str, set[str]] = {}  # service arn -> target groups it is in
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_error: str | None = None
+        self.ticks = 0
+
+    # ---- lifecycle -------------------------------------------------------------------------
+    def start(self) -> "EcsBridge":
+        """Start polling in a daemon thread."""
+        self._thread = threading.Thread(target=self._loop, name="ecs-bridge", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop polling, remove every task container and deregister its targets."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(30)
+        for arn in list(self._status):
+            self._remove(arn)
+        self.tasks.remove_all()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.tick()
+                self.last_error = None
+            except Exception as exc:  # noqa: BLE001 - keep polling; tests can read last_error
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("ECS bridge pass failed: %s", self.last_error)
+            self._stop.wait(self.interval)
+
+    # ---- one reconcile pass ----------------------------------------------------------------
+    def tick(self) -> None:
+        """One reconcile pass over every cluster's services."""
+        wanted = {svc.arn: svc for svc in wanted_services(self._client("ecs"))}
+        for arn in list(self._status):
+            current = self._status[arn]
+            svc = wanted.get(arn)
+            if svc is None or svc.task_definition_arn != current.task_definition_arn:
+                self._remove(arn)
+        for svc in wanted.values():
+            if svc.arn not in self._status:
+                self._set(ServiceStatus(svc.arn, svc.name, svc.cluster_arn,
+                                        svc.task_definition_arn, svc.target_group_arns))
+            self._reconcile(svc)
+        with self._lock:
+            self.ticks += 1
+
+    def _reconcile(self, svc: WantedService) -> None:
+        status = self._status[svc.arn]
+        if status.container_id is None:
+            if time.monotonic() >= status.next_attempt:
+                self._start_task(svc, status)
+            return
+        state, exit_code = self.tasks.state(status.container_id)
+        if state != "running":
+            self._task_stopped(status, state, exit_code)
+            return
+        problem = probe(status.address, status.port, status.health_path)
+        self._set(replace(status, running=True, healthy=problem is None,
+                          last_error=problem if problem else status.last_error))
+        self._sync_targets(svc.arn)
+
+    def _start_task(self, svc: WantedService, status: ServiceStatus) -> None:
+        address = None
+        try:
+            task_definition = self._client("ecs").describe_task_definition(
+                taskDefinition=svc.task_definition_arn)["taskDefinition"]
+            port = container_port(essential_container(task_definition), list(svc.load_balancers))
+            address = self.pool.allocate(port or 0)
+            plan = plan_container(task_definition, list(svc.load_balancers), self.registry,
+                                  self._client("secretsmanager"), self._client("ssm"), address)
+            container_id = self.tasks.run(plan, svc.arn, _container_name(self.tasks.owner, svc))
+        except (TaskStartError, OSError) as exc:
+            if address:
+                self.pool.release(address)
+            self._set(replace(status, last_error=str(exc),
+                              next_attempt=time.monotonic() + RETRY_AFTER))
+            log.warning("ECS bridge: cannot start %s: %s", svc.name, exc)
+            return
+        self._set(replace(status, image=plan.image, address=address, port=plan.port,
+                          container_id=container_id, health_path=plan.health_path,
+                          running=True, healthy=False))
+
+    def _task_stopped(self, status: ServiceStatus, state: str, exit_code: int | None) -> None:
+        reason = f"Essential container in task exited (state {state}, exit code {exit_code})"
+        self.tasks.remove(status.container_id)
+        if status.address:
+            self.pool.release(status.address)
+        self._set(replace(status, container_id=None, address=None, running=False,
+                          healthy=False, last_error=reason, restarts=status.restarts + 1,
+                          next_attempt=time.monotonic() + RETRY_AFTER))
+        self._sync_targets(status.service_arn)
+
+    def _remove(self, arn: str) -> None:
+        status = self._status[arn]
+        self._set(replace(status, healthy=False))
+        self._sync_targets(arn)
+        if status.container_id:
+            self.tasks.remove(status.container_id)
+        if status.address:
+            self.pool.release(status.address)
+        with self._lock:
+            self._status.pop(arn, None)
+
+    # ---- ELBv2 target registration -------------------------------------------------------
+    def _sync_targets(self, arn: str) -> None:
+        """Register a healthy task's address in its target groups; deregister otherwise."""
+        status = self._status[arn]
+        registered = self._registered.setdefault(arn, set())
+        want = set(status.target_group_arns) if status.healthy and status.address else set()
+        elbv2 = self._client("elbv2") if want != registered else None
+        for tg in want - registered:
+            self._call_quietly(elbv2.register_targets, tg, status)
+        for tg in registered - want:
+            self._call_quietly(elbv2.deregister_targets, tg, status)
+        self._registered[arn] = want
+
+    def _call_quietly(self, call, target_group: str, status: ServiceStatus) -> None:
+        try:
+            call(TargetGroupArn=target_group,
+                 Targets=[{"Id": status.address or "", "Port": status.port or 80}])
+        except Exception as exc:  # noqa: BLE001 - the target group may already be deleted
+            log.info("ECS bridge: target registration in %s: %s", target_group, exc)
+
+    # ---- what tests and the load balancer plane read ------------------------------------
+    def _set(self, status: ServiceStatus) -> None:
+        with self._lock:
+            self._status[status.service_arn] = status
+
+    def status(self) -> dict[str, ServiceStatus]:
+        """A snapshot of every service's task, keyed by service ARN."""
+        with self._lock:
+            return dict(self._status)
+
+    def service(self, name: str) -> ServiceStatus | None:
+        """The status of the service called ``name`` (any cluster), or None."""
+        return next((s for s in self.status().values() if s.service_name == name), None)
+
+    def healthy_targets(self, target_group_arn: str) -> list[tuple[str, int]]:
+        """``(address, port)`` of every healthy task registered behind ``target_group_arn``."""
+        return [(s.address, s.port) for s in self.status().values()
+                if s.healthy and s.address and s.port and target_group_arn in s.target_group_arns]
+
+    def wait_for(self, predicate: Callable[["EcsBridge"], bool], timeout: float = 60,
+                 what: str = "condition") -> None:
+        """Poll ``predicate(bridge)`` until true; on timeout raise with every service's status."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate(self):
+                return
+            time.sleep(0.1)
+        raise TimeoutError(f"ECS bridge: {what} not reached in {timeout:.0f}s; "
+                           f"services: {list(self.status().values())}; last error: {self.last_error}")
+
+    def wait_ticks(self, count: int = 2, timeout: float = 30) -> None:
+        """Wait until ``count`` more reconcile passes finished (to see a change take effect)."""
+        start = self.ticks
+        self.wait_for(lambda b: b.ticks >= start + count, timeout, f"{count} bridge passes")
+
+
+def _container_name(owner: str, svc: WantedService) -> str:
+    cluster = svc.cluster_arn.rsplit("/", 1)[-1]
+    raw = f"mpaws-{owner[:8]}-{cluster}-{svc.name}-{int(time.time() * 1000) % 10**8}"
+    return re.sub(r"[^a-zA-Z0-9_.-]", "-", raw)[:120]

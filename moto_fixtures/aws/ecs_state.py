@@ -1,0 +1,94 @@
+"""Read what ECS and ELBv2 in moto say should run, as plain values (boto3 reads only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class WantedService:
+    """An ACTIVE ECS service that wants tasks."""
+
+    arn: str
+    cluster_arn: str
+    name: str
+    task_definition_arn: str
+    desired_count: int
+    load_balancers: tuple[dict, ...]
+
+    @property
+    def target_group_arns(self) -> tuple[str, ...]:
+        """Target groups ECS registers this service's tasks in."""
+        return tuple(lb["targetGroupArn"] for lb in self.load_balancers if lb.get("targetGroupArn"))
+
+
+@dataclass(frozen=True)
+class Listener:
+    """An ALB listener the load balancer plane serves."""
+
+    arn: str
+    load_balancer_arn: str
+    dns_name: str
+    port: int
+    protocol: str
+
+
+def wanted_services(ecs) -> list[WantedService]:
+    """Every ACTIVE service with ``desiredCount > 0`` in every cluster."""
+    found: list[WantedService] = []
+    for page in ecs.get_paginator("list_clusters").paginate():
+        for cluster_arn in page["clusterArns"]:
+            found.extend(_cluster_services(ecs, cluster_arn))
+    return found
+
+
+def _cluster_services(ecs, cluster_arn: str) -> list[WantedService]:
+    arns: list[str] = []
+    for page in ecs.get_paginator("list_services").paginate(cluster=cluster_arn):
+        arns.extend(page["serviceArns"])
+    found = []
+    for start in range(0, len(arns), 10):  # DescribeServices takes at most 10
+        reply = ecs.describe_services(cluster=cluster_arn, services=arns[start:start + 10])
+        for svc in reply["services"]:
+            if svc.get("status") == "ACTIVE" and svc.get("desiredCount", 0) > 0:
+                found.append(_to_wanted(svc, cluster_arn))
+    return found
+
+
+def _to_wanted(svc: dict, cluster_arn: str) -> WantedService:
+    return WantedService(
+        arn=svc["serviceArn"], cluster_arn=cluster_arn, name=svc["serviceName"],
+        task_definition_arn=svc["taskDefinition"], desired_count=svc["desiredCount"],
+        load_balancers=tuple(svc.get("loadBalancers", [])))
+
+
+def alb_listeners(elbv2) -> list[Listener]:
+    """Every listener of every active application load balancer."""
+    found: list[Listener] = []
+    for page in elbv2.get_paginator("describe_load_balancers").paginate():
+        for lb in page["LoadBalancers"]:
+            if lb.get("Type", "application") != "application":
+                continue
+            if lb.get("State", {}).get("Code", "active") not in ("active", "provisioning"):
+                continue
+            reply = elbv2.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])
+            found.extend(Listener(item["ListenerArn"], lb["LoadBalancerArn"], lb["DNSName"],
+                                  int(item["Port"]), item.get("Protocol", "HTTP"))
+                         for item in reply["Listeners"])
+    return found
+
+
+def default_action_weights(elbv2, listener_arn: str) -> list[tuple[str, int]] | dict:
+    """The listener's CURRENT default action: ``[(target group arn, weight), ...]`` for a forward,
+    or the action itself (a dict) for anything else (fixed-response, redirect)."""
+    listener = elbv2.describe_listeners(ListenerArns=[listener_arn])["Listeners"][0]
+    actions = sorted(listener.get("DefaultActions", []), key=lambda a: a.get("Order", 0))
+    if not actions:
+        return {}
+    action = actions[-1]  # the terminal action comes last (authenticate-* come first)
+    if action.get("Type") != "forward":
+        return action
+    groups = (action.get("ForwardConfig") or {}).get("TargetGroups")
+    if groups:
+        return [(g["TargetGroupArn"], int(1 if g.get("Weight") is None else g["Weight"])) for g in groups]
+    return [(action["TargetGroupArn"], 1)]

@@ -1,0 +1,127 @@
+"""What the ECS agent makes of a task definition: image, command, environment, secrets, health check."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+_ECR_HOST = re.compile(r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/")
+_URL = re.compile(r"https?://[^\s'\"|;&]+")
+
+
+class TaskStartError(RuntimeError):
+    """The bridge could not start a service's task; the message is what ECS would put in stoppedReason."""
+
+
+@dataclass(frozen=True)
+class ContainerPlan:
+    """How to run a service's essential container on the local engine."""
+
+    task_definition_arn: str
+    container_name: str
+    image: str
+    port: int | None
+    environment: dict[str, str] = field(repr=False)
+    entrypoint: list[str] | None = None
+    command: list[str] | None = None
+    health_path: str | None = None
+
+
+def essential_container(task_definition: dict) -> dict:
+    """The container an ECS service cannot run without (the first essential one)."""
+    containers = task_definition.get("containerDefinitions", [])
+    for container in containers:
+        if container.get("essential", True):
+            return container
+    raise TaskStartError("task definition has no essential container")
+
+
+def container_port(container: dict, load_balancers: list[dict]) -> int | None:
+    """The port the service's load balancer sends to, else the first port mapping."""
+    for lb in load_balancers:
+        if lb.get("containerName") == container.get("name") and lb.get("containerPort"):
+            return int(lb["containerPort"])
+    for mapping in container.get("portMappings", []):
+        if mapping.get("containerPort"):
+            return int(mapping["containerPort"])
+    return None
+
+
+def health_path(container: dict) -> str | None:
+    """The HTTP path of a ``CMD-SHELL curl http://...`` style container health check, if any."""
+    command = (container.get("healthCheck") or {}).get("command") or []
+    match = _URL.search(" ".join(command))
+    if not match:
+        return None
+    rest = match.group(0).split("://", 1)[1]
+    return "/" + rest.split("/", 1)[1] if "/" in rest else "/"
+
+
+def local_image(image: str, registry: str) -> str:
+    """Point an ECR image URI at the ECR stand-in; any other reference is pulled as written."""
+    if _ECR_HOST.match(image):
+        return registry + "/" + image.split("/", 1)[1]
+    return image
+
+
+def resolve_secret(value_from: str, secretsmanager, ssm) -> str:
+    """Resolve one ``secrets[].valueFrom`` the way the ECS agent does (Secrets Manager or SSM).
+
+    Secrets Manager ARNs may carry ``:json-key:version-stage:version-id`` after the secret name.
+    The error never contains the value.
+    """
+    parts = value_from.split(":")
+    try:
+        if len(parts) >= 7 and parts[2] == "secretsmanager":
+            return _secretsmanager_value(parts, secretsmanager)
+        name = value_from.split(":parameter", 1)[1] if ":parameter" in value_from else value_from
+        reply = ssm.get_parameter(Name=name, WithDecryption=True)
+        return reply["Parameter"]["Value"]
+    except TaskStartError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - becomes the task's stopped reason
+        code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
+        raise TaskStartError(f"ResourceInitializationError: unable to pull secrets: "
+                             f"{value_from}: {code}") from None
+
+
+def _secretsmanager_value(parts: list[str], secretsmanager) -> str:
+    arn = ":".join(parts[:7])
+    json_key, stage, version = (parts[7:] + ["", "", ""])[:3]
+    kwargs = {"SecretId": arn}
+    if stage:
+        kwargs["VersionStage"] = stage
+    if version:
+        kwargs["VersionId"] = version
+    value = secretsmanager.get_secret_value(**kwargs)["SecretString"]
+    if not json_key:
+        return value
+    try:
+        return str(json.loads(value)[json_key])
+    except (ValueError, KeyError, TypeError):
+        raise TaskStartError(f"ResourceInitializationError: secret {arn} has no JSON key "
+                             f"{json_key!r}") from None
+
+
+def plan_container(task_definition: dict, load_balancers: list[dict], registry: str,
+                   secretsmanager, ssm, address: str) -> ContainerPlan:
+    """Everything needed to start the service's task, secrets resolved, ``PORT``/``MODELPORT_HOST`` set."""
+    container = essential_container(task_definition)
+    port = container_port(container, load_balancers)
+    env = {item["name"]: item.get("value", "") for item in container.get("environment", [])}
+    for secret in container.get("secrets", []):
+        env[secret["name"]] = resolve_secret(secret["valueFrom"], secretsmanager, ssm)
+    if port is not None:
+        env["PORT"] = str(port)
+    env["MODELPORT_HOST"] = address
+    return ContainerPlan(
+        task_definition_arn=task_definition["taskDefinitionArn"],
+        container_name=container["name"],
+        image=local_image(container["image"], registry),
+        port=port,
+        environment=env,
+        entrypoint=container.get("entryPoint") or None,
+        command=container.get("command") or None,
+        health_path=health_path(container),
+    )

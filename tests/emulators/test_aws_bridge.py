@@ -1,0 +1,371 @@
+"""The AWS emulation's data planes, driven only through boto3 against moto and plain HTTP.
+
+ECR stand-in mirrored into moto's ECR; ECS services run as containers; an ALB's DNS name answers
+with the listener's current weights; secrets reach the container; deleted services disappear.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from pathlib import Path
+
+import docker
+import docker.errors
+import httpx
+import pytest
+
+from moto_fixtures.aws import ACCOUNT_ID, AwsEmulation
+from moto_fixtures.aws.containers import OWNER, SERVICE
+from moto_fixtures.aws.fixtures import aws_emulation  # noqa: F401 - the session fixture
+from moto_fixtures.aws.sample_images import BASE_IMAGE, build_hello, push, tiny_image
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(600)]
+PORT = 8080
+SECRET_VALUE = "s3cr3t-" + uuid.uuid4().hex[:8]
+
+
+@pytest.fixture(scope="module")
+def engine():
+    """The Docker engine from $DOCKER_HOST, with the base image the sample images need."""
+    try:
+        client = docker.from_env()
+        client.ping()
+    except docker.errors.DockerException as exc:
+        pytest.skip(f"no Docker engine at $DOCKER_HOST: {exc}")
+    try:
+        client.images.get(BASE_IMAGE)
+    except docker.errors.ImageNotFound:
+        pytest.skip(f"{BASE_IMAGE} is not on the engine yet")
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def hello(engine, aws_emulation):  # noqa: F811
+    """v1 and v2 of the hello image pushed to the ECR stand-in; the engine keeps no copy."""
+    repo_name = f"bridge-test/hello-{uuid.uuid4().hex[:6]}"
+    aws_emulation.client("ecr").create_repository(repositoryName=repo_name)
+    remote = f"{aws_emulation.registry}/{repo_name}"
+    digests = {}
+    for version in ("v1", "v2"):
+        local = build_hello(engine, version, f"moto-fixtures-hello:{version}-{repo_name[-6:]}")
+        digests[version] = push(engine, local, remote, version)
+        for ref in (local, f"{remote}:{version}"):
+            engine.images.remove(ref, noprune=False)  # so the bridge must pull from the registry
+    yield {"repository": repo_name, "remote": remote, "digests": digests}
+    for digest in digests.values():
+        try:
+            engine.images.remove(f"{remote}@{digest}", force=True)
+        except docker.errors.ImageNotFound:
+            pass
+
+
+def default_network(ec2) -> tuple[str, list[str], str]:
+    """(vpc id, subnet ids, default security group id) of the default VPC."""
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]
+    groups = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc]},
+                                                   {"Name": "group-name", "Values": ["default"]}])
+    return vpc, [s["SubnetId"] for s in subnets], groups["SecurityGroups"][0]["GroupId"]
+
+
+def register_hello(ecs, family: str, image: str, env: dict, secrets: dict | None = None) -> str:
+    """A Fargate task definition for the hello image; returns its ARN."""
+    container = {
+        "name": "app", "image": image, "essential": True,
+        "portMappings": [{"containerPort": PORT, "protocol": "tcp"}],
+        "environment": [{"name": k, "value": v} for k, v in env.items()],
+        "secrets": [{"name": k, "valueFrom": v} for k, v in (secrets or {}).items()],
+        "healthCheck": {"command": ["CMD-SHELL",
+                                    f"curl -f http://localhost:{PORT}/v2/health/ready || exit 1"]},
+    }
+    reply = ecs.register_task_definition(
+        family=family, requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="256",
+        memory="512", containerDefinitions=[container])
+    return reply["taskDefinition"]["taskDefinitionArn"]
+
+
+def create_service(ecs, cluster, name, task_definition, target_group, subnets, group) -> str:
+    """A Fargate service behind ``target_group``; returns its ARN."""
+    return ecs.create_service(
+        cluster=cluster, serviceName=name, taskDefinition=task_definition, desiredCount=1,
+        launchType="FARGATE",
+        networkConfiguration={"awsvpcConfiguration": {"subnets": subnets[:2],
+                                                      "securityGroups": [group]}},
+        loadBalancers=[{"targetGroupArn": target_group, "containerName": "app",
+                        "containerPort": PORT}])["service"]["serviceArn"]
+
+
+def forward(*weights: tuple[str, int]) -> list[dict]:
+    """A weighted forward default action."""
+    return [{"Type": "forward", "ForwardConfig": {"TargetGroups": [
+        {"TargetGroupArn": arn, "Weight": weight} for arn, weight in weights]}}]
+
+
+def versions_seen(url: str, requests: int) -> list[str]:
+    """The ``version`` each of ``requests`` GETs of ``url`` answered."""
+    with httpx.Client(timeout=10) as client:
+        return [client.get(url).json()["version"] for _ in range(requests)]
+
+
+def healthy(name: str):
+    """Predicate for ``bridge.wait_for``: the service ``name`` has a healthy task."""
+    return lambda bridge: bool(bridge.service(name) and bridge.service(name).healthy)
+
+
+# ---- ECR ------------------------------------------------------------------------------------
+
+def test_push_to_stand_in_is_recorded_in_moto_ecr(engine, aws_emulation):  # noqa: F811
+    ecr = aws_emulation.client("ecr")
+    repo = f"mirror-test/{uuid.uuid4().hex[:8]}"
+    ecr.create_repository(repositoryName=repo)
+    local = tiny_image(engine, "moto-fixtures-tiny", repo[-8:], repo.encode())
+    remote = f"{aws_emulation.registry}/{repo}"
+    try:
+        digest = push(engine, local, remote, "1.0")
+        assert aws_emulation.mirror.wait_for(repo, digest).outcome == "mirrored"
+        details = ecr.describe_images(repositoryName=repo)["imageDetails"]
+        assert [(d["imageDigest"], d["imageTags"]) for d in details] == [(digest, ["1.0"])]
+        image = ecr.batch_get_image(repositoryName=repo, imageIds=[{"imageDigest": digest}])
+        manifest = image["images"][0]["imageManifest"].encode()
+        assert "sha256:" + hashlib.sha256(manifest).hexdigest() == digest
+    finally:
+        for ref in (local, f"{remote}:1.0"):
+            engine.images.remove(ref, force=True)
+
+
+def test_push_to_repository_missing_in_moto_is_not_mirrored(engine, aws_emulation):  # noqa: F811
+    ecr = aws_emulation.client("ecr")
+    repo = f"mirror-test/missing-{uuid.uuid4().hex[:8]}"
+    local = tiny_image(engine, "moto-fixtures-tiny", repo[-8:], repo.encode())
+    remote = f"{aws_emulation.registry}/{repo}"
+    try:
+        digest = push(engine, local, remote, "1.0")
+        assert aws_emulation.mirror.wait_for(repo, digest).outcome == "no-repository"
+        with pytest.raises(ecr.exceptions.RepositoryNotFoundException):
+            ecr.describe_images(repositoryName=repo)
+    finally:
+        for ref in (local, f"{remote}:1.0"):
+            engine.images.remove(ref, force=True)
+
+
+# ---- ECS + ALB --------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def stack(aws_emulation, hello):  # noqa: F811
+    """Cluster, ALB with a 50/50 listener, two target groups, two Fargate services (v1, v2)."""
+    aws = aws_emulation
+    ecs, elbv2 = aws.client("ecs"), aws.client("elbv2")
+    vpc, subnets, group = default_network(aws.client("ec2"))
+    suffix = uuid.uuid4().hex[:6]
+    secret_arn = aws.client("secretsmanager").create_secret(
+        Name=f"bridge-test/db-{suffix}", SecretString=SECRET_VALUE)["ARN"]
+    cluster = ecs.create_cluster(clusterName=f"bridge-{suffix}")["cluster"]["clusterArn"]
+    digests = hello["digests"]
+    # v1 by the stand-in's address, v2 by its ECR URI: both must be pulled from the stand-in.
+    td_v1 = register_hello(ecs, f"hello-v1-{suffix}", f"{hello['remote']}@{digests['v1']}",
+                           {"GREETING": "hi"}, {"DB_PASSWORD": secret_arn})
+    ecr_uri = f"{ACCOUNT_ID}.dkr.ecr.{aws.region}.amazonaws.com/{hello['repository']}"
+    td_v2 = register_hello(ecs, f"hello-v2-{suffix}", f"{ecr_uri}@{digests['v2']}", {})
+    lb = elbv2.create_load_balancer(Name=f"bridge-{suffix}", Subnets=subnets[:2],
+                                    SecurityGroups=[group], Type="application")["LoadBalancers"][0]
+    tgs = [elbv2.create_target_group(
+        Name=f"bridge-{suffix}-{v}", Protocol="HTTP", Port=PORT, VpcId=vpc, TargetType="ip",
+        HealthCheckPath="/v2/health/ready")["TargetGroups"][0]["TargetGroupArn"] for v in ("v1", "v2")]
+    listener = elbv2.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP",
+                                     Port=80, DefaultActions=forward((tgs[0], 50), (tgs[1], 50)))
+    services = [create_service(ecs, cluster, f"hello-{v}", td, tg, subnets, group)
+                for v, td, tg in (("v1", td_v1, tgs[0]), ("v2", td_v2, tgs[1]))]
+    yield {"cluster": cluster, "lb": lb, "tgs": tgs, "services": services,
+           "listener": listener["Listeners"][0]["ListenerArn"], "td": {"v1": td_v1, "v2": td_v2},
+           "url": f"http://{lb['DNSName']}:80", "subnets": subnets, "group": group}
+    for arn in ecs.list_services(cluster=cluster)["serviceArns"]:
+        ecs.delete_service(cluster=cluster, service=arn, force=True)
+    elbv2.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
+    # The containers go before the module's images are removed.
+    aws.bridge.wait_for(lambda b: not any(s.cluster_arn == cluster for s in b.status().values()),
+                        60, "stack's tasks removed")
+
+
+def test_services_run_and_are_registered_healthy(aws_emulation, stack):  # noqa: F811
+    bridge = aws_emulation.bridge
+    bridge.wait_for(lambda b: healthy("hello-v1")(b) and healthy("hello-v2")(b), 120,
+                    "both services healthy")
+    elbv2 = aws_emulation.client("elbv2")
+    for name, tg in zip(("hello-v1", "hello-v2"), stack["tgs"]):
+        status = bridge.service(name)
+        assert status.health_path == "/v2/health/ready"
+        health = elbv2.describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"]
+        assert [(h["Target"]["Id"], h["Target"]["Port"], h["TargetHealth"]["State"])
+                for h in health] == [(status.address, PORT, "healthy")]
+
+
+def test_dns_name_resolves_through_etc_hosts(aws_emulation, stack):  # noqa: F811
+    dns = stack["lb"]["DNSName"]
+    aws_emulation.bridge.wait_for(lambda b: aws_emulation.load_balancers.serving(dns, 80), 30,
+                                  "listener served")
+    address = aws_emulation.load_balancers.address_of(dns)
+    assert f"{address} {dns}" in Path("/etc/hosts").read_text().splitlines()
+
+
+def test_weighted_listener_splits_then_follows_new_weights(aws_emulation, stack):  # noqa: F811
+    bridge = aws_emulation.bridge
+    bridge.wait_for(lambda b: healthy("hello-v1")(b) and healthy("hello-v2")(b), 120,
+                    "both services healthy")
+    seen = versions_seen(stack["url"] + "/", 60)
+    assert set(seen) == {"v1", "v2"}  # 50/50: missing one in 60 tries has odds 2**-59
+    elbv2 = aws_emulation.client("elbv2")
+    elbv2.modify_listener(ListenerArn=stack["listener"],
+                          DefaultActions=forward((stack["tgs"][0], 100), (stack["tgs"][1], 0)))
+    assert set(versions_seen(stack["url"] + "/", 30)) == {"v1"}
+    elbv2.modify_listener(ListenerArn=stack["listener"],
+                          DefaultActions=forward((stack["tgs"][0], 0), (stack["tgs"][1], 100)))
+    assert set(versions_seen(stack["url"] + "/", 30)) == {"v2"}
+    elbv2.modify_listener(ListenerArn=stack["listener"],
+                          DefaultActions=forward((stack["tgs"][0], 50), (stack["tgs"][1], 50)))
+
+
+def test_secret_value_from_secrets_manager_reaches_container(aws_emulation, stack):  # noqa: F811
+    bridge = aws_emulation.bridge
+    bridge.wait_for(healthy("hello-v1"), 120, "hello-v1 healthy")
+    v1 = bridge.service("hello-v1")
+    env = {name: httpx.get(f"http://{v1.address}:{PORT}/env/{name}").json()["value"]
+           for name in ("DB_PASSWORD", "GREETING", "PORT", "MODELPORT_HOST")}
+    assert env == {"DB_PASSWORD": SECRET_VALUE, "GREETING": "hi", "PORT": str(PORT),
+                   "MODELPORT_HOST": v1.address}
+
+
+def test_unreadable_secret_keeps_task_from_starting(aws_emulation, stack, hello):  # noqa: F811
+    ecs = aws_emulation.client("ecs")
+    missing = f"arn:aws:secretsmanager:{aws_emulation.region}:{ACCOUNT_ID}:secret:nope-AbCdEf"
+    td = register_hello(ecs, "hello-nosecret", f"{hello['remote']}@{hello['digests']['v1']}",
+                        {}, {"DB_PASSWORD": missing})
+    ecs.create_service(cluster=stack["cluster"], serviceName="hello-nosecret", taskDefinition=td,
+                       desiredCount=1, launchType="FARGATE", networkConfiguration={
+                           "awsvpcConfiguration": {"subnets": stack["subnets"][:2],
+                                                   "securityGroups": [stack["group"]]}})
+    try:
+        bridge = aws_emulation.bridge
+        bridge.wait_for(lambda b: bool(b.service("hello-nosecret")
+                                       and b.service("hello-nosecret").last_error), 60, "error")
+        status = bridge.service("hello-nosecret")
+        assert status.container_id is None and not status.running
+        assert "unable to pull secrets" in status.last_error and missing in status.last_error
+    finally:
+        ecs.delete_service(cluster=stack["cluster"], service="hello-nosecret", force=True)
+
+
+def test_task_definition_change_replaces_container(aws_emulation, stack):  # noqa: F811
+    bridge, ecs = aws_emulation.bridge, aws_emulation.client("ecs")
+    bridge.wait_for(healthy("hello-v2"), 120, "hello-v2 healthy")
+    before = bridge.service("hello-v2").container_id
+    ecs.update_service(cluster=stack["cluster"], service="hello-v2",
+                       taskDefinition=stack["td"]["v1"])
+    bridge.wait_for(lambda b: healthy("hello-v2")(b)
+                    and b.service("hello-v2").task_definition_arn == stack["td"]["v1"], 120,
+                    "hello-v2 replaced")
+    after = bridge.service("hello-v2")
+    assert after.container_id != before
+    assert aws_emulation.tasks.state(before) == ("gone", None)
+    answer = httpx.get(f"http://{after.address}:{PORT}/").json()
+    assert answer["version"] == "v1"
+    ecs.update_service(cluster=stack["cluster"], service="hello-v2",
+                       taskDefinition=stack["td"]["v2"])
+    bridge.wait_for(lambda b: healthy("hello-v2")(b)
+                    and b.service("hello-v2").task_definition_arn == stack["td"]["v2"], 120,
+                    "hello-v2 back on v2")
+
+
+def test_deleted_service_container_is_removed(aws_emulation, stack, engine):  # noqa: F811
+    bridge, ecs = aws_emulation.bridge, aws_emulation.client("ecs")
+    bridge.wait_for(healthy("hello-v2"), 120, "hello-v2 healthy")
+    container_id = bridge.service("hello-v2").container_id
+    elbv2 = aws_emulation.client("elbv2")
+    elbv2.modify_listener(ListenerArn=stack["listener"],
+                          DefaultActions=forward((stack["tgs"][0], 0), (stack["tgs"][1], 100)))
+    ecs.update_service(cluster=stack["cluster"], service="hello-v2", desiredCount=0)
+    ecs.delete_service(cluster=stack["cluster"], service="hello-v2")
+    bridge.wait_for(lambda b: b.service("hello-v2") is None, 60, "hello-v2 gone")
+    with pytest.raises(docker.errors.NotFound):
+        engine.containers.get(container_id)
+    left = engine.containers.list(all=True, filters={"label": f"{SERVICE}={stack['services'][1]}"})
+    assert left == []
+    health = elbv2.describe_target_health(TargetGroupArn=stack["tgs"][1])
+    assert [h["TargetHealth"]["State"] for h in health["TargetHealthDescriptions"]] == []
+    # All traffic on the deleted revision's target group: the load balancer has no target.
+    assert httpx.get(stack["url"] + "/", timeout=10).status_code == 503
+
+
+# ---- a separate, short-lived emulation: everything it made is gone after stop() -----------------
+
+def test_stop_removes_containers_hosts_entries_and_processes(engine, hello):
+    with AwsEmulation(set_env=False) as aws:
+        ecs, elbv2 = aws.client("ecs"), aws.client("elbv2")
+        vpc, subnets, group = default_network(aws.client("ec2"))
+        aws.client("ecr").create_repository(repositoryName=hello["repository"])
+        lb = elbv2.create_load_balancer(Name=f"stop-{uuid.uuid4().hex[:8]}", Subnets=subnets[:2],
+                                        SecurityGroups=[group])["LoadBalancers"][0]
+        tg = elbv2.create_target_group(Name="stop-tg", Protocol="HTTP", Port=PORT, VpcId=vpc,
+                                       TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
+        elbv2.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80,
+                              DefaultActions=forward((tg, 1)))
+        cluster = ecs.create_cluster(clusterName="stop")["cluster"]["clusterArn"]
+        # The hello image lives in the session's stand-in registry, reachable by address.
+        td = register_hello(ecs, "stop", f"{hello['remote']}@{hello['digests']['v1']}", {})
+        create_service(ecs, cluster, "stop-svc", td, tg, subnets, group)
+        aws.bridge.wait_for(healthy("stop-svc"), 120, "stop-svc healthy")
+        aws.bridge.wait_for(lambda b: aws.load_balancers.serving(lb["DNSName"], 80), 30, "served")
+        assert httpx.get(f"http://{lb['DNSName']}/", timeout=10).json()["version"] == "v1"
+        owner, moto_url, registry = aws.owner, aws.endpoint_url, aws.registry
+    assert engine.containers.list(all=True, filters={"label": f"{OWNER}={owner}"}) == []
+    assert lb["DNSName"] not in Path("/etc/hosts").read_text()
+    for url in (moto_url + "/moto-api/", f"http://{registry}/v2/"):
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(url, timeout=2)
+
+
+def test_unhealthy_task_is_not_routed(aws_emulation, hello):  # noqa: F811
+    aws = aws_emulation
+    ecs, elbv2 = aws.client("ecs"), aws.client("elbv2")
+    vpc, subnets, group = default_network(aws.client("ec2"))
+    suffix = uuid.uuid4().hex[:6]
+    lb = elbv2.create_load_balancer(Name=f"sick-{suffix}", Subnets=subnets[:2],
+                                    SecurityGroups=[group])["LoadBalancers"][0]
+    tg = elbv2.create_target_group(Name=f"sick-{suffix}", Protocol="HTTP", Port=PORT, VpcId=vpc,
+                                   TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
+    elbv2.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=8081,
+                          DefaultActions=forward((tg, 1)))
+    cluster = ecs.create_cluster(clusterName=f"sick-{suffix}")["cluster"]["clusterArn"]
+    td = register_hello(ecs, f"sick-{suffix}", f"{hello['remote']}@{hello['digests']['v1']}",
+                        {"READY": "0"})
+    create_service(ecs, cluster, f"sick-{suffix}", td, tg, subnets, group)
+    bridge = aws.bridge
+    try:
+        bridge.wait_for(lambda b: bool(b.service(f"sick-{suffix}")
+                                       and b.service(f"sick-{suffix}").running
+                                       and b.service(f"sick-{suffix}").last_error), 120, "probed")
+        status = bridge.service(f"sick-{suffix}")
+        assert not status.healthy and "HTTP 503" in status.last_error
+        assert elbv2.describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"] == []
+        bridge.wait_for(lambda b: aws.load_balancers.serving(lb["DNSName"], 8081), 30, "served")
+        assert httpx.get(f"http://{lb['DNSName']}:8081/", timeout=10).status_code == 503
+    finally:
+        ecs.delete_service(cluster=cluster, service=f"sick-{suffix}", force=True)
+        elbv2.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
+    bridge.wait_for(lambda b: b.service(f"sick-{suffix}") is None, 60, "sick service gone")
+    bridge.wait_for(lambda b: aws.load_balancers.address_of(lb["DNSName"]) is None, 30, "lb gone")
+    assert lb["DNSName"] not in Path("/etc/hosts").read_text()
+
+
+def test_listener_weights_are_read_back_unchanged(aws_emulation, stack):  # noqa: F811
+    """The bridge only reads: the weights a test sets are what describe_listeners returns."""
+    elbv2 = aws_emulation.client("elbv2")
+    elbv2.modify_listener(ListenerArn=stack["listener"],
+                          DefaultActions=forward((stack["tgs"][0], 90), (stack["tgs"][1], 10)))
+    aws_emulation.bridge.wait_ticks(2)
+    action = elbv2.describe_listeners(ListenerArns=[stack["listener"]])["Listeners"][0]
+    groups = action["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]
+    assert json.dumps([(g["TargetGroupArn"], g["Weight"]) for g in groups]) == json.dumps(
+        [[stack["tgs"][0], 90], [stack["tgs"][1], 10]])
