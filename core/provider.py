@@ -42,10 +42,12 @@ class Capabilities:
     needs_registry: bool = True
     in_place_update: bool = False
     revision_endpoints: bool = True
+    secret_schemes: tuple[str, ...] = ()  # secret reference schemes the cloud resolves itself
     notes: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+        return {k: (list(v) if isinstance(v, tuple) else v)
+                for k, v in ((k, getattr(self, k)) for k in self.__dataclass_fields__)}
 
 
 class NoSettings(BaseModel):

@@ -1,0 +1,389 @@
+"""The Python API: everything the CLI does, as documented functions returning typed results.
+
+Release scripts call these directly::
+
+    import modelport
+    from modelport.errors import HealthGateFailed
+
+    try:
+        result = modelport.swap("models/iris", target="prod", strategy="canary", steps=[10, 50, 100])
+    except HealthGateFailed as exc:   # traffic is already back on the previous revision
+        raise SystemExit(f"canary failed: {exc}")
+    print(result.endpoint, result.revision)
+
+Every function takes an optional :class:`Session` (state store, providers, progress sink).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .build.image import BuildResult, build_image
+from .engine import executor, strategies
+from .engine.executor import Result, Runtime
+from .engine.gate import Smoke, infer
+from .engine.images import ImageMover, image_present
+from .engine.plan import Plan, step
+from .engine.revision import revision_spec, size_of
+from .engine.session import Session, resolve_secret_values, spec_root
+from .errors import NotFound, UsageError
+from .provider import ImageRef, Provider, Target
+from .spec import LoadedSpec, Spec, load_spec
+
+
+def _session(session: Session | None) -> Session:
+    return session or Session()
+
+
+def validate(path: str | Path | None = None, session: Session | None = None) -> LoadedSpec:
+    """Load and validate a spec and every target's settings and size (no cloud call)."""
+    s = _session(session)
+    loaded = load_spec(path)
+    s.validate_targets(loaded)
+    return loaded
+
+
+def build(path: str | Path | None = None, session: Session | None = None) -> BuildResult:
+    """Build the model image (layers cached) and record its manifest digest in the local store."""
+    s = _session(session)
+    loaded = validate(path, s)
+    return build_image(s.docker(), loaded, s.report)
+
+
+def schema(session: Session | None = None) -> dict[str, Any]:
+    """The JSON Schema of ``modelport.toml``, with each installed provider's target settings."""
+    s = _session(session)
+    out = Spec.model_json_schema()
+    variants = []
+    for name, provider in sorted(s.providers.providers.items()):
+        sub = provider.settings_model.model_json_schema()
+        sub.setdefault("properties", {})["provider"] = {"const": name}
+        sub["required"] = ["provider", *sub.get("required", [])]
+        sub["additionalProperties"] = False
+        sub["title"] = f"{name} target"
+        variants.append(sub)
+    if variants:
+        out.setdefault("properties", {})["targets"] = {
+            "type": "object", "description": "Named deployment targets.",
+            "additionalProperties": {"oneOf": variants}}
+    return out
+
+
+def providers(session: Session | None = None) -> dict[str, Any]:
+    """Installed providers with their capabilities, and plugins that failed to load."""
+    s = _session(session)
+    return {"providers": [{"name": n, "plugin": s.providers.origin[n], "description": p.description,
+                           "api_version": p.api_version, "capabilities": p.capabilities.to_dict()}
+                          for n, p in sorted(s.providers.providers.items())],
+            "problems": [{"plugin": p.plugin, "message": p.message} for p in s.providers.problems]}
+
+
+# -- plan / deploy / swap ----------------------------------------------------------------------------
+
+def _smoke(loaded: LoadedSpec) -> Smoke:
+    spec = loaded.spec
+    body = None
+    if spec.serving.sample_input:
+        body = json.loads(loaded.resolve(spec.serving.sample_input).read_text())
+    shape = tuple(spec.serving.expected_output_shape) if spec.serving.expected_output_shape else None
+    return Smoke(spec.model.name, body, shape)
+
+
+def _image_steps(provider: Provider, target: Target, deployment: str, image: ImageRef,
+                 source: tuple[str, ImageRef] | None = None) -> tuple[list[dict], ImageRef]:
+    dest = provider.registry(target, deployment)
+    if dest is None:
+        return [], source[1] if source and source[1].ref else image
+    placed = image.at(dest.repository)
+    if image_present(dest, image.digest):
+        return [], placed
+    if source and source[1].ref:
+        return [step("copy_image", target.name, f"copy image {image.digest[:19]} from {source[1].ref.split('@')[0]} "
+                     f"to {dest.repository}", digest=image.digest, repository=dest.repository,
+                     source=source[0], source_ref=source[1].ref, deployment=deployment)], placed
+    return [step("push_image", target.name, f"push image {image.digest[:19]} to {dest.repository}",
+                 digest=image.digest, repository=dest.repository, deployment=deployment)], placed
+
+
+def _infra_steps(provider: Provider, target: Target, deployment: str, observed) -> list[dict]:
+    changes = provider.infrastructure_plan(target, deployment, observed)
+    if not changes:
+        return []
+    what = ", ".join(f"{c.kind} {c.name}" for c in changes)
+    return [step("ensure_infra", target.name, f"create on {target.name}: {what}", fresh=not observed.exists)]
+
+
+def _plan_deploy(s: Session, loaded: LoadedSpec, target_name: str, image: ImageRef,
+                 strategy: str | None, steps: list[int] | None, kind: str) -> tuple[Plan, Runtime]:
+    spec = loaded.spec
+    provider, target = s.target(loaded, target_name)
+    size = size_of(spec)
+    provider.check_size(size, target)
+    observed = provider.observe(target, spec.deployment)
+    infra = _infra_steps(provider, target, spec.deployment, observed)
+    image_steps, placed = _image_steps(provider, target, spec.deployment, image)
+    rev = revision_spec(spec, placed, "r0", size, target.settings)
+    known = [r["revision"] for r in s.state.revisions(spec.deployment, target_name)]
+    plan = strategies.plan_rollout(provider, target, observed, rev, strategy or spec.rollout.strategy,
+                                   steps or spec.rollout.steps, spec.rollout.keep_revisions, known,
+                                   image_steps, infra, kind=kind)
+    return plan, _runtime(s, loaded, {target_name: (provider, target)})
+
+
+def _runtime(s: Session, loaded: LoadedSpec, bindings: dict, gate_timeout: float | None = None) -> Runtime:
+    root = loaded.root
+
+    def secret_values(binding, secrets):
+        provider, _target = binding
+        return resolve_secret_values(secrets, set(provider.capabilities.secret_schemes), root)
+
+    return Runtime(state=s.state, bindings=bindings, smoke=_smoke(loaded),
+                   gate_timeout=gate_timeout or loaded.spec.rollout.gate_timeout, secret_values=secret_values,
+                   images=ImageMover(s.report), report=s.report, spec_file=str(loaded.file))
+
+
+def _built_image(s: Session, loaded: LoadedSpec) -> ImageRef:
+    result = build_image(s.docker(), loaded, s.report)
+    return ImageRef(result.digest, result.image_id)
+
+
+def plan(path: str | Path | None = None, target: str = "", strategy: str | None = None,
+         steps: list[int] | None = None, session: Session | None = None) -> Plan:
+    """What ``deploy`` would do on ``target``. Builds the image locally (cached) to know its digest;
+    reads the cloud but writes nothing to it."""
+    s = _session(session)
+    loaded = validate(path, s)
+    s.target(loaded, target)
+    image = _built_image(s, loaded)
+    return _plan_deploy(s, loaded, target, image, strategy, steps, "deploy")[0]
+
+
+def deploy(path: str | Path | None = None, target: str = "", strategy: str | None = None,
+           steps: list[int] | None = None, gate_timeout: float | None = None, break_lock: bool = False,
+           session: Session | None = None, _kind: str = "deploy") -> Result:
+    """Build, then execute exactly the plan for ``target``; a failed gate rolls back and raises
+    :class:`~modelport.errors.HealthGateFailed`."""
+    s = _session(session)
+    loaded = validate(path, s)
+    s.target(loaded, target)
+    executor.check_unfinished(s.state, loaded.spec.deployment)
+    image = _built_image(s, loaded)
+    the_plan, rt = _plan_deploy(s, loaded, target, image, strategy, steps, _kind)
+    if gate_timeout:
+        rt.gate_timeout = gate_timeout
+    result = executor.apply(the_plan, rt, _context(loaded, rt), break_lock=break_lock)
+    result.outputs.update({"name": loaded.spec.deployment, "target": target,
+                           "provider": rt.bindings[target][0].name,
+                           "image": {"ref": image.ref or _local_ref(loaded), "digest": image.digest,
+                                     "image_id": image.image_id}})
+    return result
+
+
+def swap(path: str | Path | None = None, target: str = "", strategy: str = "blue-green",
+         steps: list[int] | None = None, gate_timeout: float | None = None,
+         session: Session | None = None) -> Result:
+    """Deploy a new model version on ``target`` with ``strategy`` (all-at-once, blue-green, canary)."""
+    return deploy(path, target, strategy, steps, gate_timeout, session=session, _kind="swap")
+
+
+def _local_ref(loaded: LoadedSpec) -> str:
+    return f"modelport/{loaded.spec.model.name}:{loaded.spec.model.version}"
+
+
+def _context(loaded: LoadedSpec, rt: Runtime) -> dict[str, Any]:
+    return {"spec_file": str(loaded.file), "gate_timeout": rt.gate_timeout}
+
+
+# -- by deployment name ------------------------------------------------------------------------------
+
+def _spec_for(s: Session, name: str, target: str | None, spec: str | Path | None) -> LoadedSpec:
+    if spec:
+        return validate(spec, s)
+    rows = s.state.deployments(name, target)
+    if not rows:
+        raise NotFound(f"no deployment {name!r}" + (f" on {target!r}" if target else "") + " in the state store",
+                       hint="pass --spec PATH to name its modelport.toml")
+    return validate(rows[0]["spec_file"], s)
+
+
+def rollback(name: str, target: str, revision: str | None = None, spec: str | Path | None = None,
+             gate_timeout: float | None = None, session: Session | None = None) -> Result:
+    """Return all traffic on ``target`` to ``revision`` (default: the previous one)."""
+    s = _session(session)
+    loaded = _spec_for(s, name, target, spec)
+    provider, t = s.target(loaded, target)
+    observed = provider.observe(t, name)
+    history = [r["revision"] for r in s.state.revisions(name, target)]
+    the_plan = strategies.plan_rollback(t, observed, name, revision, history)
+    rt = _runtime(s, loaded, {target: (provider, t)}, gate_timeout)
+    result = executor.apply(the_plan, rt, _context(loaded, rt))
+    result.outputs.update({"name": name, "target": target, "provider": provider.name})
+    return result
+
+
+def destroy(name: str, target: str, spec: str | Path | None = None, session: Session | None = None) -> Result:
+    """Delete every resource of ``name`` on ``target``."""
+    s = _session(session)
+    loaded = _spec_for(s, name, target, spec)
+    provider, t = s.target(loaded, target)
+    the_plan = strategies.plan_destroy(t, provider.observe(t, name), name)
+    rt = _runtime(s, loaded, {target: (provider, t)})
+    result = executor.apply(the_plan, rt, _context(loaded, rt))
+    if the_plan.empty:
+        s.state.forget_deployment(name, target)
+    result.outputs.update({"name": name, "target": target, "provider": provider.name})
+    return result
+
+
+def migrate(name: str, source: str, dest: str, retire_source: bool = False, spec: str | Path | None = None,
+            gate_timeout: float | None = None, session: Session | None = None) -> Result:
+    """Move ``name`` from ``source`` to ``dest``: same image digest, size mapped to the nearest one
+    ``dest`` allows, verified by comparing outputs, and only then (if asked) retire the source."""
+    s = _session(session)
+    if source == dest:
+        raise UsageError("--from and --to name the same target")
+    loaded = _spec_for(s, name, source, spec)
+    spec_ = loaded.spec
+    src_provider, src_t = s.target(loaded, source)
+    dst_provider, dst_t = s.target(loaded, dest)
+    executor.check_unfinished(s.state, name)
+    observed_src = src_provider.observe(src_t, name)
+    active = strategies.active_revision(observed_src)
+    if active is None:
+        raise NotFound(f"{name} is not serving on {source}; nothing to migrate")
+    src_image = _image_of(s, name, source, observed_src.revision(active).digest)
+    size, notes = dst_provider.fit_size(size_of(spec_), dst_t)
+    observed = dst_provider.observe(dst_t, name)
+    infra = _infra_steps(dst_provider, dst_t, name, observed)
+    image_steps, placed = _image_steps(dst_provider, dst_t, name, ImageRef(src_image.digest, src_image.image_id),
+                                       source=(source, src_image))
+    rev = revision_spec(spec_, placed, "r0", size, dst_t.settings)
+    known = [r["revision"] for r in s.state.revisions(name, dest)]
+    rollout = strategies.plan_rollout(dst_provider, dst_t, observed, rev, "blue-green", [100],
+                                      spec_.rollout.keep_revisions, known, image_steps, infra, kind="migrate")
+    extra = [step("compare", dest, f"compare outputs on {source} and {dest} for the sample input",
+                  source=source)]
+    if retire_source:
+        extra += [step("destroy", source, f"retire {name} on {source}"),
+                  step("forget", source, f"forget {name} on {source}")]
+    # compare before recording, and retire the source only after both
+    the_plan = Plan("migrate", name, (source, dest), rollout.steps[:-1] + tuple(extra[:1]) + rollout.steps[-1:]
+                    + tuple(extra[1:]), tuple(notes))
+    rt = _runtime(s, loaded, {source: (src_provider, src_t), dest: (dst_provider, dst_t)}, gate_timeout)
+    result = executor.apply(the_plan, rt, _context(loaded, rt))
+    result.outputs.update({"name": name, "source": source, "target": dest, "provider": dst_provider.name,
+                           "image": {"digest": src_image.digest, "ref": placed.ref}, "size_notes": notes})
+    return result
+
+
+def _image_of(s: Session, name: str, target: str, digest: str) -> ImageRef:
+    for row in reversed(s.state.revisions(name, target)):
+        if row["digest"] == digest and row["image_ref"]:
+            data = json.loads(row["image_ref"])
+            return ImageRef(data["digest"], data["image_id"], data.get("ref"))
+    raise NotFound(f"the image {digest} of {name} on {target} is not in the state store",
+                   hint="redeploy it once with this modelport so its image is recorded")
+
+
+def status(name: str | None = None, target: str | None = None, spec: str | Path | None = None,
+           session: Session | None = None) -> list[dict[str, Any]]:
+    """Deployments with what their clouds report now (revisions, traffic, endpoint, readiness)."""
+    s = _session(session)
+    rows = s.state.deployments(name, target)
+    if name and not rows and not spec:
+        raise NotFound(f"no deployment {name!r}" + (f" on {target!r}" if target else ""))
+    out = []
+    for row in rows:
+        loaded = validate(spec or row["spec_file"], s)
+        provider, t = s.target(loaded, row["target"])
+        observed = provider.observe(t, row["name"])
+        out.append({"name": row["name"], "target": row["target"], "provider": provider.name,
+                    "endpoint": observed.endpoint, "traffic": dict(observed.traffic),
+                    "revisions": [{"name": r.name, "digest": r.digest, "ready": r.ready,
+                                   "endpoint": r.endpoint, **({"model_version": r.extra.get("model_version")}
+                                                              if r.extra.get("model_version") else {})}
+                                  for r in observed.revisions],
+                    "recorded": {"revision": row["revision"], "digest": row["digest"]},
+                    "drift": _drift(row, observed)})
+    return out
+
+
+def _drift(row: dict, observed) -> list[str]:
+    problems = []
+    if not observed.revisions:
+        problems.append("the cloud reports no revision for this deployment")
+    elif row["revision"] and observed.traffic.get(row["revision"]) != 100 and row["traffic"] != dict(observed.traffic):
+        problems.append(f"traffic is {dict(observed.traffic)}, recorded {row['traffic']}")
+    return problems
+
+
+def predict(name: str, target: str, body: dict[str, Any], session: Session | None = None) -> dict[str, Any]:
+    """Send an OIP v2 infer request to the deployment's endpoint."""
+    s = _session(session)
+    rows = s.state.deployments(name, target)
+    if not rows:
+        raise NotFound(f"no deployment {name!r} on {target!r}")
+    loaded = validate(rows[0]["spec_file"], s)
+    provider, t = s.target(loaded, target)
+    endpoint = provider.observe(t, name).endpoint
+    if not endpoint:
+        raise NotFound(f"{name} on {target} has no endpoint (is it serving?)")
+    return infer(endpoint, loaded.spec.model.name, body)
+
+
+def history(name: str, session: Session | None = None) -> dict[str, Any]:
+    """Every operation, revision, digest and traffic change of ``name``, oldest first."""
+    s = _session(session)
+    ops = s.state.operations(name)
+    events = s.state.events(name)
+    if not ops and not events:
+        raise NotFound(f"no history for {name!r}")
+    return {"name": name, "operations": [o.to_dict() for o in ops],
+            "revisions": s.state.revisions(name), "events": events}
+
+
+def logs(name: str, target: str, revision: str | None = None, tail: int = 100,
+         session: Session | None = None) -> str:
+    """Recent log lines of the serving (or named) revision."""
+    s = _session(session)
+    loaded = _spec_for(s, name, target, None)
+    provider, t = s.target(loaded, target)
+    return provider.logs(t, name, revision, tail)
+
+
+# -- interrupted operations ---------------------------------------------------------------------------
+
+def _interrupted(s: Session, name: str):
+    op = s.state.unfinished(name)
+    if op is None:
+        raise NotFound(f"{name!r} has no interrupted operation")
+    loaded = validate(op.context["spec_file"], s)
+    bindings = {t: s.target(loaded, t) for t in op.targets}
+    rt = _runtime(s, loaded, bindings, op.context.get("gate_timeout"))
+    the_plan = Plan(op.kind, name, tuple(op.targets), tuple(op.plan))
+    return op, the_plan, rt
+
+
+def resume(name: str, session: Session | None = None) -> Result:
+    """Finish an operation that was killed mid-way, from its first unfinished step."""
+    s = _session(session)
+    op, the_plan, rt = _interrupted(s, name)
+    s.state.acquire_lock(name, executor.holder_name(f"resume #{op.id}"), break_stale=True)
+    try:
+        return executor.resume(the_plan, rt, op.id, op.done)
+    finally:
+        s.state.release_lock(name)
+
+
+def abort(name: str, session: Session | None = None) -> dict[str, Any]:
+    """Roll back an operation that was killed mid-way."""
+    s = _session(session)
+    op, the_plan, rt = _interrupted(s, name)
+    s.state.acquire_lock(name, executor.holder_name(f"abort #{op.id}"), break_stale=True)
+    try:
+        executor.abort(the_plan, rt, op.id, op.done)
+    finally:
+        s.state.release_lock(name)
+    return {"operation": op.id, "status": "aborted", "undone_from_step": op.done + 1}

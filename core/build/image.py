@@ -1,0 +1,200 @@
+"""Build the one image of a model with the Docker SDK, and give it its content identity.
+
+``build_image`` assembles a context (dependencies as wheels, the serving runtime, the model),
+builds it, then exports the result to modelport's local OCI store so the image has a manifest
+digest before it reaches any registry: that digest is the image's identity everywhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .. import __version__
+from ..errors import BuildError
+from ..spec import LoadedSpec
+from . import dockerfile
+from .wheels import ARCH, Platform, download_wheels
+
+Progress = Callable[[str], None]
+RUNTIME_SRC = Path(__file__).resolve().parent.parent / "runtime"
+
+LABEL_PREFIX = "io.modelport"
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What ``build`` made: a local tag, the engine's image ID and the OCI manifest digest."""
+
+    ref: str
+    image_id: str
+    digest: str
+    layers: tuple[str, ...]
+    labels: dict[str, str] = field(default_factory=dict)
+    size: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ref": self.ref, "digest": self.digest, "image_id": self.image_id,
+                "layers": list(self.layers), "labels": self.labels, "size": self.size}
+
+
+def sha256_path(path: Path) -> str:
+    """sha256 of a file, or of a folder's files (names and contents, in sorted order)."""
+    digest = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for file in files:
+        if path.is_dir():
+            digest.update(str(file.relative_to(path)).encode() + b"\0")
+        with file.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    return "sha256:" + digest.hexdigest()
+
+
+def image_labels(loaded: LoadedSpec, artifact_sha: str) -> dict[str, str]:
+    """OCI annotations plus modelport's own labels. No build time: the same inputs must give the
+    same image (and digest), so an unchanged spec plans nothing."""
+    model = loaded.spec.model
+    return {
+        "org.opencontainers.image.title": model.name,
+        "org.opencontainers.image.version": model.version,
+        "org.opencontainers.image.description": f"{model.name} {model.version} ({model.framework}) served by modelport",
+        "org.opencontainers.image.vendor": "modelport",
+        "org.opencontainers.image.base.name": loaded.spec.build.base_image,
+        f"{LABEL_PREFIX}.model.name": model.name,
+        f"{LABEL_PREFIX}.model.version": model.version,
+        f"{LABEL_PREFIX}.model.framework": model.framework,
+        f"{LABEL_PREFIX}.model.sha256": artifact_sha,
+        f"{LABEL_PREFIX}.spec.hash": "sha256:" + loaded.spec_hash(),
+        f"{LABEL_PREFIX}.version": __version__,
+    }
+
+
+def image_env(loaded: LoadedSpec) -> dict[str, str]:
+    """Runtime configuration baked into the image (secrets never are)."""
+    model = loaded.spec.model
+    env = {
+        "MODELPORT_MODEL_NAME": model.name,
+        "MODELPORT_MODEL_VERSION": model.version,
+        "MODELPORT_FRAMEWORK": model.framework,
+        "MODELPORT_MODEL_PATH": f"{dockerfile.APP}/model/{Path(model.path).name}",
+        "MODELPORT_WORKERS": str(loaded.spec.serving.workers),
+    }
+    if model.predict:
+        env["MODELPORT_PREDICT_FILE"] = f"{dockerfile.APP}/model/{Path(model.predict).name}"
+    return env
+
+
+def probe_platform(client, base_image: str, platform: str, progress: Progress) -> Platform:
+    """Architecture, glibc and Python version of the base image (pulled if missing)."""
+    image = _ensure_base(client, base_image, progress)
+    arch = ARCH[platform]
+    script = ("import platform,sys;l=platform.libc_ver()[1].split('.');"
+              "print(l[0],l[1],sys.version_info[0],sys.version_info[1])")
+    try:
+        out = client.containers.run(image.id, ["python3", "-c", script], remove=True,
+                                    network_mode="none", entrypoint=[])
+    except Exception as exc:
+        raise BuildError(f"base image {base_image!r} cannot run python3: {exc}",
+                         hint="build.base_image must provide python3 (3.9 or newer)") from None
+    gmaj, gmin, pmaj, pmin = (int(x) for x in out.decode().split())
+    return Platform(arch, (gmaj, gmin), (pmaj, pmin))
+
+
+def _ensure_base(client, base_image: str, progress: Progress):
+    import docker.errors
+
+    try:
+        return client.images.get(base_image)
+    except docker.errors.ImageNotFound:
+        pass
+    progress(f"pulling base image {base_image}")
+    try:
+        return client.images.pull(base_image)
+    except docker.errors.APIError as exc:
+        raise BuildError(f"base image {base_image!r} is not on the engine and cannot be pulled: "
+                         f"{exc.explanation or exc}",
+                         hint="set build.base_image to an image the engine has, or load it first") from None
+
+
+def assemble_context(loaded: LoadedSpec, deps: Path, dest: Path, labels: dict[str, str]) -> None:
+    """Write the build context: Dockerfile, deps/, runtime/, model/."""
+    spec = loaded.spec
+    shutil.copytree(deps, dest / "deps", ignore=shutil.ignore_patterns(".complete"))
+    shutil.copytree(RUNTIME_SRC, dest / "runtime", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    model_dir = dest / "model"
+    model_dir.mkdir()
+    src = loaded.model_path
+    if src.is_dir():
+        shutil.copytree(src, model_dir / src.name)
+    else:
+        shutil.copy2(src, model_dir / src.name)
+    if spec.model.predict:
+        shutil.copy2(loaded.resolve(spec.model.predict), model_dir / Path(spec.model.predict).name)
+    text = dockerfile.render(spec.build.base_image, labels, image_env(loaded), spec.serving.port)
+    (dest / "Dockerfile").write_text(text)
+
+
+def requirements_for(loaded: LoadedSpec) -> list[str]:
+    """The runtime's own requirements for the framework plus the spec's."""
+    from ..runtime.requirements import runtime_requirements
+
+    return [*runtime_requirements(loaded.spec.model.framework), *loaded.spec.serving.requirements]
+
+
+def build_image(client, loaded: LoadedSpec, progress: Progress = lambda _msg: None,
+                store=None) -> BuildResult:
+    """Build the model image on ``client``'s engine and export it to the OCI store."""
+    spec = loaded.spec
+    progress(f"probing base image {spec.build.base_image}")
+    platform = probe_platform(client, spec.build.base_image, spec.build.platform, progress)
+    progress("resolving Python dependencies as wheels on the host")
+    deps = download_wheels(requirements_for(loaded), platform)
+    artifact_sha = sha256_path(loaded.model_path)
+    labels = image_labels(loaded, artifact_sha)
+    tag = f"modelport/{spec.model.name}:{spec.model.version}"
+    with tempfile.TemporaryDirectory(prefix="modelport-build-") as tmp:
+        assemble_context(loaded, deps, Path(tmp), labels)
+        image_id = _docker_build(client, tmp, tag, progress)
+    image = client.images.get(image_id)
+    progress("recording the image's content digest")
+    digest = _export_digest(client, image_id, store)
+    return BuildResult(ref=tag, image_id=image_id, digest=digest,
+                       layers=tuple(image.attrs["RootFS"]["Layers"]), labels=labels,
+                       size=int(image.attrs.get("Size", 0)))
+
+
+def _docker_build(client, context: str, tag: str, progress: Progress) -> str:
+    import docker.errors
+
+    image_id, last_error, log = None, None, []
+    try:
+        for chunk in client.api.build(path=context, tag=tag, rm=True, forcerm=True,
+                                      network_mode="none", decode=True, labels=None):
+            if "stream" in chunk:
+                line = chunk["stream"].strip()
+                if line:
+                    log.append(line)
+                    if line.startswith("Step ") or line.startswith("---> Using cache"):
+                        progress(line)
+            if "aux" in chunk and "ID" in chunk["aux"]:
+                image_id = chunk["aux"]["ID"]
+            if "error" in chunk:
+                last_error = chunk["error"].strip()
+    except docker.errors.APIError as exc:
+        raise BuildError(f"docker build failed: {exc.explanation or exc}") from None
+    if last_error or not image_id:
+        tail = "\n".join(log[-8:])
+        raise BuildError(f"docker build failed: {last_error or 'no image produced'}\n{tail}")
+    return image_id
+
+
+def _export_digest(client, image_id: str, store) -> str:
+    from ..registry import OciStore, export_image
+
+    store = store or OciStore()
+    return export_image(client, image_id, store).digest

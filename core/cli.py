@@ -1,0 +1,300 @@
+"""The ``modelport`` command: a thin layer over :mod:`modelport.api`.
+
+Exit codes: 0 success, 1 an operation failed (and was rolled back), 2 bad input (spec, arguments,
+missing files, unknown names). Every command takes ``--output json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from functools import wraps
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from . import api
+from .engine.session import Session
+from .errors import EXIT_BAD_INPUT, EXIT_FAILED, ModelportError, UsageError
+from .state import StateStore
+
+OUTPUT = click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text",
+                      show_default=True, help="json: one JSON document on stdout, for scripts.")
+PATH = click.argument("path", required=False, type=click.Path(path_type=Path))
+TO = click.option("--to", "target", required=True, help="Target name ([targets.NAME] in modelport.toml).")
+
+
+def _err(msg: str) -> None:
+    click.echo(msg, err=True)
+
+
+def command(group: click.Group, name: str, **kwargs) -> Callable:
+    """Register a command that gets a Session, prints text or JSON, and maps errors to exit codes."""
+
+    def decorate(fn: Callable[..., tuple[Any, str]]) -> Callable:
+        @group.command(name, **kwargs)
+        @OUTPUT
+        @click.pass_context
+        @wraps(fn)
+        def run(ctx: click.Context, output: str, **params: Any) -> None:
+            quiet = output == "json"
+            session = Session(state=StateStore(ctx.obj["state"]) if ctx.obj["state"] else StateStore(),
+                              report=(lambda m: None) if quiet else (lambda m: _err(f"  {m}")))
+            try:
+                data, text = fn(session, **params)
+            except ModelportError as exc:
+                _fail(output, exc.to_dict(), f"error: {exc}", exc.exit_code)
+            except KeyboardInterrupt:
+                _fail(output, {"error": "Interrupted", "message": "interrupted"}, "interrupted", EXIT_FAILED)
+            except Exception as exc:  # never a bare traceback for a user
+                if os.environ.get("MODELPORT_DEBUG"):
+                    raise
+                _fail(output, {"error": type(exc).__name__, "message": str(exc)},
+                      f"error: unexpected {type(exc).__name__}: {exc} (set MODELPORT_DEBUG=1 for a traceback)",
+                      EXIT_FAILED)
+            if output == "json":
+                click.echo(json.dumps(data, indent=2, default=str))
+            elif text:
+                click.echo(text)
+
+        return run
+
+    return decorate
+
+
+def _fail(output: str, data: dict, text: str, code: int) -> None:
+    if output == "json":
+        click.echo(json.dumps(data, indent=2, default=str))
+    _err(text)
+    sys.exit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--state", type=click.Path(path_type=Path), envvar="MODELPORT_STATE",
+              help="State database file (default: $MODELPORT_STATE or ~/.local/state/modelport/state.db).")
+@click.version_option(package_name="modelport")
+@click.pass_context
+def main(ctx: click.Context, state: Path | None) -> None:
+    """Build one container image for a model and deploy it to any cloud.
+
+    Exit codes: 0 success, 1 operation failed (rolled back), 2 bad input.
+    """
+    ctx.ensure_object(dict)["state"] = state
+
+
+@command(main, "validate")
+@PATH
+def validate_cmd(session: Session, path: Path | None):
+    """Check modelport.toml and every target (no cloud call)."""
+    loaded = api.validate(path, session)
+    spec = loaded.spec
+    return ({"valid": True, "file": str(loaded.file), "deployment": spec.deployment,
+             "targets": {k: v.provider for k, v in spec.targets.items()}},
+            f"{loaded.file}: valid ({spec.deployment} {spec.model.version}, targets: "
+            f"{', '.join(f'{k} ({v.provider})' for k, v in spec.targets.items()) or 'none'})")
+
+
+@command(main, "build")
+@PATH
+def build_cmd(session: Session, path: Path | None):
+    """Build the model image; prints its reference and digest."""
+    result = api.build(path, session)
+    return result.to_dict(), f"built {result.ref}\n  digest {result.digest}\n  image id {result.image_id}"
+
+
+def _steps(value: str | None) -> list[int] | None:
+    if not value:
+        return None
+    try:
+        return [int(v) for v in value.split(",")]
+    except ValueError:
+        raise UsageError(f"--steps {value!r}: write rising percents ending at 100, e.g. 10,50,100") from None
+
+
+STRATEGY = click.option("--strategy", type=click.Choice(["all-at-once", "blue-green", "canary"]),
+                        help="Rollout strategy (default: rollout.strategy in the spec).")
+STEPS = click.option("--steps", help="Canary traffic steps in percent, e.g. 10,50,100.")
+GATE = click.option("--gate-timeout", type=click.FloatRange(min=1), help="Seconds a health gate waits.")
+
+
+@command(main, "plan")
+@PATH
+@TO
+@STRATEGY
+@STEPS
+def plan_cmd(session: Session, path, target, strategy, steps):
+    """Show what deploy would change on a target; writes nothing to the cloud."""
+    the_plan = api.plan(path, target, strategy, _steps(steps), session)
+    return the_plan.to_dict(), the_plan.render()
+
+
+def _result_text(result, verb: str) -> str:
+    lines = [result.plan.render(), ""]
+    if result.status == "unchanged":
+        lines.append(f"{verb}: nothing to do")
+    else:
+        lines.append(f"{verb}: {result.status} (operation #{result.operation})")
+    if result.endpoint:
+        lines.append(f"endpoint: {result.endpoint}  revision: {result.revision}")
+    return "\n".join(lines)
+
+
+@command(main, "deploy")
+@PATH
+@TO
+@STRATEGY
+@GATE
+@click.option("--break-lock", is_flag=True, help="Break a lock whose holder process is dead.")
+def deploy_cmd(session: Session, path, target, strategy, gate_timeout, break_lock):
+    """Build and deploy to a target, executing exactly the plan."""
+    result = api.deploy(path, target, strategy, None, gate_timeout, break_lock, session)
+    return result.to_dict(), _result_text(result, "deploy")
+
+
+@command(main, "swap")
+@PATH
+@TO
+@STRATEGY
+@STEPS
+@GATE
+def swap_cmd(session: Session, path, target, strategy, steps, gate_timeout):
+    """Swap in a new model version with health-gated traffic moves."""
+    loaded = api.validate(path, session)
+    result = api.swap(path, target, strategy or loaded.spec.rollout.strategy, _steps(steps), gate_timeout, session)
+    return result.to_dict(), _result_text(result, "swap")
+
+
+@command(main, "rollback")
+@click.argument("name")
+@TO
+@click.option("--revision", help="Revision to return to (default: the previous one).")
+@click.option("--spec", type=click.Path(path_type=Path), help="modelport.toml (default: the one last deployed).")
+@GATE
+def rollback_cmd(session: Session, name, target, revision, spec, gate_timeout):
+    """Return traffic to the previous (or named) revision."""
+    result = api.rollback(name, target, revision, spec, gate_timeout, session)
+    return result.to_dict(), _result_text(result, "rollback")
+
+
+@command(main, "migrate")
+@click.argument("name")
+@click.option("--from", "source", required=True, help="Target the deployment serves on now.")
+@TO
+@click.option("--retire-source", is_flag=True, help="Delete it on the source once the destination is verified.")
+@click.option("--spec", type=click.Path(path_type=Path), help="modelport.toml (default: the one last deployed).")
+@GATE
+def migrate_cmd(session: Session, name, source, target, retire_source, spec, gate_timeout):
+    """Move a deployment to another target: same image digest, verified outputs."""
+    result = api.migrate(name, source, target, retire_source, spec, gate_timeout, session)
+    return result.to_dict(), _result_text(result, "migrate")
+
+
+@command(main, "status")
+@click.argument("name", required=False)
+@click.option("--to", "target", help="Only this target.")
+@click.option("--spec", type=click.Path(path_type=Path), help="modelport.toml (default: the one last deployed).")
+def status_cmd(session: Session, name, target, spec):
+    """What each deployment runs now, as its cloud reports it."""
+    rows = api.status(name, target, spec, session)
+    if not rows:
+        return {"deployments": []}, "no deployments"
+    lines = []
+    for r in rows:
+        lines.append(f"{r['name']} on {r['target']} ({r['provider']}): {r['endpoint'] or 'no endpoint'}")
+        for rev in r["revisions"]:
+            pct = r["traffic"].get(rev["name"], 0)
+            lines.append(f"  {rev['name']:<6} {pct:>3}%  {'ready' if rev['ready'] else 'not ready':<9} "
+                         f"{rev['digest'][:19]}  {rev.get('model_version') or ''}")
+        lines += [f"  drift: {d}" for d in r["drift"]]
+    return {"deployments": rows}, "\n".join(lines)
+
+
+@command(main, "predict")
+@click.argument("name")
+@TO
+@click.option("--input", "input_", required=True, type=click.File("r"), help="OIP v2 infer request JSON file, or - for stdin.")
+def predict_cmd(session: Session, name, target, input_):
+    """Send an inference request to a deployment."""
+    try:
+        body = json.load(input_)
+    except ValueError as exc:
+        raise UsageError(f"--input: not JSON ({exc})") from None
+    reply = api.predict(name, target, body, session)
+    return reply, json.dumps(reply.get("outputs", reply), indent=2)
+
+
+@command(main, "history")
+@click.argument("name")
+def history_cmd(session: Session, name):
+    """Every operation, revision, digest, traffic change and outcome."""
+    data = api.history(name, session)
+    lines = []
+    for ev in data["events"]:
+        lines.append(f"{_ts(ev['ts'])}  {ev['target'] or '':<10} {ev['kind']:<15} {ev['message']}")
+    return data, "\n".join(lines)
+
+
+def _ts(ts: float) -> str:
+    import datetime as dt
+    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@command(main, "logs")
+@click.argument("name")
+@TO
+@click.option("--revision")
+@click.option("--tail", type=click.IntRange(1, 10000), default=100)
+def logs_cmd(session: Session, name, target, revision, tail):
+    """Recent log lines of a deployment."""
+    text = api.logs(name, target, revision, tail, session)
+    return {"logs": text}, text
+
+
+@command(main, "destroy")
+@click.argument("name")
+@TO
+@click.option("--spec", type=click.Path(path_type=Path), help="modelport.toml (default: the one last deployed).")
+def destroy_cmd(session: Session, name, target, spec):
+    """Delete a deployment and everything it created on a target."""
+    result = api.destroy(name, target, spec, session)
+    return result.to_dict(), _result_text(result, "destroy")
+
+
+@command(main, "resume")
+@click.argument("name")
+def resume_cmd(session: Session, name):
+    """Finish an operation that was interrupted."""
+    result = api.resume(name, session)
+    return result.to_dict(), _result_text(result, "resume")
+
+
+@command(main, "abort")
+@click.argument("name")
+def abort_cmd(session: Session, name):
+    """Roll back an operation that was interrupted."""
+    data = api.abort(name, session)
+    return data, f"operation #{data['operation']} aborted and rolled back"
+
+
+@command(main, "providers")
+def providers_cmd(session: Session):
+    """Installed providers and their capabilities."""
+    data = api.providers(session)
+    lines = []
+    for p in data["providers"]:
+        caps = p["capabilities"]
+        lines.append(f"{p['name']:<8} {p['description']}")
+        lines.append(f"         traffic split: {'yes' if caps['traffic_split'] else 'no'}, gpu: "
+                     f"{'yes' if caps['gpu'] else 'no'}, registry: {'yes' if caps['needs_registry'] else 'no'}"
+                     + (f" — {caps['notes']}" if caps["notes"] else ""))
+    lines += [f"BROKEN   {p['plugin']}: {p['message']}" for p in data["problems"]]
+    return data, "\n".join(lines)
+
+
+@command(main, "schema")
+def schema_cmd(session: Session):
+    """Print the JSON Schema of modelport.toml."""
+    data = api.schema(session)
+    return data, json.dumps(data, indent=2)

@@ -1,0 +1,83 @@
+"""Health gates: a revision is ready and answers a smoke request with the expected shape."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+import httpx
+
+from ..errors import HealthGateFailed
+
+
+@dataclass(frozen=True)
+class Smoke:
+    """The smoke request of a deployment: the model's name, an OIP v2 infer body (optional)
+    and the expected shape of the first output (``-1`` matches any size)."""
+
+    model: str
+    body: Mapping[str, Any] | None = None
+    expected_shape: tuple[int, ...] | None = None
+
+
+def infer(endpoint: str, model: str, body: Mapping[str, Any], headers: Mapping[str, str] | None = None,
+          timeout: float = 30.0) -> dict[str, Any]:
+    """POST an OIP v2 infer request; return the JSON reply or raise HealthGateFailed."""
+    url = f"{endpoint.rstrip('/')}/v2/models/{model}/infer"
+    try:
+        reply = httpx.post(url, content=json.dumps(body), headers={"content-type": "application/json", **(headers or {})},
+                           timeout=timeout)
+    except httpx.HTTPError as exc:
+        raise HealthGateFailed(f"smoke request to {url} failed: {type(exc).__name__}: {exc}") from None
+    if reply.status_code != 200:
+        raise HealthGateFailed(f"smoke request to {url} answered {reply.status_code}: {reply.text[:200]}")
+    try:
+        return reply.json()
+    except ValueError:
+        raise HealthGateFailed(f"smoke request to {url} did not answer JSON") from None
+
+
+def check_shape(reply: Mapping[str, Any], expected: tuple[int, ...] | None, where: str) -> None:
+    """Raise unless the first output's shape matches ``expected``."""
+    outputs = reply.get("outputs") or []
+    if not outputs:
+        raise HealthGateFailed(f"{where}: the reply has no outputs")
+    if expected is None:
+        return
+    shape = tuple(outputs[0].get("shape") or ())
+    if len(shape) != len(expected) or any(e not in (-1, s) for e, s in zip(expected, shape)):
+        raise HealthGateFailed(f"{where}: output shape {list(shape)} is not the expected {list(expected)}")
+
+
+def smoke(endpoint: str, smoke: Smoke, headers: Mapping[str, str] | None = None, where: str = "") -> dict | None:
+    """One smoke request (or a readiness GET when there is no sample input)."""
+    if smoke.body is None:
+        url = f"{endpoint.rstrip('/')}/v2/models/{smoke.model}/ready"
+        try:
+            status = httpx.get(url, headers=dict(headers or {}), timeout=10).status_code
+        except httpx.HTTPError as exc:
+            raise HealthGateFailed(f"{where}: {url} failed: {type(exc).__name__}") from None
+        if status != 200:
+            raise HealthGateFailed(f"{where}: {url} answered {status}")
+        return None
+    reply = infer(endpoint, smoke.model, smoke.body, headers)
+    check_shape(reply, smoke.expected_shape, where)
+    return reply
+
+
+def wait_until(probe: Callable[[], Any], timeout: float, what: str, interval: float = 0.5):
+    """Call ``probe`` until it returns a Health that is ready (or failed), or time runs out."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        last = probe()
+        if last.ready:
+            return last
+        if last.failed:
+            raise HealthGateFailed(f"{what} failed: {last.message}")
+        if time.monotonic() >= deadline:
+            raise HealthGateFailed(f"{what} was not ready after {timeout:.0f}s: {last.message}",
+                                   hint="raise --gate-timeout if the model needs longer to load")
+        time.sleep(interval)

@@ -1,0 +1,62 @@
+"""Image steps of a plan: push from the local OCI store, or copy between registries, by digest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import ProviderError
+
+
+class ImageMover:
+    """Carries out ``push_image`` / ``copy_image`` steps. Credentials come from the providers at
+    execution time; plans only name repositories."""
+
+    def __init__(self, report=lambda _m: None, progress_factory=None) -> None:
+        self.report = report
+        self.progress_factory = progress_factory
+
+    def _progress(self, title: str):
+        from contextlib import nullcontext
+
+        return self.progress_factory(title) if self.progress_factory else nullcontext(None)
+
+    def push(self, step: dict[str, Any], binding) -> None:
+        from ..registry import OciStore, push
+
+        provider, target = binding
+        dest = provider.registry(target, step["deployment"])
+        store = OciStore()
+        if not store.has_blob(step["digest"]):
+            raise ProviderError(provider.name, "push image",
+                                f"{step['digest']} is not in the local image store {store.root}",
+                                hint="build the image on this machine first (modelport build)")
+        with self._progress(f"push {dest.repository}") as bar:
+            result = push(store, step["digest"], dest.repository, auth=dest.auth, progress=bar)
+        self.report(f"pushed {result.blobs_sent} blob(s) ({result.bytes_sent} bytes), "
+                    f"skipped {result.blobs_skipped} already there")
+
+    def copy(self, step: dict[str, Any], binding, bindings) -> None:
+        from ..registry import copy
+
+        provider, target = binding
+        dest = provider.registry(target, step["deployment"])
+        src_provider, src_target = bindings[step["source"]]
+        src = src_provider.registry(src_target, step["deployment"])
+        with self._progress(f"copy to {dest.repository}") as bar:
+            result = copy(step["source_ref"], dest.repository, src_auth=src.auth if src else None,
+                          dest_auth=dest.auth, progress=bar)
+        self.report(f"copied {result.blobs_sent} blob(s) ({result.bytes_sent} bytes), "
+                    f"skipped {result.blobs_skipped} already there")
+
+
+def image_present(dest, digest: str) -> bool:
+    """Read-only: does the registry repository already hold the manifest ``digest``?"""
+    from ..registry.client import RegistryClient
+    from ..registry.reference import parse_reference
+
+    ref = parse_reference(f"{dest.repository}@{digest}")
+    try:
+        with RegistryClient(ref.registry, ref.repository, dest.auth) as client:
+            return client.manifest_exists(digest)
+    except Exception:
+        return False

@@ -1,0 +1,120 @@
+"""What an operation needs around it: the state store, the providers, targets and secrets."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from pydantic import ValidationError
+
+from ..errors import NotFound, SpecError, SpecErrors, UsageError
+from ..plugins import ProviderRegistry, default_registry
+from ..provider import Provider, Target
+from ..spec import LoadedSpec, spec_error_from_settings
+from ..state import StateStore
+
+Reporter = Callable[[str], None]
+
+
+@dataclass
+class Session:
+    """Shared by every call of one command or script: state, providers, and a progress sink."""
+
+    state: StateStore = field(default_factory=StateStore)
+    providers: ProviderRegistry = field(default_factory=default_registry)
+    report: Reporter = lambda _msg: None
+    docker_host: str | None = None
+
+    def docker(self):
+        """A Docker SDK client for builds (``DOCKER_HOST`` or the default socket)."""
+        import docker
+
+        from ..errors import BuildError
+        try:
+            client = docker.DockerClient(base_url=self.docker_host) if self.docker_host else docker.from_env()
+            client.ping()
+            return client
+        except Exception as exc:
+            raise BuildError(f"the Docker engine does not answer ({type(exc).__name__})",
+                             hint="start Docker or set DOCKER_HOST") from None
+
+    def target(self, loaded: LoadedSpec, name: str) -> tuple[Provider, Target]:
+        """The provider and validated target ``[targets.NAME]`` of a spec."""
+        section = loaded.spec.targets.get(name)
+        if section is None:
+            known = ", ".join(sorted(loaded.spec.targets)) or "none"
+            raise NotFound(f"{loaded.file}: no target named {name!r} (defined: {known})",
+                           hint=f"add a [targets.{name}] table")
+        provider = self.providers.get(section.provider)
+        try:
+            settings = provider.settings_model.model_validate(section.settings)
+        except ValidationError as exc:
+            raise SpecErrors(spec_error_from_settings(str(loaded.file), name, exc, provider.settings_model)) from None
+        return provider, Target(name, section.provider, settings)
+
+    def validate_targets(self, loaded: LoadedSpec) -> None:
+        """Validate every target's settings and size against its provider (no cloud call)."""
+        from .revision import size_of
+
+        errors: list[SpecError] = []
+        for name in loaded.spec.targets:
+            try:
+                provider, target = self.target(loaded, name)
+                provider.check_size(size_of(loaded.spec), target)
+                check_secret_refs(loaded, provider, name)
+            except SpecErrors as exc:
+                errors.extend(exc.errors)
+            except SpecError as exc:
+                errors.append(SpecError(str(loaded.file), exc.field or f"targets.{name}", exc.reason, hint=exc.hint))
+        if errors:
+            raise SpecErrors(errors)
+
+
+CLIENT_SIDE_SCHEMES = ("env", "file")
+
+
+def check_secret_refs(loaded: LoadedSpec, provider: Provider, target: str) -> None:
+    """Every secret reference must be resolvable client-side or native to the provider."""
+    native = set(provider.capabilities.secret_schemes)
+    for key, ref in loaded.spec.secrets.items():
+        scheme = ref.split(":", 1)[0]
+        if scheme not in CLIENT_SIDE_SCHEMES and scheme not in native:
+            allowed = ", ".join([*CLIENT_SIDE_SCHEMES, *sorted(native)])
+            raise SpecError(str(loaded.file), f"secrets.{key}",
+                            f"provider {provider.name!r} (target {target!r}) cannot use {scheme!r} references",
+                            hint=f"use one of: {allowed}")
+
+
+def resolve_secret_values(secrets: dict[str, str], native: set[str], root: Path | None) -> dict[str, str]:
+    """Values for client-side references (``env:``/``file:``); native ones stay references.
+    The values are handed to the provider only; they are never logged or stored."""
+    values = {}
+    for key, ref in secrets.items():
+        scheme, _, rest = ref.partition(":")
+        if scheme in native:
+            continue
+        if scheme == "env":
+            if rest not in os.environ:
+                raise UsageError(f"secrets.{key}: environment variable {rest!r} is not set",
+                                 hint=f"export {rest}=... before deploying")
+            values[key] = os.environ[rest]
+        elif scheme == "file":
+            path = Path(rest) if Path(rest).is_absolute() or root is None else root / rest
+            try:
+                values[key] = path.read_text().strip()
+            except OSError as exc:
+                raise UsageError(f"secrets.{key}: cannot read {path}: {exc.strerror}") from None
+    return values
+
+
+def spec_root(spec_file: str | None) -> Path | None:
+    return Path(spec_file).parent if spec_file else None
+
+
+def jsonable(value: Any) -> Any:
+    """Plain data for JSON output."""
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    return value
