@@ -5,6 +5,9 @@
 #   * .venv in the repo with a NON-editable install of '.[test]', re-installed on every run so
 #     the tests always exercise the package as built from the current tree.
 # Source it (`. scripts/bootstrap.sh`) or run it; afterwards "$REPO_ROOT/.venv/bin/python" works.
+# When sourced it also defines mp_start_services (used by scripts/test.sh and scripts/demo.sh):
+# a private Docker engine + base image via `python -m moto_fixtures.services up`, its variables
+# exported, and an EXIT/INT/TERM trap that stops exactly that engine by pid.
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -39,13 +42,45 @@ _venv() {
   # to the tree are picked up while already-satisfied dependencies cost nothing.
   (cd "$REPO_ROOT" && "$VENV/bin/python" -m pip install -qq --upgrade \
       --upgrade-strategy only-if-needed '.[test]')
-  # htpasswd files for auth registries need bcrypt: the stdlib crypt module provides it on
-  # Debian's libxcrypt; fall back to the bcrypt wheel where it does not.
-  if ! "$VENV/bin/python" -W ignore -c \
-      'import crypt,sys; sys.exit(crypt.METHOD_BLOWFISH not in crypt.methods)' 2>/dev/null; then
-    _log "stdlib crypt has no bcrypt: pip install bcrypt"
-    "$VENV/bin/python" -m pip install -qq bcrypt
+  # Test-only extra not (yet) in pyproject's [test]: bcrypt, for htpasswd files of auth
+  # registries (tests/registry uses it directly; moto_fixtures falls back to it).
+  "$VENV/bin/python" -m pip install -qq bcrypt
+}
+
+# Start the private engine (+ base image) for the calling script; stop it on any exit.
+#   mp_start_services NAME   -> exports DOCKER_HOST, MODELPORT_BASE_IMAGE; PATH gets .venv/bin
+mp_start_services() {
+  local name="$1"
+  MP_LABEL="$name"
+  MP_RUN_DIR="$REPO_ROOT/.run/$name-$$"
+  # Never reuse an engine from the caller's shell: the scripts own the engine they test with.
+  unset DOCKER_HOST DOCKER_CONTEXT DOCKER_TLS_VERIFY DOCKER_CERT_PATH MODELPORT_BASE_IMAGE
+  trap _mp_on_exit EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  trap 'exit 129' HUP
+  echo "[$name] starting a private Docker engine (dockerd) and the base image; state in $MP_RUN_DIR" >&2
+  (cd "$REPO_ROOT" && "$VENV/bin/python" -m moto_fixtures.services up --run-dir "$MP_RUN_DIR")
+  # shellcheck disable=SC1091
+  . "$MP_RUN_DIR/env"
+  export PATH="$VENV/bin:$PATH"
+  echo "[$name] exported DOCKER_HOST=$DOCKER_HOST MODELPORT_BASE_IMAGE=$MODELPORT_BASE_IMAGE" >&2
+}
+
+_mp_on_exit() {
+  local rc=$?
+  trap - EXIT INT TERM HUP
+  if [ -n "${MP_RUN_DIR:-}" ] && [ -d "$MP_RUN_DIR" ]; then
+    echo "[$MP_LABEL] stopping the private Docker engine (by pid, from $MP_RUN_DIR)" >&2
+    (cd "$REPO_ROOT" && "$VENV/bin/python" -m moto_fixtures.services down --run-dir "$MP_RUN_DIR") \
+      || echo "[$MP_LABEL] WARNING: could not stop everything; see $MP_RUN_DIR" >&2
+    if [ "$rc" -eq 0 ]; then
+      rm -rf "$MP_RUN_DIR" || echo "[$MP_LABEL] WARNING: could not remove $MP_RUN_DIR" >&2
+    else
+      echo "[$MP_LABEL] logs kept in $MP_RUN_DIR" >&2
+    fi
   fi
+  exit "$rc"
 }
 
 _apt_install_missing

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
+import re
 import signal
 import socket
 import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+
+_MNT_DETACH = 2
 
 
 class ServiceError(RuntimeError):
@@ -96,6 +101,28 @@ def stop_pid(pid: int, proc: subprocess.Popen | None = None, *, timeout: float =
     _signal(pid, signal.SIGKILL, group=group)
     if not _wait_gone(pid, proc, 10.0):
         raise ServiceError(f"process {pid} survived SIGKILL")
+
+
+def unmount_under(root: Path) -> None:
+    """Lazily unmount everything mounted at or below ``root`` (deepest first).
+
+    dockerd leaves its ``netns/default`` bind mount in the exec-root (and, if killed, overlay
+    mounts in the data-root); without this the directories cannot be removed.
+    """
+    prefix = str(root).rstrip("/")
+    points = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        point = _unescape(line.split()[4])
+        if point == prefix or point.startswith(prefix + "/"):
+            points.append(point)
+    libc = ctypes.CDLL(None, use_errno=True)
+    for point in sorted(points, key=len, reverse=True):
+        libc.umount2(point.encode(), _MNT_DETACH)
+
+
+def _unescape(field: str) -> str:
+    """mountinfo escapes space, tab, newline and backslash as octal (\\040 …)."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
 
 
 def _signal(pid: int, sig: int, *, group: bool) -> None:

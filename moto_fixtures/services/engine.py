@@ -13,7 +13,7 @@ from pathlib import Path
 import docker
 
 from moto_fixtures.services._procs import (
-    ServiceError, pid_alive, pid_cmdline, spawn, stop_pid, wait_until,
+    ServiceError, pid_alive, pid_cmdline, spawn, stop_pid, unmount_under, wait_until,
 )
 
 # Persistent so image layers and build cache survive between runs on the same machine.
@@ -81,6 +81,9 @@ class DockerEngine:
         if self.pid is not None and self._is_our_dockerd():
             self._remove_containers()
             stop_pid(self.pid, self._proc, timeout=30)
+        if self.pid is not None and not pid_alive(self.pid):
+            unmount_under(self.sock_dir / "x")
+            unmount_under(self.data_root)
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Run the whole test suite on a fresh Debian 12 machine:
+#   installs what is missing (scripts/bootstrap.sh), starts a private Docker engine with the
+#   offline base image, runs pytest on tests/ against the installed package, stops the engine
+#   (by pid, also on failure or Ctrl-C) and exits with pytest's exit code.
+# Extra arguments go to pytest, e.g. `bash scripts/test.sh -k registry -x`.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+. scripts/bootstrap.sh
+mp_start_services test
+
+echo "[test] pytest tests/ (timeout ${PYTEST_TIMEOUT:-900}s per test)" >&2
+set +e
+"$VENV/bin/pytest" tests -p no:cacheprovider --timeout "${PYTEST_TIMEOUT:-900}" "$@"
+rc=$?
+set -e
+echo "[test] pytest exit code $rc" >&2
+exit "$rc"
