@@ -1,0 +1,107 @@
+"""One HTTP router per service: the service `uri`, splitting requests by traffic percent.
+
+Each request goes to one revision picked at random with the current percents as weights (what
+Cloud Run's front end does per request, without session affinity). A request whose Host starts
+with "<tag>---" goes to the revision with that traffic tag, like a tag URL.
+"""
+
+from __future__ import annotations
+
+import random
+
+import httpx
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import JSONResponse, StreamingResponse
+
+HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
+              "trailers", "transfer-encoding", "upgrade", "host", "content-length"}
+
+
+class ServiceRouter:
+    """An ASGI app forwarding to revision instances by weight."""
+
+    def __init__(self, service: str, timeout_s: float = 300.0):
+        self.service = service
+        self.timeout_s = timeout_s
+        self.weighted: list[tuple[str, str, int]] = []  # (revision, base url, percent)
+        self.tags: dict[str, str] = {}  # tag -> base url
+        self.client = httpx.AsyncClient(timeout=timeout_s)
+
+    def update(self, weighted: list[tuple[str, str, int]], tags: dict[str, str],
+               timeout_s: float | None = None) -> None:
+        """Replace the routing table (called after each successful reconciliation)."""
+        self.weighted = list(weighted)
+        self.tags = dict(tags)
+        if timeout_s:
+            self.timeout_s = timeout_s
+
+    def pick(self, host_header: str) -> str | None:
+        """Base URL for one request: a tag's revision, or a weighted random choice."""
+        tag = host_header.split("---", 1)[0] if "---" in host_header else None
+        if tag and tag in self.tags:
+            return self.tags[tag]
+        if not self.weighted:
+            return None
+        urls = [url for _, url, _ in self.weighted]
+        return random.choices(urls, weights=[p for _, _, p in self.weighted])[0]
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return
+        request = Request(scope, receive)
+        target = self.pick(request.headers.get("host", ""))
+        if target is None:
+            reply = JSONResponse({"error": f"service '{self.service}' has no revision serving "
+                                  "traffic"}, status_code=503)
+            await reply(scope, receive, send)
+            return
+        reply = await self.forward(request, target)
+        await reply(scope, receive, send)
+
+    async def forward(self, request: Request, target: str):
+        """Send the request to `target` and stream the answer back."""
+        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP]
+        url = target + request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        outgoing = self.client.build_request(request.method, url, headers=headers,
+                                             content=await request.body(),
+                                             timeout=self.timeout_s)
+        try:
+            upstream = await self.client.send(outgoing, stream=True)
+        except httpx.HTTPError as exc:
+            return JSONResponse({"error": f"upstream request failed: {type(exc).__name__}"},
+                                status_code=503)
+        out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP}
+        return StreamingResponse(upstream.aiter_raw(), status_code=upstream.status_code,
+                                 headers=out_headers, background=BackgroundTask(upstream.aclose))
+
+    async def aclose(self) -> None:
+        """Close the outgoing connection pool."""
+        await self.client.aclose()
+
+
+class RouterHost:
+    """Opens, updates and closes the per-service routers on the emulator's event loop."""
+
+    def __init__(self, loop_thread, host: str = "127.0.0.1"):
+        self.loop_thread = loop_thread
+        self.host = host
+
+    def open(self, record) -> None:
+        """Start a router for a new service; its URL becomes the service uri."""
+        timeout = float(record.data.get("template", {}).get("timeout", "300s").rstrip("s"))
+        record.router = ServiceRouter(record.service_id, timeout_s=timeout)
+        record.served = self.loop_thread.serve(record.router, host=self.host)
+
+    def update(self, record, table: list[tuple[str, str, int]], tags: dict[str, str]) -> None:
+        """Switch the routing table of a service's router."""
+        if record.router is not None:
+            timeout = record.data.get("template", {}).get("timeout", "300s")
+            record.router.update(table, tags, float(timeout.rstrip("s")))
+
+    def close(self, record) -> None:
+        """Stop a service's router."""
+        if record.served is not None:
+            self.loop_thread.stop_serving(record.served)
+            self.loop_thread.call(record.router.aclose())
+            record.served = None

@@ -1,0 +1,89 @@
+"""Traffic targets: request validation and resolution to the revisions that serve."""
+
+from __future__ import annotations
+
+from .errors import ApiError, invalid
+from .validate import DNS_LABEL
+
+LATEST = "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST"
+REVISION = "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION"
+DEFAULT_TRAFFIC = [{"type": LATEST, "percent": 100}]
+FIELD = "service.traffic"
+
+
+def check_traffic(traffic: list[dict]) -> None:
+    """Static rules: known type, revision iff REVISION, 0..100, sum 100, no duplicates, tags."""
+    seen_revisions, seen_tags, total = set(), set(), 0
+    for target in traffic:
+        kind, revision, percent = target.get("type"), target.get("revision"), target.get("percent", 0)
+        if kind not in (LATEST, REVISION):
+            raise invalid("Traffic target type must be TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST or "
+                          "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION.", f"{FIELD}.type")
+        if kind == REVISION and not revision:
+            raise invalid("A traffic target of type REVISION must name a revision.",
+                          f"{FIELD}.revision")
+        if kind == LATEST and revision:
+            raise invalid("A traffic target of type LATEST must not name a revision.",
+                          f"{FIELD}.revision")
+        if not 0 <= percent <= 100:
+            raise invalid(f"Traffic percent must be between 0 and 100 (got {percent}).",
+                          f"{FIELD}.percent")
+        key = revision or LATEST
+        if key in seen_revisions:
+            raise invalid(f"Revision '{revision or 'LATEST'}' is specified more than once in "
+                          "traffic targets.", FIELD)
+        seen_revisions.add(key)
+        check_tag(target.get("tag"), seen_tags)
+        total += percent
+    if traffic and total != 100:
+        raise invalid(f"Traffic percents must add up to 100 (got {total}).", FIELD)
+
+
+def check_tag(tag: str | None, seen: set) -> None:
+    """Tags are DNS labels, unique within the service."""
+    if not tag:
+        return
+    if not DNS_LABEL.match(tag) or len(tag) > 63:
+        raise invalid(f"Invalid traffic tag '{tag}': use lowercase letters, digits and hyphens, "
+                      "starting with a letter.", f"{FIELD}.tag")
+    if tag in seen:
+        raise invalid(f"Traffic tag '{tag}' is used more than once.", f"{FIELD}.tag")
+    seen.add(tag)
+
+
+def missing_revisions(traffic: list[dict], existing: set[str]) -> list[str]:
+    """Revisions named by REVISION targets that the service does not have."""
+    return [t["revision"] for t in traffic if t.get("type") == REVISION
+            and t["revision"] not in existing]
+
+
+def resolve(traffic: list[dict], latest_ready: str | None) -> list[dict]:
+    """TrafficTargetStatus entries for a spec: LATEST becomes the latest ready revision."""
+    statuses = []
+    for target in traffic or DEFAULT_TRAFFIC:
+        status = {"type": target["type"], "percent": target.get("percent", 0)}
+        status["revision"] = target.get("revision") if target["type"] == REVISION else latest_ready
+        if target.get("tag"):
+            status["tag"] = target["tag"]
+        statuses.append({k: v for k, v in status.items() if v not in (None, "", 0)})
+    return statuses
+
+
+def weights(statuses: list[dict]) -> dict[str, int]:
+    """Percent per revision name, for revisions that receive traffic."""
+    out: dict[str, int] = {}
+    for status in statuses:
+        if status.get("revision") and status.get("percent", 0) > 0:
+            out[status["revision"]] = out.get(status["revision"], 0) + status["percent"]
+    return out
+
+
+def referenced(traffic: list[dict]) -> set[str]:
+    """Revision names the traffic spec names explicitly (any percent, tags included)."""
+    return {t["revision"] for t in traffic if t.get("type") == REVISION and t.get("revision")}
+
+
+def route_failure(revision: str) -> ApiError:
+    """The operation error Cloud Run reports when traffic names a revision that is gone."""
+    return ApiError("INTERNAL", f"Revision '{revision}' does not exist or is deleted. Update all "
+                    "traffic to route to currently available revisions.")
