@@ -51,7 +51,7 @@ def parse_retry_after(value: str | None) -> float | None:
 
 def run_with_retry(policy: RetryPolicy, fn: Callable[[], T], *, registry: str, step: str) -> T:
     """Call ``fn`` until it succeeds or ``policy`` gives up on transient errors."""
-    backoff = tenacity.wait_exponential_jitter(initial=policy.initial_wait, max=policy.max_wait)
+    backoff = tenacity.wait_exponential_jitter(multiplier=policy.initial_wait, max=policy.max_wait)
 
     def wait(state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None

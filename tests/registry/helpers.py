@@ -1,0 +1,237 @@
+"""Test helpers: a real `docker-registry` process, a byte-counting TCP proxy, synthetic images."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from modelport.registry import OciStore
+from modelport.registry.mediatypes import OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST
+
+_LINGER_RESET = b"\x01\x00\x00\x00\x00\x00\x00\x00"  # struct linger {on, 0 s}
+_ACCESS = re.compile(r'"(GET|HEAD|POST|PUT|PATCH|DELETE) (\S+) HTTP/[\d.]+" (\d+)')
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Registry:
+    """A `docker-registry serve` process with filesystem storage in ``root``."""
+
+    root: Path
+    htpasswd: Path | None = None
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen | None = None
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.root / "registry.log"
+
+    def start(self) -> "Registry":
+        self.root.mkdir(parents=True, exist_ok=True)
+        config = {
+            "version": 0.1,
+            "log": {"level": "info", "accesslog": {"disabled": False}},
+            "storage": {"filesystem": {"rootdirectory": str(self.root / "data")}, "delete": {"enabled": True}},
+            "http": {"addr": self.host, "secret": "test-secret"},
+        }
+        if self.htpasswd:
+            config["auth"] = {"htpasswd": {"realm": "test", "path": str(self.htpasswd)}}
+        (self.root / "config.yml").write_text(json.dumps(config))  # JSON is valid YAML
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(["docker-registry", "serve", str(self.root / "config.yml")],
+                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            try:
+                if httpx.get(f"http://{self.host}/v2/", timeout=1).status_code in (200, 401):
+                    return self
+            except httpx.TransportError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"registry on {self.host} did not start: {self.log_path.read_text()[-2000:]}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def requests(self) -> list[tuple[str, str, int]]:
+        """(method, uri, status) of every request in the access log so far."""
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return [(m, u, int(s)) for m, u, s in _ACCESS.findall(text)]
+
+    def blob_file(self, digest: str) -> Path:
+        hex_ = digest.split(":", 1)[1]
+        return self.root / "data" / "docker" / "registry" / "v2" / "blobs" / "sha256" / hex_[:2] / hex_ / "data"
+
+    def has_manifest(self, repo: str, reference: str, auth=None) -> bool:
+        accept = ", ".join([OCI_MANIFEST, OCI_INDEX, "application/vnd.docker.distribution.manifest.v2+json"])
+        r = httpx.head(f"http://{self.host}/v2/{repo}/manifests/{reference}", headers={"Accept": accept},
+                       auth=auth)
+        return r.status_code == 200
+
+    def tags(self, repo: str, auth=None) -> list[str]:
+        r = httpx.get(f"http://{self.host}/v2/{repo}/tags/list", auth=auth)
+        return (r.json().get("tags") or []) if r.status_code == 200 else []
+
+    def manifest_digest(self, repo: str, reference: str) -> str:
+        r = httpx.get(f"http://{self.host}/v2/{repo}/manifests/{reference}",
+                      headers={"Accept": f"{OCI_MANIFEST}, {OCI_INDEX}"})
+        r.raise_for_status()
+        return "sha256:" + hashlib.sha256(r.content).hexdigest()
+
+
+class CountingProxy:
+    """A TCP proxy in front of a registry that counts client→registry bytes.
+
+    ``drop_after``: once that many upstream bytes have passed (in total), every open connection
+    is reset and the limit is cleared — one simulated network failure mid-stream.
+    """
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.sent = 0
+        self.drop_after: int | None = None
+        self.drops = 0
+        self._lock = threading.Lock()
+        self._conns: list[socket.socket] = []
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.port = self._server.getsockname()[1]
+        self._stop = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def reset_count(self) -> None:
+        with self._lock:
+            self.sent = 0
+
+    def close(self) -> None:
+        self._stop = True
+        self._server.close()
+        self._drop_all()
+
+    def _accept(self) -> None:
+        while not self._stop:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+            with self._lock:
+                self._conns += [client, upstream]
+            threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket, counted: bool) -> None:
+        try:
+            while data := src.recv(1 << 16):
+                if counted and self._count(len(data)):
+                    self._drop_all()
+                    return
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def _count(self, n: int) -> bool:
+        with self._lock:
+            self.sent += n
+            if self.drop_after is not None and self.sent >= self.drop_after:
+                self.drop_after = None
+                self.drops += 1
+                return True
+            return False
+
+    def _drop_all(self) -> None:
+        with self._lock:
+            conns, self._conns = self._conns, []
+        for s in conns:
+            # linger 0 turns the close into a reset; shutdown first wakes threads blocked in recv
+            # (a plain close would not, and the peer would wait for a timeout instead).
+            for action in (lambda: s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET),
+                           lambda: s.shutdown(socket.SHUT_RDWR), s.close):
+                try:
+                    action()
+                except OSError:
+                    pass
+
+
+def synthetic_image(store: OciStore, layer_sizes: list[int], seed: str) -> str:
+    """Store an OCI image with random layers of the given sizes; returns the manifest digest."""
+    layers = []
+    for i, size in enumerate(layer_sizes):
+        data = _random_bytes(f"{seed}-{i}", size)
+        digest, n = store.write_blob(data)
+        layers.append({"mediaType": OCI_LAYER_GZIP, "digest": digest, "size": n})
+    config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []},
+                         "config": {"Labels": {"seed": seed}}}).encode()
+    config_digest, config_size = store.write_blob(config)
+    manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                "config": {"mediaType": OCI_CONFIG, "digest": config_digest, "size": config_size},
+                "layers": layers}
+    digest, _ = store.write_blob(json.dumps(manifest, indent=3).encode())
+    store.add_manifest(digest, OCI_MANIFEST)
+    return digest
+
+
+def synthetic_index(store: OciStore, children: list[str]) -> str:
+    """Store an OCI index over stored manifests (odd whitespace on purpose: bytes must survive)."""
+    manifests = [{"mediaType": OCI_MANIFEST, "digest": d, "size": store.blob_size(d),
+                  "platform": {"architecture": arch, "os": "linux"}}
+                 for d, arch in zip(children, ["amd64", "arm64", "ppc64le", "s390x"])]
+    body = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests}, indent=5).encode()
+    digest, _ = store.write_blob(body + b"\n")
+    store.add_manifest(digest, OCI_INDEX)
+    return digest
+
+
+def _random_bytes(seed: str, size: int) -> bytes:
+    out = bytearray()
+    counter = 0
+    while len(out) < size:
+        out += hashlib.sha512(f"{seed}:{counter}".encode()).digest() * 64
+        counter += 1
+    return bytes(out[:size])
+
+
+def blob_sizes(store: OciStore, digest: str) -> dict[str, int]:
+    """Every blob digest -> size referenced by a stored image manifest (config + layers)."""
+    doc = json.loads(store.read_manifest(digest)[0])
+    return {d["digest"]: d["size"] for d in [doc["config"], *doc["layers"]]}
+
+
+def upload_requests(registry: Registry, since: int = 0) -> int:
+    """Count blob-upload requests (PATCH, PUT on /blobs/) in the registry's access log since index."""
+    return sum(1 for m, u, s in registry.requests()[since:] if m == "PATCH" or (m == "PUT" and "/blobs/" in u))
