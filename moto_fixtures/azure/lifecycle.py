@@ -82,10 +82,11 @@ def _start_container(group: Group, generation: int, spec: dict, creds: list,
 
 
 def stop_containers(group: Group, runtime: DockerRuntime, lock: threading.RLock,
-                    reason: str = "Killing") -> None:
+                    reason: str = "Killing", records: dict | None = None) -> None:
     """Stop and remove every container, keeping its last state and logs for instanceView."""
     with lock:
-        targets = [(name, rec, rec.docker_id) for name, rec in group.containers.items()
+        records = group.containers if records is None else records
+        targets = [(name, rec, rec.docker_id) for name, rec in records.items()
                    if rec.docker_id]
     def one(item):
         name, record, docker_id = item

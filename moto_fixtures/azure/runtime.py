@@ -97,7 +97,8 @@ class DockerRuntime:
             labels={LABEL: LABEL_VALUE, INSTANCE_LABEL: self.instance_id,
                     GROUP_LABEL: group_id, CONTAINER_LABEL: name},
             entrypoint=props.get("command") or None,
-            nano_cpus=int(float(amount["cpu"]) * 1e9),
+            # The engine refuses more CPUs than the host has; ACI sizes still pass validation.
+            nano_cpus=int(min(float(amount["cpu"]), os.cpu_count() or 1) * 1e9),
             mem_limit=f"{int(float(amount['memoryInGB']) * 1024)}m")
         if _RESTART[restart_policy]:
             kwargs["restart_policy"] = _RESTART[restart_policy]

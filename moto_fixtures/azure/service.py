@@ -114,8 +114,9 @@ class ArmService(GroupActions):
                                      body["properties"].get("imageRegistryCredentials") or [],
                                      name)
         with self.lock:
+            previous = dict(existing.containers) if existing else {}
             group = self._store(key, sub, rg, name, body, existing)
-            op = self._begin(group, lambda gen: self._provision(group, gen, existing))
+            op = self._begin(group, lambda gen: self._provision(group, gen, previous))
             reply = group_json(group, {})
         return (200 if existing else 201), reply, self._lro_headers(op)
 
@@ -188,9 +189,9 @@ class ArmService(GroupActions):
         group.containers = {c["name"]: ContainerRecord() for c in body["properties"]["containers"]}
         return group
 
-    def _provision(self, group: Group, generation: int, replaced: Group | None):
-        if replaced is not None:
-            stop_containers(group, self.runtime, self.lock)
+    def _provision(self, group: Group, generation: int, previous: dict):
+        # An update replaces the containers: the old ones go first, they hold the address.
+        stop_containers(group, self.runtime, self.lock, records=previous)
         return provision(group, generation, self.runtime, self.lock, self.id_map)
 
     # -- operations ------------------------------------------------------------------------

@@ -1,0 +1,340 @@
+"""The ARM emulator for Azure Container Instances, driven only by the official client.
+
+Every test talks to ``moto_fixtures.azure`` through ``azure-mgmt-containerinstance`` 10.1.0
+(api-version 2023-05-01) over HTTPS; container groups really run on the Docker engine
+(DOCKER_HOST) and serve on the address the API reports.
+"""
+from __future__ import annotations
+
+import json
+import ssl
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import docker
+import httpx
+import pytest
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.core.rest import HttpRequest
+from azure.mgmt.containerinstance import ContainerInstanceManagementClient
+from azure.mgmt.containerinstance.models import (
+    Container, ContainerGroup, ContainerPort, EnvironmentVariable, IpAddress, Port,
+    ResourceRequests, ResourceRequirements)
+
+from moto_fixtures.azure import ArmEmulator, StaticTokenCredential
+from moto_fixtures.azure.echo_image import build_and_push
+from moto_fixtures.azure.fixtures import azure_emulator  # noqa: F401 - pytest fixture
+from moto_fixtures.azure.registry import LocalRegistry
+from moto_fixtures.azure.runtime import GROUP_LABEL, INSTANCE_LABEL
+
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
+
+REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "azure"
+if not REFERENCE.is_dir():
+    REFERENCE = Path("/work/shared/reference/azure")
+PORT = 8080
+
+
+# -- fixtures --------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def docker_client():
+    client = docker.from_env()
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def registry():
+    with LocalRegistry() as reg:
+        yield reg
+
+
+@pytest.fixture(scope="module")
+def image(docker_client, registry):
+    """The echo image in the open local registry, referenced by digest."""
+    repository = f"{registry.host}/modelport-test/echo"
+    ref = build_and_push(docker_client, repository)
+    yield ref
+    docker_client.images.remove(f"{repository}:v1", force=True)
+
+
+@pytest.fixture()
+def client(azure_emulator):
+    return azure_emulator.client()
+
+
+@pytest.fixture()
+def groups(client, azure_emulator):
+    """Names of groups a test creates; all are deleted afterwards."""
+    created: list[tuple[ContainerInstanceManagementClient, str, str]] = []
+    yield lambda name, rg=azure_emulator.resource_group, cl=client: created.append((cl, rg, name))
+    for cl, rg, name in created:
+        cl.container_groups.begin_delete(rg, name).result()
+
+
+def unique(prefix: str = "cg") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def body(image: str, *, cpu=1.0, memory=1.5, label=None, location="eastus", **props) -> dict:
+    """A valid PUT body: one container serving PORT behind a public IP."""
+    container = {"name": "web", "properties": {
+        "image": image, "ports": [{"port": PORT}],
+        "resources": {"requests": {"cpu": cpu, "memoryInGB": memory}}}}
+    ip = {"type": "Public", "ports": [{"port": PORT, "protocol": "TCP"}]}
+    if label:
+        ip["dnsNameLabel"] = label
+    properties = {"osType": "Linux", "containers": [container], "ipAddress": ip}
+    properties.update(props)
+    return {"location": location, "properties": properties}
+
+
+def raw(payload: dict) -> bytes:
+    """The exact JSON to send (the SDK passes bytes bodies through untouched)."""
+    return json.dumps(payload).encode()
+
+
+def create(client, rg: str, name: str, payload: dict) -> ContainerGroup:
+    return client.container_groups.begin_create_or_update(rg, name, raw(payload)).result()
+
+
+def rejected(client, rg: str, name: str, payload: dict, status: int, code: str) -> str:
+    with pytest.raises(HttpResponseError) as info:
+        client.container_groups.begin_create_or_update(rg, name, raw(payload))
+    assert (info.value.status_code, info.value.error.code) == (status, code), info.value.message
+    return info.value.error.message
+
+
+def accepted(client, groups, rg: str, name: str, payload: dict) -> ContainerGroup:
+    groups(name, rg)
+    result = create(client, rg, name, payload)
+    assert result.provisioning_state == "Succeeded"
+    return result
+
+
+def container_state(client, rg, name, wanted, timeout=30):
+    """Poll GET until the first container's state is ``wanted``; returns the group."""
+    deadline = time.monotonic() + timeout
+    while True:
+        group = client.container_groups.get(rg, name)
+        if group.containers[0].instance_view.current_state.state == wanted:
+            return group
+        assert time.monotonic() < deadline, group.containers[0].instance_view.as_dict()
+        time.sleep(0.5)
+
+
+def wait_provisioned(client, rg, name, timeout=60):
+    """Poll GET until provisioning is over; returns the group."""
+    deadline = time.monotonic() + timeout
+    while True:
+        group = client.container_groups.get(rg, name)
+        if group.provisioning_state in ("Succeeded", "Failed"):
+            return group
+        assert time.monotonic() < deadline, group.provisioning_state
+        time.sleep(0.5)
+
+
+def http_get(url: str, timeout: float = 20) -> dict:
+    """GET a JSON document, retrying while the server comes up."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                return json.loads(resp.read())
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+
+
+# -- lifecycle -------------------------------------------------------------------------------
+def test_create_as_model_polls_to_succeeded_then_get_and_list(client, azure_emulator, groups,
+                                                               image):
+    rg, name = azure_emulator.resource_group, unique()
+    groups(name)
+    model = ContainerGroup(
+        location="eastus", os_type="Linux", tags={"modelport.revision": "r1"},
+        containers=[Container(name="web", image=image, ports=[ContainerPort(port=PORT)],
+                              resources=ResourceRequirements(
+                                  requests=ResourceRequests(cpu=1, memory_in_gb=1.5)))],
+        ip_address=IpAddress(type="Public", ports=[Port(port=PORT)], dns_name_label=name))
+    result = client.container_groups.begin_create_or_update(rg, name, model).result()
+    assert result.provisioning_state == "Succeeded"
+    got = client.container_groups.get(rg, name)
+    assert got.instance_view.state == "Running"
+    assert got.tags == {"modelport.revision": "r1"}
+    assert got.ip_address.fqdn == f"{name}.eastus.azurecontainer.io"
+    assert got.ip_address.ip.startswith("127.0.0.")
+    view = got.containers[0].instance_view
+    assert view.current_state.state == "Running" and view.current_state.start_time
+    assert [e.name for e in view.events] == ["Pulling", "Pulled", "Created", "Started"]
+    assert name in [g.name for g in client.container_groups.list_by_resource_group(rg)]
+    assert name in [g.name for g in client.container_groups.list()]
+
+
+def test_create_is_a_long_running_operation(client, azure_emulator, groups, image):
+    rg, name = azure_emulator.resource_group, unique()
+    groups(name)
+    poller = client.container_groups.begin_create_or_update(
+        rg, name, raw(body(image)), polling=False, cls=lambda response, _, __: response)
+    initial = poller.result().http_response
+    assert initial.status_code == 201
+    assert initial.headers["Retry-After"] == "1"
+    assert json.loads(initial.text())["properties"]["provisioningState"] == "Pending"
+    url = initial.headers["Azure-AsyncOperation"]
+    statuses = []
+    while not statuses or statuses[-1] == "InProgress":
+        statuses.append(client._send_request(HttpRequest("GET", url)).json()["status"])
+        time.sleep(0.2)
+    assert statuses[0] == "InProgress" and statuses[-1] == "Succeeded"
+
+
+def test_update_tags_with_patch(client, azure_emulator, groups, image):
+    rg, name = azure_emulator.resource_group, unique()
+    accepted(client, groups, rg, name, body(image))
+    updated = client.container_groups.update(rg, name, {"tags": {"modelport.deployment": "d"}})
+    assert updated.tags == {"modelport.deployment": "d"}
+    assert client.container_groups.get(rg, name).tags == {"modelport.deployment": "d"}
+
+
+def test_stop_start_restart(client, azure_emulator, groups, image):
+    rg, name = azure_emulator.resource_group, unique()
+    ip = accepted(client, groups, rg, name, body(image)).ip_address.ip
+    assert http_get(f"http://{ip}:{PORT}/up")["path"] == "/up"
+    client.container_groups.stop(rg, name)
+    stopped = client.container_groups.get(rg, name)
+    assert stopped.instance_view.state == "Stopped"
+    assert stopped.containers[0].instance_view.current_state.state == "Terminated"
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"http://{ip}:{PORT}/", timeout=2)
+    client.container_groups.begin_start(rg, name).result()
+    assert client.container_groups.get(rg, name).instance_view.state == "Running"
+    assert http_get(f"http://{ip}:{PORT}/again")["path"] == "/again"
+    client.container_groups.begin_restart(rg, name).result()
+    restarted = client.container_groups.get(rg, name)
+    assert restarted.containers[0].instance_view.current_state.state == "Running"
+    assert [e.count for e in restarted.containers[0].instance_view.events
+            if e.name == "Started"] == [3]
+
+
+def test_delete_removes_group_and_its_containers(client, azure_emulator, docker_client, image):
+    rg, name = azure_emulator.resource_group, unique()
+    created = create(client, rg, name, body(image))
+    label = f"{GROUP_LABEL}={created.id}"
+    assert docker_client.containers.list(filters={"label": label})
+    client.container_groups.begin_delete(rg, name).result()
+    with pytest.raises(ResourceNotFoundError) as info:
+        client.container_groups.get(rg, name)
+    assert info.value.error.code == "ResourceNotFound"
+    assert not docker_client.containers.list(all=True, filters={"label": label})
+
+
+def test_update_in_place_recreates_containers(client, azure_emulator, groups, image):
+    rg, name = azure_emulator.resource_group, unique()
+    payload = body(image)
+    ip = accepted(client, groups, rg, name, payload).ip_address.ip
+    payload["properties"]["containers"][0]["properties"]["environmentVariables"] = [
+        {"name": "VERSION", "value": "2"}]
+    poller = client.container_groups.begin_create_or_update(rg, name, raw(payload))
+    assert poller.result().provisioning_state == "Succeeded"
+    assert http_get(f"http://{ip}:{PORT}/env/VERSION")["value"] == "2"
+
+
+def test_update_of_cpu_needs_a_new_group(client, azure_emulator, groups, image):
+    rg, name = azure_emulator.resource_group, unique()
+    accepted(client, groups, rg, name, body(image))
+    rejected(client, rg, name, body(image, cpu=2), 409, "PropertyChangeNotAllowed")
+
+
+def test_container_logs(client, azure_emulator, groups, image):
+    rg, name = azure_emulator.resource_group, unique()
+    ip = accepted(client, groups, rg, name, body(image)).ip_address.ip
+    http_get(f"http://{ip}:{PORT}/logged")
+    logs = client.containers.list_logs(rg, name, "web", tail=10).content
+    assert "request /logged" in logs
+    with pytest.raises(ResourceNotFoundError):
+        client.containers.list_logs(rg, name, "nope")
+
+
+# -- secrets ---------------------------------------------------------------------------------
+def test_secure_values_and_registry_password_are_never_returned(azure_emulator, groups,
+                                                                docker_client):
+    client = azure_emulator.client()
+    user, password, secret = "aci", f"pw-{uuid.uuid4().hex}", f"sv-{uuid.uuid4().hex}"
+    with LocalRegistry(user, password) as reg:
+        auth = {"username": user, "password": password}
+        ref = build_and_push(docker_client, f"{reg.host}/private/echo", auth)
+        rg, name = azure_emulator.resource_group, unique()
+        payload = body(ref, imageRegistryCredentials=[
+            {"server": reg.host, "username": user, "password": password}])
+        payload["properties"]["containers"][0]["properties"]["environmentVariables"] = [
+            {"name": "API_KEY", "secureValue": secret}, {"name": "MODE", "value": "plain"}]
+        wrong = json.loads(json.dumps(payload))
+        wrong["properties"]["imageRegistryCredentials"][0]["password"] = "wrong"
+        rejected(client, rg, unique(), wrong, 400, "InaccessibleImage")
+        groups(name)
+        initial = client.container_groups.begin_create_or_update(
+            rg, name, raw(payload), polling=False, cls=lambda r, _, __: r).result()
+        wait_provisioned(client, rg, name)
+        got = client._send_request(HttpRequest(
+            "GET", f"/subscriptions/{azure_emulator.subscription_id}/resourceGroups/{rg}/"
+                   f"providers/Microsoft.ContainerInstance/containerGroups/{name}"
+                   "?api-version=2023-05-01"))
+        listed = client._send_request(HttpRequest(
+            "GET", f"/subscriptions/{azure_emulator.subscription_id}/providers/"
+                   "Microsoft.ContainerInstance/containerGroups?api-version=2023-05-01"))
+        for text in (initial.http_response.text(), got.text(), listed.text()):
+            assert secret not in text and password not in text
+        env = got.json()["properties"]["containers"][0]["properties"]["environmentVariables"]
+        assert env == [{"name": "API_KEY"}, {"name": "MODE", "value": "plain"}]
+        assert got.json()["properties"]["imageRegistryCredentials"] == [
+            {"server": reg.host, "username": user}]
+        ip = got.json()["properties"]["ipAddress"]["ip"]
+        assert http_get(f"http://{ip}:{PORT}/env/API_KEY")["value"] == secret
+        docker_client.images.remove(f"{reg.host}/private/echo:v1", force=True)
+
+
+# -- ARM protocol ----------------------------------------------------------------------------
+def test_missing_bearer_token_is_401(azure_emulator):
+    url = (f"{azure_emulator.base_url}/subscriptions/{azure_emulator.subscription_id}/providers/"
+           "Microsoft.ContainerInstance/containerGroups?api-version=2023-05-01")
+    tls = ssl.create_default_context(cafile=azure_emulator.ca_pem)
+    response = httpx.get(url, verify=tls)
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "AuthenticationFailed"
+    authorized = httpx.get(url, verify=tls, headers={"Authorization": "Bearer x"})
+    assert authorized.status_code == 200
+
+
+def test_api_version_is_validated(azure_emulator):
+    old = azure_emulator.client(api_version="2022-09-01")
+    with pytest.raises(HttpResponseError) as info:
+        list(old.container_groups.list())
+    assert info.value.error.code == "NoRegisteredProviderFound"
+    missing = azure_emulator.client()._send_request(HttpRequest(
+        "GET", f"/subscriptions/{azure_emulator.subscription_id}/providers/"
+               "Microsoft.ContainerInstance/containerGroups"))
+    assert missing.status_code == 400
+    assert missing.json()["error"]["code"] == "MissingApiVersionParameter"
+    assert list(azure_emulator.client().container_groups.list()) is not None
+
+
+def test_unknown_resource_group_and_group(client, azure_emulator, image):
+    with pytest.raises(ResourceNotFoundError) as info:
+        client.container_groups.get("no-such-rg", "x")
+    assert info.value.error.code == "ResourceGroupNotFound"
+    rejected(client, "no-such-rg", "x", body(image), 404, "ResourceGroupNotFound")
+    with pytest.raises(ResourceNotFoundError) as info:
+        client.container_groups.get(azure_emulator.resource_group, "no-such-group")
+    assert info.value.error.code == "ResourceNotFound"
+
+
+def test_resource_group_can_be_created_over_http(client, azure_emulator, groups, image):
+    rg = unique("rg")
+    path = f"/subscriptions/{azure_emulator.subscription_id}/resourcegroups/{rg}"
+    put = client._send_request(HttpRequest(
+        "PUT", f"{path}?api-version=2021-04-01", json={"location": "westeurope"}))
+    assert put.status_code == 201 and put.json()["location"] == "westeurope"
+    accepted(client, groups, rg, unique(), body(image, location="westeurope"))
