@@ -63,6 +63,13 @@ Gaps (moto 5.2.5 server mode) found while building this, for the provider author
 * ``ecr.put_image`` into a missing repository is an HTTP 500 in moto (the mirror checks first).
   ECR has no ``/v2/`` registry API and ``get_authorization_token`` returns a token the stand-in
   registry does not need (it has no auth).
+* IAM enforcement (``enforce_iam``) checks actions only: moto evaluates every request against
+  resource ``"*"``, so a statement scoped to resource ARNs never matches (the call is denied).
+  A policy proven here must grant its actions on ``"Resource": "*"``. Denials are HTTP 403; for
+  JSON-protocol services (ECS, ECR, Logs, Secrets Manager, Application Auto Scaling) moto
+  answers in XML, so botocore reports ``Error.Code == "403"`` (the message holds
+  ``is not authorized to perform: ecs:CreateCluster``); query-protocol services (IAM, ELBv2, EC2)
+  give ``AccessDenied``. Catch on the HTTP status.
 * Unimplemented operations answer HTTP 500 (botocore retries them, then raises ``ClientError``
   with code ``500``).
 """

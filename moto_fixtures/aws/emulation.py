@@ -6,6 +6,8 @@ import logging
 import os
 import uuid
 
+from moto_fixtures.services import Registry
+
 from .aio import HttpServer, LoopThread
 from .bridge import EcsBridge
 from .containers import DockerTasks
@@ -13,7 +15,6 @@ from .ecr_mirror import EcrMirror
 from .hosts import HostsBlock
 from .lb import LoadBalancerPlane
 from .net import LoopbackPool
-from .registry import LocalRegistry
 from .server import REGION, Credentials, MotoAws
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ class AwsEmulation:
         self.hosts = HostsBlock()
         self._runner: LoopThread | None = None
         self._webhook: HttpServer | None = None
-        self._registry: LocalRegistry | None = None
+        self._registry: Registry | None = None
         self.mirror: EcrMirror | None = None
         self.tasks: DockerTasks | None = None
         self.bridge: EcsBridge | None = None
@@ -71,7 +72,7 @@ class AwsEmulation:
         """``host:port`` of the ECR stand-in registry (the per-target registry override)."""
         if self._registry is None:
             raise RuntimeError("AwsEmulation is not started")
-        return self._registry.address
+        return self._registry.host
 
     @property
     def admin(self) -> Credentials:
@@ -98,7 +99,10 @@ class AwsEmulation:
         self._runner = LoopThread().start()
         self.mirror = EcrMirror(lambda: self.client("ecr"), lambda: self.registry)
         self._webhook = HttpServer(self._runner, self.mirror.app, "127.0.0.1", 0).start()
-        self._registry = LocalRegistry(f"http://127.0.0.1:{self._webhook.port}/events").start()
+        # Blob uploads are not ECR images: the registry itself drops their events.
+        self._registry = Registry(notifications=[{
+            "name": "ecr-mirror", "url": f"http://127.0.0.1:{self._webhook.port}/events",
+            "ignoredmediatypes": ["application/octet-stream"]}]).start()
         self.tasks = DockerTasks(self.owner, self.docker_host)
         self.tasks.clean_stale()
         self.bridge = EcsBridge(self.client, self.registry, self.tasks, self.pool,

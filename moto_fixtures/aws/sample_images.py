@@ -42,8 +42,8 @@ ThreadingHTTPServer((os.environ["MODELPORT_HOST"], int(os.environ["PORT"])), Han
 '''
 
 
-def _context(version: str) -> bytes:
-    dockerfile = (f"FROM {BASE_IMAGE}\nCOPY server.py /app/server.py\n"
+def _context(version: str, base: str) -> bytes:
+    dockerfile = (f"FROM {base}\nCOPY server.py /app/server.py\n"
                   f"ENV APP_VERSION={version}\nCMD [\"python3\", \"/app/server.py\"]\n")
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
@@ -68,9 +68,13 @@ def push(client: docker.DockerClient, local: str, repository: str, tag: str) -> 
     return digest
 
 
-def build_hello(client: docker.DockerClient, version: str, tag: str) -> str:
-    """Build the hello image answering ``{"version": version}``; return its local tag."""
-    client.images.build(fileobj=io.BytesIO(_context(version)), custom_context=True, tag=tag,
+def build_hello(client: docker.DockerClient, version: str, tag: str, base: str = BASE_IMAGE) -> str:
+    """Build the hello image (FROM ``base``) answering ``{"version": version}``; return its tag.
+
+    It serves on ``$MODELPORT_HOST:$PORT``: ``/v2/health/ready`` (503 when ``READY=0``),
+    ``/env/NAME`` (that variable's value) and anything else with its version.
+    """
+    client.images.build(fileobj=io.BytesIO(_context(version, base)), custom_context=True, tag=tag,
                         rm=True, forcerm=True)
     return tag
 

@@ -15,11 +15,14 @@ import docker
 import docker.errors
 import httpx
 import pytest
+from botocore.exceptions import ClientError
 
-from moto_fixtures.aws import ACCOUNT_ID, AwsEmulation
+from moto_fixtures.aws import ACCOUNT_ID, AwsEmulation, Credentials
 from moto_fixtures.aws.containers import OWNER, SERVICE
 from moto_fixtures.aws.fixtures import aws_emulation  # noqa: F401 - the session fixture
-from moto_fixtures.aws.sample_images import BASE_IMAGE, build_hello, push, tiny_image
+from moto_fixtures.aws.hosts import HostsBlock
+from moto_fixtures.aws.sample_images import build_hello, push, tiny_image
+from moto_fixtures.aws.taskdef import TaskStartError, health_path, local_image, resolve_secret
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(600)]
 PORT = 8080
@@ -27,30 +30,21 @@ SECRET_VALUE = "s3cr3t-" + uuid.uuid4().hex[:8]
 
 
 @pytest.fixture(scope="module")
-def engine():
-    """The Docker engine from $DOCKER_HOST, with the base image the sample images need."""
-    try:
-        client = docker.from_env()
-        client.ping()
-    except docker.errors.DockerException as exc:
-        pytest.skip(f"no Docker engine at $DOCKER_HOST: {exc}")
-    try:
-        client.images.get(BASE_IMAGE)
-    except docker.errors.ImageNotFound:
-        pytest.skip(f"{BASE_IMAGE} is not on the engine yet")
-    yield client
-    client.close()
+def engine(docker_client, base_image):
+    """The session's Docker engine, with the base image the sample images are built on."""
+    return docker_client
 
 
 @pytest.fixture(scope="module")
-def hello(engine, aws_emulation):  # noqa: F811
+def hello(engine, base_image, aws_emulation):  # noqa: F811
     """v1 and v2 of the hello image pushed to the ECR stand-in; the engine keeps no copy."""
     repo_name = f"bridge-test/hello-{uuid.uuid4().hex[:6]}"
     aws_emulation.client("ecr").create_repository(repositoryName=repo_name)
     remote = f"{aws_emulation.registry}/{repo_name}"
     digests = {}
     for version in ("v1", "v2"):
-        local = build_hello(engine, version, f"moto-fixtures-hello:{version}-{repo_name[-6:]}")
+        local = build_hello(engine, version, f"moto-fixtures-hello:{version}-{repo_name[-6:]}",
+                            base_image)
         digests[version] = push(engine, local, remote, version)
         for ref in (local, f"{remote}:{version}"):
             engine.images.remove(ref, noprune=False)  # so the bridge must pull from the registry
@@ -369,3 +363,81 @@ def test_listener_weights_are_read_back_unchanged(aws_emulation, stack):  # noqa
     groups = action["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]
     assert json.dumps([(g["TargetGroupArn"], g["Weight"]) for g in groups]) == json.dumps(
         [[stack["tgs"][0], 90], [stack["tgs"][1], 10]])
+
+
+# ---- IAM enforcement ---------------------------------------------------------------------------
+
+def test_enforced_iam_allows_exactly_what_the_policy_grants(engine):
+    with AwsEmulation(enforce_iam=True, set_env=False) as aws:
+        iam = aws.client("iam")
+        iam.create_user(UserName="deployer")
+        iam.put_user_policy(UserName="deployer", PolicyName="list-only", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": ["ecs:ListClusters"], "Resource": "*"}]}))
+        # AWS managed policies exist, as in a real account.
+        iam.attach_user_policy(UserName="deployer", PolicyArn=(
+            "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"))
+        key = iam.create_access_key(UserName="deployer")["AccessKey"]
+        deployer = Credentials(key["AccessKeyId"], key["SecretAccessKey"])
+        assert aws.client("ecs", deployer).list_clusters()["clusterArns"] == []
+        with pytest.raises(ClientError) as denied:
+            aws.client("ecs", deployer).create_cluster(clusterName="not-allowed")
+        # moto answers JSON-protocol services' denials in XML: botocore sees code "403".
+        assert denied.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+        assert "not authorized to perform: ecs:CreateCluster" in str(denied.value)
+        with pytest.raises(ClientError):
+            aws.client("ecs", Credentials("testing", "testing")).list_clusters()
+        # The emulation's own parts run as the admin user: the mirror still records pushes.
+        repo = "iam-test/tiny"
+        aws.client("ecr").create_repository(repositoryName=repo)
+        local = tiny_image(engine, "moto-fixtures-tiny", "iam", b"iam")
+        try:
+            digest = push(engine, local, f"{aws.registry}/{repo}", "1")
+            assert aws.mirror.wait_for(repo, digest).outcome == "mirrored"
+        finally:
+            for ref in (local, f"{aws.registry}/{repo}:1"):
+                engine.images.remove(ref, force=True)
+        aws.bridge.wait_ticks(2)
+        assert aws.bridge.last_error is None
+
+
+# ---- pieces with no Docker: secrets, image references, hosts blocks --------------------------------
+
+def test_secret_json_key_and_ssm_parameter_are_resolved(aws_emulation):  # noqa: F811
+    secretsmanager, ssm = aws_emulation.client("secretsmanager"), aws_emulation.client("ssm")
+    arn = secretsmanager.create_secret(Name=f"json-{uuid.uuid4().hex[:6]}",
+                                       SecretString=json.dumps({"user": "u1", "pw": "p1"}))["ARN"]
+    name = f"/bridge-test/{uuid.uuid4().hex[:6]}"
+    ssm.put_parameter(Name=name, Value="from-ssm", Type="SecureString")
+    assert resolve_secret(f"{arn}:pw::", secretsmanager, ssm) == "p1"
+    assert json.loads(resolve_secret(arn, secretsmanager, ssm)) == {"user": "u1", "pw": "p1"}
+    assert resolve_secret(name, secretsmanager, ssm) == "from-ssm"
+    with pytest.raises(TaskStartError) as missing:
+        resolve_secret(f"{arn}:nokey::", secretsmanager, ssm)
+    assert "p1" not in str(missing.value)
+
+
+def test_image_and_health_path_are_read_from_the_task_definition():
+    registry = "127.0.0.1:5999"
+    ecr = f"{ACCOUNT_ID}.dkr.ecr.us-east-1.amazonaws.com/team/model@sha256:{'a' * 64}"
+    assert local_image(ecr, registry) == f"{registry}/team/model@sha256:{'a' * 64}"
+    assert local_image("127.0.0.1:5000/x@sha256:" + "b" * 64, registry).startswith("127.0.0.1:5000/")
+    check = {"healthCheck": {"command": [
+        "CMD-SHELL", "curl -fsS http://localhost:8080/v2/health/ready || exit 1"]}}
+    assert health_path(check) == "/v2/health/ready"
+    assert health_path({"healthCheck": {"command": ["CMD", "python3", "-c", "pass"]}}) is None
+
+
+def test_hosts_block_is_owned_and_stale_blocks_are_removed(tmp_path):
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 localhost\n")
+    dead = HostsBlock(hosts, pid=2**22 + 12345)  # above pid_max: never a live process
+    dead.set("old-1.us-east-1.elb.amazonaws.com", "127.9.9.9")
+    mine = HostsBlock(hosts)
+    mine.set("lb-1.us-east-1.elb.amazonaws.com", "127.9.9.2")
+    assert mine.clean_stale() == [2**22 + 12345]
+    lines = hosts.read_text().splitlines()
+    assert "127.9.9.2 lb-1.us-east-1.elb.amazonaws.com" in lines
+    assert not any("old-1" in line for line in lines)
+    mine.clear()
+    assert hosts.read_text() == "127.0.0.1 localhost\n"
