@@ -1,0 +1,404 @@
+"""The Cloud Run emulator, driven only through the official google-cloud-run client (REST).
+
+Control-plane tests run revisions from `modelport-base:bookworm` (a python3 http.server that
+honours $PORT/$MODELPORT_HOST); validation tests use validate_only so the neighbour that must be
+accepted is checked without starting containers.
+"""
+
+from __future__ import annotations
+
+import docker
+import pytest
+from google.api_core import exceptions as gexc
+from google.cloud import run_v2
+from google.iam.v1 import iam_policy_pb2, policy_pb2
+from google.protobuf import duration_pb2
+
+from moto_fixtures.gcp.fixtures import gcp_emulator  # noqa: F401 - the session fixture
+from moto_fixtures.gcp.runtime import LABEL_INSTANCE, LABEL_SERVICE
+
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
+
+BASE_IMAGE = "modelport-base:bookworm"
+SERVE = ["sh", "-c", "exec python3 -m http.server $PORT --bind $MODELPORT_HOST"]
+LATEST = run_v2.TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST
+REVISION = run_v2.TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION
+_counter = iter(range(1, 10_000))
+
+
+@pytest.fixture(scope="module")
+def clients(gcp_emulator):  # noqa: F811
+    """Services and Revisions clients pointed at the emulator."""
+    engine = docker.DockerClient(base_url=gcp_emulator.emulator.docker_host)
+    try:
+        engine.images.get(BASE_IMAGE)
+    except docker.errors.ImageNotFound:
+        pytest.skip(f"{BASE_IMAGE} is not on the Docker engine")
+    finally:
+        engine.close()
+    kwargs = gcp_emulator.client_kwargs()
+    return run_v2.ServicesClient(**kwargs), run_v2.RevisionsClient(**kwargs), gcp_emulator
+
+
+def sid(prefix: str = "svc") -> str:
+    """A fresh service id (the emulator is shared by the session)."""
+    return f"{prefix}-{next(_counter)}"
+
+
+def container(image: str = BASE_IMAGE, env: dict | None = None, **kwargs) -> run_v2.Container:
+    """A container that serves HTTP on $PORT."""
+    env_vars = [run_v2.EnvVar(name=k, value=v) for k, v in (env or {}).items()]
+    kwargs.setdefault("command", SERVE)
+    return run_v2.Container(image=image, env=env_vars, **kwargs)
+
+
+def service(revision: str = "", env: dict | None = None, **kwargs) -> run_v2.Service:
+    """A one-container service."""
+    template = run_v2.RevisionTemplate(revision=revision, containers=[container(env=env)])
+    return run_v2.Service(template=template, **kwargs)
+
+
+def create(clients, service_id: str, svc: run_v2.Service) -> run_v2.Service:
+    """Create through the LRO and return the finished service."""
+    services, _, emu = clients
+    op = services.create_service(parent=emu.parent, service=svc, service_id=service_id)
+    return op.result(timeout=120)
+
+
+def update(clients, svc: run_v2.Service, **fields) -> run_v2.Service:
+    """Update through the LRO and return the finished service."""
+    request = run_v2.UpdateServiceRequest(service=svc, **fields)
+    return clients[0].update_service(request=request).result(timeout=120)
+
+
+def revision_names(clients, name: str) -> set[str]:
+    """Short names of a service's revisions."""
+    return {r.name.rsplit("/", 1)[-1] for r in clients[1].list_revisions(parent=name)}
+
+
+def emulator_containers(emu, service_name: str) -> list:
+    """Running containers the emulator started for one service."""
+    engine = docker.DockerClient(base_url=emu.emulator.docker_host)
+    try:
+        labels = [f"{LABEL_INSTANCE}={emu.emulator.runtime.instance_id}",
+                  f"{LABEL_SERVICE}={service_name}"]
+        return engine.containers.list(filters={"label": labels})
+    finally:
+        engine.close()
+
+
+# -- lifecycle -----------------------------------------------------------------------------
+def test_create_get_list_delete_through_long_running_operations(clients):
+    services, _, emu = clients
+    service_id = sid("life")
+    svc = service(labels={"team": "ml"}, annotations={"example.com/owner": "me"},
+                  ingress=run_v2.IngressTraffic.INGRESS_TRAFFIC_INTERNAL_ONLY)
+    op = services.create_service(parent=emu.parent, service=svc, service_id=service_id)
+    assert op.operation.done is False  # the client has to poll operations.get
+    created = op.result(timeout=120)
+    assert op.metadata.name == created.name
+
+    got = services.get_service(name=created.name)
+    assert got.labels["team"] == "ml" and got.annotations["example.com/owner"] == "me"
+    assert got.ingress == run_v2.IngressTraffic.INGRESS_TRAFFIC_INTERNAL_ONLY
+    assert got.uid and got.etag and got.generation == 1 and got.observed_generation == 1
+    assert got.terminal_condition.type_ == "Ready"
+    assert got.terminal_condition.state == run_v2.Condition.State.CONDITION_SUCCEEDED
+    assert got.reconciling is False
+    assert got.latest_ready_revision == got.latest_created_revision
+    assert got.latest_ready_revision.startswith(f"{created.name}/revisions/{service_id}-")
+    [status] = got.traffic_statuses
+    assert status.type_ == LATEST and status.percent == 100
+    assert status.revision == got.latest_ready_revision.rsplit("/", 1)[-1]
+    assert got.uri.startswith("http://127.0.0.1:")
+    assert created.name in [s.name for s in services.list_services(parent=emu.parent)]
+    assert len(emulator_containers(emu, created.name)) == 1
+
+    deleted = services.delete_service(name=created.name).result(timeout=120)
+    assert deleted.name == created.name
+    with pytest.raises(gexc.NotFound):
+        services.get_service(name=created.name)
+    assert emulator_containers(emu, created.name) == []
+
+
+def test_create_twice_is_a_conflict(clients):
+    service_id = sid("dup")
+    create(clients, service_id, service())
+    with pytest.raises(gexc.Conflict) as err:
+        clients[0].create_service(parent=clients[2].parent, service=service(),
+                                  service_id=service_id)
+    assert err.value.response.json()["error"]["status"] == "ALREADY_EXISTS"
+
+
+def test_update_missing_service_needs_allow_missing(clients):
+    name = f"{clients[2].parent}/services/{sid('missing')}"
+    svc = service()
+    svc.name = name
+    with pytest.raises(gexc.NotFound):
+        clients[0].update_service(service=svc)
+    created = update(clients, svc, allow_missing=True)
+    assert created.name == name and created.generation == 1
+
+
+def test_new_revision_per_template_change_and_none_when_unchanged(clients):
+    first = create(clients, sid("rev"), service(env={"V": "1"}))
+    assert len(revision_names(clients, first.name)) == 1
+
+    first.labels["stage"] = "two"  # not a template change
+    relabelled = update(clients, first)
+    assert relabelled.generation == 2
+    assert relabelled.latest_created_revision == first.latest_created_revision
+    assert len(revision_names(clients, first.name)) == 1
+
+    relabelled.template.containers[0].env[0].value = "2"
+    changed = update(clients, relabelled)
+    assert changed.generation == 3
+    assert changed.latest_created_revision != first.latest_created_revision
+    assert changed.latest_ready_revision == changed.latest_created_revision
+    assert len(revision_names(clients, first.name)) == 2
+
+    same = update(clients, changed)  # identical spec: nothing new
+    assert same.generation == 3 and same.latest_created_revision == changed.latest_created_revision
+    assert len(revision_names(clients, first.name)) == 2
+
+
+def test_explicit_revision_names_and_duplicates(clients):
+    service_id = sid("named")
+    svc = create(clients, service_id, service(revision=f"{service_id}-blue", env={"V": "1"}))
+    assert svc.latest_created_revision.endswith(f"/revisions/{service_id}-blue")
+    svc.template.containers[0].env[0].value = "2"  # same name, other configuration
+    with pytest.raises(gexc.Conflict) as err:
+        clients[0].update_service(service=svc)
+    assert "already exists" in err.value.message
+    svc.template.revision = f"{service_id}-green"
+    assert update(clients, svc).latest_ready_revision.endswith(f"{service_id}-green")
+
+
+def test_stale_etag_is_aborted(clients):
+    svc = create(clients, sid("etag"), service())
+    stale = svc.etag
+    svc.labels["a"] = "b"
+    fresh = update(clients, svc)
+    assert fresh.etag != stale
+    fresh.etag = stale
+    with pytest.raises(gexc.Conflict) as err:
+        clients[0].update_service(service=fresh)
+    assert err.value.response.json()["error"]["status"] == "ABORTED"
+
+
+# -- traffic -------------------------------------------------------------------------------
+def _two_revisions(clients, prefix: str) -> tuple[run_v2.Service, str, str]:
+    service_id = sid(prefix)
+    one, two = f"{service_id}-one", f"{service_id}-two"
+    svc = create(clients, service_id, service(revision=one, env={"V": "1"}))
+    svc.template.revision = two
+    svc.template.containers[0].env[0].value = "2"
+    return update(clients, svc), one, two
+
+
+def test_traffic_split_is_kept_and_reported(clients):
+    svc, one, two = _two_revisions(clients, "split")
+    svc.traffic = [run_v2.TrafficTarget(type_=REVISION, revision=one, percent=10),
+                   run_v2.TrafficTarget(type_=REVISION, revision=two, percent=90, tag="canary")]
+    update(clients, svc)
+    got = clients[0].get_service(name=svc.name)
+    assert [(t.revision, t.percent, t.tag) for t in got.traffic] == [(one, 10, ""), (two, 90, "canary")]
+    assert sorted((s.revision, s.percent) for s in got.traffic_statuses) == [(one, 10), (two, 90)]
+    assert len(emulator_containers(clients[2], svc.name)) == 2
+
+
+def test_traffic_to_unknown_revision_fails_the_operation(clients):
+    svc = create(clients, sid("ghost"), service())
+    svc.traffic = [run_v2.TrafficTarget(type_=REVISION, revision="ghost-nope", percent=100)]
+    with pytest.raises(gexc.GoogleAPICallError) as err:
+        update(clients, svc)
+    assert "does not exist" in err.value.message
+    got = clients[0].get_service(name=svc.name)
+    assert got.terminal_condition.state == run_v2.Condition.State.CONDITION_FAILED
+    assert [s.revision for s in got.traffic_statuses] == [svc.latest_ready_revision.rsplit("/", 1)[-1]]
+
+
+def test_revision_serving_traffic_cannot_be_deleted(clients):
+    svc, one, two = _two_revisions(clients, "del")
+    revisions = clients[1]
+    with pytest.raises(gexc.BadRequest) as err:  # `two` is LATEST and serves 100%
+        revisions.delete_revision(name=f"{svc.name}/revisions/{two}")
+    assert err.value.response.json()["error"]["status"] == "FAILED_PRECONDITION"
+    deleted = revisions.delete_revision(name=f"{svc.name}/revisions/{one}").result(timeout=60)
+    assert deleted.name.endswith(one)
+    assert revision_names(clients, svc.name) == {two}
+    with pytest.raises(gexc.NotFound):
+        revisions.get_revision(name=f"{svc.name}/revisions/{one}")
+
+
+# -- IAM -----------------------------------------------------------------------------------
+def test_iam_policy_get_and_set_with_etag(clients):
+    services = clients[0]
+    svc = create(clients, sid("iam"), service())
+    empty = services.get_iam_policy(request=iam_policy_pb2.GetIamPolicyRequest(resource=svc.name))
+    assert list(empty.bindings) == [] and empty.etag
+    policy = policy_pb2.Policy(etag=empty.etag, bindings=[policy_pb2.Binding(
+        role="roles/run.invoker", members=["serviceAccount:ci@p.iam.gserviceaccount.com"])])
+    stored = services.set_iam_policy(request=iam_policy_pb2.SetIamPolicyRequest(
+        resource=svc.name, policy=policy))
+    assert stored.etag != empty.etag
+    again = services.get_iam_policy(request=iam_policy_pb2.GetIamPolicyRequest(resource=svc.name))
+    assert [(b.role, list(b.members)) for b in again.bindings] == [
+        ("roles/run.invoker", ["serviceAccount:ci@p.iam.gserviceaccount.com"])]
+    with pytest.raises(gexc.Conflict):  # the etag read before the change is stale now
+        services.set_iam_policy(request=iam_policy_pb2.SetIamPolicyRequest(
+            resource=svc.name, policy=policy))
+    bad = policy_pb2.Policy(bindings=[policy_pb2.Binding(role="run.invoker", members=["allUsers"])])
+    with pytest.raises(gexc.BadRequest):
+        services.set_iam_policy(request=iam_policy_pb2.SetIamPolicyRequest(
+            resource=svc.name, policy=bad))
+
+
+# -- validation: one rule per test, each with a valid neighbour -----------------------------
+def sized(cpu: str = "1", memory: str = "512Mi", concurrency: int = 0, cpu_idle: bool = True,
+          gpu: str = "", accelerator: str = "", env: str = "") -> run_v2.Service:
+    """A service with the given size settings."""
+    limits = {"cpu": cpu, "memory": memory}
+    if gpu:
+        limits["nvidia.com/gpu"] = gpu
+    box = container(resources=run_v2.ResourceRequirements(limits=limits, cpu_idle=cpu_idle))
+    template = run_v2.RevisionTemplate(containers=[box], max_instance_request_concurrency=concurrency)
+    if accelerator:
+        template.node_selector = run_v2.NodeSelector(accelerator=accelerator)
+    return run_v2.Service(template=template)
+
+
+def with_template(**fields) -> run_v2.Service:
+    """A service whose template has extra fields."""
+    svc = service()
+    for key, value in fields.items():
+        setattr(svc.template, key, value)
+    return svc
+
+
+def with_container(**fields) -> run_v2.Service:
+    """A service whose container has extra fields."""
+    svc = service()
+    for key, value in fields.items():
+        setattr(svc.template.containers[0], key, value)
+    return svc
+
+
+def with_env(*names: str) -> run_v2.Service:
+    """A service with these environment variable names."""
+    svc = service()
+    svc.template.containers[0].env = [run_v2.EnvVar(name=n, value="x") for n in names]
+    return svc
+
+
+def with_traffic(*targets: tuple) -> run_v2.Service:
+    """A service with traffic targets given as (type, revision, percent) tuples."""
+    svc = service()
+    svc.traffic = [run_v2.TrafficTarget(type_=t, revision=r, percent=p) for t, r, p in targets]
+    return svc
+
+
+DIGEST = "sha256:" + "ab" * 32
+RULES = {  # rule: (rejected, accepted), both built for service id "rule"
+    "service_id_format": (("Rule", service()), ("rule", service())),
+    "service_id_starts_with_letter": (("1rule", service()), ("r1ule", service())),
+    "service_id_no_trailing_hyphen": (("rule-", service()), ("rule-1", service())),
+    "service_id_under_50_chars": (("r" * 50, service()), ("r" * 49, service())),
+    "one_container": (("rule", with_template(containers=[])), ("rule", service())),
+    "sidecars_need_one_ingress_port": (
+        ("rule", with_template(containers=[container(ports=[{"container_port": 8080}]),
+                                           container(ports=[{"container_port": 9090}])])),
+        ("rule", service())),
+    "container_port_range": (("rule", with_container(ports=[{"container_port": 65536}])),
+                             ("rule", with_container(ports=[{"container_port": 65535}]))),
+    "single_port": (("rule", with_container(ports=[{"container_port": 80}, {"container_port": 81}])),
+                    ("rule", with_container(ports=[{"container_port": 80}]))),
+    "cpu_whole_values": (("rule", sized(cpu="3", memory="2Gi")), ("rule", sized(cpu="4", memory="2Gi"))),
+    "cpu_fraction_minimum": (("rule", sized(cpu="0.05", concurrency=1)),
+                             ("rule", sized(cpu="0.08", memory="256Mi", concurrency=1))),
+    "memory_max_per_cpu": (("rule", sized(cpu="1", memory="8Gi")), ("rule", sized(cpu="2", memory="8Gi"))),
+    "memory_min_per_cpu": (("rule", sized(cpu="4", memory="1Gi")), ("rule", sized(cpu="4", memory="2Gi"))),
+    "memory_absolute_max": (("rule", sized(cpu="8", memory="33Gi")), ("rule", sized(cpu="8", memory="32Gi"))),
+    "fractional_cpu_memory": (("rule", sized(cpu="0.5", memory="2Gi", concurrency=1)),
+                              ("rule", sized(cpu="0.5", memory="1Gi", concurrency=1))),
+    "fractional_cpu_concurrency_1": (("rule", sized(cpu="0.5", concurrency=80)),
+                                     ("rule", sized(cpu="0.5", concurrency=1))),
+    "fractional_cpu_request_billing": (("rule", sized(cpu="0.5", concurrency=1, cpu_idle=False)),
+                                       ("rule", sized(cpu="0.5", concurrency=1, cpu_idle=True))),
+    "concurrency_max": (("rule", sized(concurrency=1001)), ("rule", sized(concurrency=1000))),
+    "gpu_needs_accelerator": (("rule", sized(cpu="4", memory="16Gi", gpu="1", cpu_idle=False)),
+                              ("rule", sized(cpu="4", memory="16Gi", gpu="1", cpu_idle=False,
+                                             accelerator="nvidia-l4"))),
+    "gpu_min_cpu": (("rule", sized(cpu="2", memory="8Gi", gpu="1", cpu_idle=False, accelerator="nvidia-l4")),
+                    ("rule", sized(cpu="4", memory="16Gi", gpu="1", cpu_idle=False, accelerator="nvidia-l4"))),
+    "gpu_one_per_instance": (("rule", sized(cpu="4", memory="16Gi", gpu="2", cpu_idle=False, accelerator="nvidia-l4")),
+                             ("rule", sized(cpu="4", memory="16Gi", gpu="1", cpu_idle=False, accelerator="nvidia-l4"))),
+    "gpu_instance_billing": (("rule", sized(cpu="4", memory="16Gi", gpu="1", cpu_idle=True, accelerator="nvidia-l4")),
+                             ("rule", sized(cpu="4", memory="16Gi", gpu="1", cpu_idle=False, accelerator="nvidia-l4"))),
+    "scaling_min_le_max": (("rule", with_template(scaling=run_v2.RevisionScaling(min_instance_count=3, max_instance_count=2))),
+                           ("rule", with_template(scaling=run_v2.RevisionScaling(min_instance_count=2, max_instance_count=2)))),
+    "label_key_lowercase": (("rule", service(labels={"Team": "ml"})), ("rule", service(labels={"team": "ml"}))),
+    "label_value_length": (("rule", service(labels={"team": "m" * 64})), ("rule", service(labels={"team": "m" * 63}))),
+    "annotation_system_namespace": (("rule", service(annotations={"run.googleapis.com/x": "1"})),
+                                    ("rule", service(annotations={"example.com/x": "1"}))),
+    "env_reserved_name": (("rule", with_env("PORT")), ("rule", with_env("MODEL_PORT"))),
+    "env_name_no_equals": (("rule", with_env("A=B")), ("rule", with_env("A_B"))),
+    "env_name_unique": (("rule", with_env("A", "A")), ("rule", with_env("A", "B"))),
+    "image_reference": (("rule", with_container(image="127.0.0.1:5000/Model@" + DIGEST)),
+                        ("rule", with_container(image="127.0.0.1:5000/model@" + DIGEST))),
+    "image_digest_length": (("rule", with_container(image="127.0.0.1:5000/model@sha256:abc")),
+                            ("rule", with_container(image="127.0.0.1:5000/model:v1"))),
+    "timeout_max": (("rule", with_template(timeout=duration_pb2.Duration(seconds=3601))),
+                    ("rule", with_template(timeout=duration_pb2.Duration(seconds=3600)))),
+    "revision_name_prefix": (("rule", service(revision="other-v1")), ("rule", service(revision="rule-v1"))),
+    "traffic_sums_to_100": (("rule", with_traffic((LATEST, "", 90))), ("rule", with_traffic((LATEST, "", 100)))),
+    "traffic_percent_range": (("rule", with_traffic((LATEST, "", 101), (REVISION, "rule-a", -1))),
+                              ("rule", with_traffic((LATEST, "", 100), (REVISION, "rule-a", 0)))),
+    "traffic_no_duplicate_revision": (("rule", with_traffic((REVISION, "rule-a", 50), (REVISION, "rule-a", 50))),
+                                      ("rule", with_traffic((REVISION, "rule-a", 50), (LATEST, "", 50)))),
+    "traffic_revision_target_names_revision": (("rule", with_traffic((REVISION, "", 100))),
+                                               ("rule", with_traffic((LATEST, "", 100)))),
+}
+
+
+REASONS = {  # what the error message must say, so each test fails for its own rule only
+    "annotation_system_namespace": "namespace", "concurrency_max": "must be between 1 and",
+    "container_port_range": "Invalid container port", "cpu_fraction_minimum": "The minimum is",
+    "cpu_whole_values": "Supported values are", "env_name_no_equals": "Invalid environment",
+    "env_name_unique": "more than once", "env_reserved_name": "reserved env names",
+    "fractional_cpu_concurrency_1": "concurrency > 1", "fractional_cpu_memory": "needs at least 1 cpu",
+    "fractional_cpu_request_billing": "request-based", "gpu_instance_billing": "instance-based",
+    "gpu_min_cpu": "at least 4 cpu", "gpu_needs_accelerator": "nvidia-l4",
+    "gpu_one_per_instance": "At most 1 GPU", "image_digest_length": "Invalid image reference",
+    "image_reference": "Invalid image reference", "label_key_lowercase": "Invalid label key",
+    "label_value_length": "Invalid value for label", "memory_absolute_max": "exceeds the maximum",
+    "memory_max_per_cpu": "must be at most 4096Mi", "memory_min_per_cpu": "at least 2048Mi",
+    "one_container": "at least one container", "revision_name_prefix": "must be prefixed",
+    "scaling_min_le_max": "less than or equal", "service_id_format": "for service_id",
+    "service_id_starts_with_letter": "for service_id", "service_id_no_trailing_hyphen": "for service_id",
+    "service_id_under_50_chars": "for service_id", "sidecars_need_one_ingress_port": "exactly one",
+    "single_port": "single port", "timeout_max": "timeout must be",
+    "traffic_no_duplicate_revision": "more than once", "traffic_percent_range": "between 0 and 100",
+    "traffic_revision_target_names_revision": "must name a revision",
+    "traffic_sums_to_100": "add up to 100",
+}
+
+
+def validate_only(clients, service_id: str, svc: run_v2.Service):
+    """Create with validate_only: nothing is stored or started."""
+    request = run_v2.CreateServiceRequest(parent=clients[2].parent, service=svc,
+                                          service_id=service_id, validate_only=True)
+    return clients[0].create_service(request=request).result(timeout=30)
+
+
+@pytest.mark.parametrize("rule", sorted(RULES))
+def test_validation_rule(clients, rule):
+    (bad_id, bad), (good_id, good) = RULES[rule]
+    with pytest.raises(gexc.GoogleAPICallError) as err:
+        validate_only(clients, bad_id, bad)
+    error = err.value.response.json()["error"]
+    assert (err.value.code, error["status"]) == (400, "INVALID_ARGUMENT")
+    assert REASONS[rule] in error["message"]
+    assert validate_only(clients, good_id, good).name.endswith(f"/services/{good_id}")
+    with pytest.raises(gexc.NotFound):  # validate_only stored nothing
+        clients[0].get_service(name=f"{clients[2].parent}/services/{good_id}")
