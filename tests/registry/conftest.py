@@ -89,6 +89,16 @@ def docker_client():
     client.close()
 
 
+@pytest.fixture(scope="session")
+def warm_store(docker_client, tmp_path_factory):
+    """A store shared by the session, with the base image's layer already compressed once."""
+    from modelport.registry import export_image
+
+    store = OciStore(tmp_path_factory.mktemp("warm") / "oci")
+    export_image(docker_client, BASE_IMAGE, store)
+    return store
+
+
 @pytest.fixture
 def build_image(docker_client):
     """Factory: build a small multi-layer image FROM the base with given files (one layer each)."""
