@@ -141,7 +141,7 @@ def _runtime(s: Session, loaded: LoadedSpec, bindings: dict, gate_timeout: float
 
     return Runtime(state=s.state, bindings=bindings, smoke=_smoke(loaded),
                    gate_timeout=gate_timeout or loaded.spec.rollout.gate_timeout, secret_values=secret_values,
-                   images=ImageMover(s.report), report=s.report, spec_file=str(loaded.file))
+                   images=ImageMover(s.report), report=s.report, spec_file=str(loaded.file), hook=s.hook)
 
 
 def _built_image(s: Session, loaded: LoadedSpec) -> ImageRef:
@@ -170,6 +170,14 @@ def deploy(path: str | Path | None = None, target: str = "", strategy: str | Non
     s.target(loaded, target)
     executor.check_unfinished(s.state, loaded.spec.deployment)
     image = _built_image(s, loaded)
+    return deploy_image(loaded, target, image, strategy, steps, gate_timeout, break_lock, s, _kind)
+
+
+def deploy_image(loaded: LoadedSpec, target: str, image: ImageRef, strategy: str | None = None,
+                 steps: list[int] | None = None, gate_timeout: float | None = None,
+                 break_lock: bool = False, session: Session | None = None, _kind: str = "deploy") -> Result:
+    """Deploy an image that is already built (``image.digest`` in the local store or a registry)."""
+    s = _session(session)
     the_plan, rt = _plan_deploy(s, loaded, target, image, strategy, steps, _kind)
     if gate_timeout:
         rt.gate_timeout = gate_timeout

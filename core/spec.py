@@ -144,13 +144,6 @@ class Spec(_Strict):
         description="Environment variable name -> secret REFERENCE ('env:VAR', 'file:PATH', 'aws-sm:ARN', 'gcp-sm:projects/..', 'azure-kv:URL'); never a value.")
     targets: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")], TargetSection] = Field(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _env_and_secrets_disjoint(self) -> "Spec":
-        both = sorted(set(self.env) & set(self.secrets))
-        if both:
-            raise ValueError(f"{', '.join(both)} is set both in env and in secrets; keep one")
-        return self
-
     @property
     def deployment(self) -> str:
         """The deployment name: ``name`` or the model's name."""
@@ -218,6 +211,8 @@ def validate_spec(raw: dict[str, Any], file: Path) -> LoadedSpec:
 
 def _check_files(loaded: LoadedSpec, shown: str):
     spec = loaded.spec
+    for key in sorted(set(spec.env) & set(spec.secrets)):
+        yield SpecError(shown, f"env.{key}", "is set both in env and in secrets", hint="keep one")
     files = [("model.path", spec.model.path, True)]
     if spec.model.predict:
         files.append(("model.predict", spec.model.predict, False))

@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 from pydantic import ValidationError
 
-from ..errors import NotFound, SpecError, SpecErrors, UsageError
+from ..errors import NotFound, PluginError, SpecError, SpecErrors, UsageError
 from ..plugins import ProviderRegistry, default_registry
 from ..provider import Provider, Target
 from ..spec import LoadedSpec, spec_error_from_settings
@@ -26,6 +26,8 @@ class Session:
     providers: ProviderRegistry = field(default_factory=default_registry)
     report: Reporter = lambda _msg: None
     docker_host: str | None = None
+    #: test seam: called with (index, step) before each step an executor runs
+    hook: Callable[[int, dict], None] | None = None
 
     def docker(self):
         """A Docker SDK client for builds (``DOCKER_HOST`` or the default socket)."""
@@ -66,6 +68,8 @@ class Session:
                 check_secret_refs(loaded, provider, name)
             except SpecErrors as exc:
                 errors.extend(exc.errors)
+            except (NotFound, PluginError) as exc:
+                errors.append(SpecError(str(loaded.file), f"targets.{name}.provider", exc.message, hint=exc.hint))
             except SpecError as exc:
                 errors.append(SpecError(str(loaded.file), exc.field or f"targets.{name}", exc.reason, hint=exc.hint))
         if errors:

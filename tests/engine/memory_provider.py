@@ -1,0 +1,211 @@
+"""An in-memory provider for engine tests: real HTTP endpoints, state in dicts, faults on command.
+
+Each revision is a tiny HTTP server on 127.0.0.1 answering the OIP health and infer routes with
+outputs that carry the model version, so tests can tell which revision answered. The deployment
+endpoint is a router choosing a revision by the current traffic weights. ``faults`` makes any
+primitive fail (the n-th call, or always) so every strategy's rollback can be exercised.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Mapping
+
+import httpx
+
+from modelport.errors import CapabilityError, ProviderError
+from modelport.hookspecs import hookimpl
+from modelport.provider import (Capabilities, Health, InfraChange, Observed, Provider, Resource,
+                                Revision, RevisionSpec, Target)
+
+
+class _Server:
+    def __init__(self, handler) -> None:
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _revision_handler(rev: RevisionSpec, broken: str | None):
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):  # quiet
+            pass
+
+        def _send(self, code: int, body: Any) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(code)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self):
+            ready = broken != "never-ready"
+            self._send(200 if ready else 503, {"ready": ready})
+
+        def do_POST(self):
+            length = int(self.headers.get("content-length", 0))
+            body = json.loads(self.rfile.read(length) or b"{}")
+            rows = body["inputs"][0]["shape"][0]
+            shape = [rows + 1] if broken == "wrong-shape" else [rows]
+            self._send(200, {"model_name": rev.model_name, "model_version": rev.model_version,
+                             "outputs": [{"name": "version", "datatype": "BYTES", "shape": shape,
+                                          "data": [rev.model_version] * shape[0]}]})
+
+    return Handler
+
+
+class MemoryProvider(Provider):
+    """Revisions and traffic kept in memory; endpoints are real local HTTP servers."""
+
+    name = "memory"
+    description = "in-memory test provider"
+    capabilities = Capabilities(traffic_split=True, needs_registry=False)
+
+    def __init__(self, split: bool = True) -> None:
+        if not split:
+            self.capabilities = Capabilities(traffic_split=False, needs_registry=False)
+        self.revisions: dict[str, dict[str, tuple[RevisionSpec, _Server]]] = {}
+        self.traffic: dict[str, dict[str, int]] = {}
+        self.routers: dict[str, _Server] = {}
+        self.infra: set[str] = set()
+        self.faults: dict[str, int] = {}     # primitive -> fail on the n-th call (1-based); 0 = always
+        self.calls: dict[str, int] = {}
+        self.writes: list[str] = []
+        self.traffic_log: list[dict[str, int]] = []
+
+    # fault injection ------------------------------------------------------------------------
+    def _call(self, primitive: str) -> None:
+        self.calls[primitive] = self.calls.get(primitive, 0) + 1
+        wanted = self.faults.get(primitive)
+        if wanted is not None and (wanted == 0 or wanted == self.calls[primitive]):
+            raise ProviderError(self.name, primitive, "injected fault", retryable=True)
+
+    # reads --------------------------------------------------------------------------------------
+    def observe(self, target: Target, deployment: str) -> Observed:
+        self._call("observe")
+        revs = tuple(Revision(name, spec.image.digest, spec.config, True, server.url,
+                              extra={"model_version": spec.model_version})
+                     for name, (spec, server) in sorted(self.revisions.get(deployment, {}).items()))
+        router = self.routers.get(deployment)
+        return Observed(deployment, revs, dict(self.traffic.get(deployment, {})),
+                        router.url if router and self.traffic.get(deployment) else None,
+                        tuple(sorted(i for i in self.infra if i.startswith(deployment + "/"))))
+
+    def infrastructure_plan(self, target, deployment, observed):
+        return [] if observed.infrastructure else [InfraChange("create", "router", deployment)]
+
+    def health(self, target: Target, deployment: str, revision: str) -> Health:
+        self._call("health")
+        entry = self.revisions.get(deployment, {}).get(revision)
+        if entry is None:
+            return Health(False, "no such revision", failed=True)
+        url = entry[1].url
+        try:
+            code = httpx.get(f"{url}/v2/health/ready", timeout=2).status_code
+        except httpx.HTTPError as exc:
+            return Health(False, str(exc), url)
+        return Health(code == 200, f"ready answered {code}", url)
+
+    def list_resources(self, target: Target) -> list[Resource]:
+        return [Resource("revision", f"{d}/{r}", d, r, spec.image.digest)
+                for d, revs in self.revisions.items() for r, (spec, _s) in revs.items()]
+
+    # writes -------------------------------------------------------------------------------------
+    def ensure_infrastructure(self, target: Target, deployment: str) -> None:
+        self._call("ensure_infrastructure")
+        self.writes.append("ensure_infrastructure")
+        self.infra.add(f"{deployment}/router")
+        if deployment not in self.routers:
+            self.routers[deployment] = _Server(self._router_handler(deployment))
+
+    def create_revision(self, target: Target, rev: RevisionSpec) -> Revision:
+        self._call("create_revision")
+        self.writes.append(f"create_revision {rev.revision}")
+        revs = self.revisions.setdefault(rev.deployment, {})
+        if rev.revision not in revs:
+            revs[rev.revision] = (rev, _Server(_revision_handler(rev, rev.env.get("FAKE_BROKEN"))))
+        spec, server = revs[rev.revision]
+        return Revision(rev.revision, spec.image.digest, spec.config, True, server.url)
+
+    def delete_revision(self, target: Target, deployment: str, revision: str) -> None:
+        self._call("delete_revision")
+        self.writes.append(f"delete_revision {revision}")
+        entry = self.revisions.get(deployment, {}).pop(revision, None)
+        if entry:
+            entry[1].stop()
+        self.traffic.get(deployment, {}).pop(revision, None)
+
+    def set_traffic(self, target: Target, deployment: str, weights: Mapping[str, int]) -> None:
+        self._call("set_traffic")
+        live = {k: v for k, v in weights.items() if v}
+        if not self.capabilities.traffic_split and list(live.values()) != [100]:
+            raise CapabilityError("cannot split")
+        if sum(live.values()) != 100 or any(k not in self.revisions.get(deployment, {}) for k in live):
+            raise ProviderError(self.name, "set_traffic", f"invalid weights {weights}")
+        self.writes.append(f"set_traffic {live}")
+        self.traffic[deployment] = live
+        self.traffic_log.append(dict(live))
+
+    def destroy(self, target: Target, deployment: str) -> None:
+        self._call("destroy")
+        for name in list(self.revisions.get(deployment, {})):
+            self.delete_revision(target, deployment, name)
+        self.traffic.pop(deployment, None)
+        self.infra.discard(f"{deployment}/router")
+        router = self.routers.pop(deployment, None)
+        if router:
+            router.stop()
+
+    def close(self) -> None:
+        for deployment in list(self.revisions):
+            self.destroy(None, deployment)
+
+    def _router_handler(self, deployment: str):
+        provider = self
+
+        class Router(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _forward(self, method: str) -> None:
+                weights = provider.traffic.get(deployment) or {}
+                if not weights:
+                    self.send_response(503)
+                    self.end_headers()
+                    return
+                name = random.choices(list(weights), weights=list(weights.values()))[0]
+                url = provider.revisions[deployment][name][1].url + self.path
+                body = self.rfile.read(int(self.headers.get("content-length", 0))) if method == "POST" else None
+                reply = httpx.request(method, url, content=body, headers={"content-type": "application/json"})
+                self.send_response(reply.status_code)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(reply.content)))
+                self.end_headers()
+                self.wfile.write(reply.content)
+
+            def do_GET(self):
+                self._forward("GET")
+
+            def do_POST(self):
+                self._forward("POST")
+
+        return Router
+
+
+class MemoryPlugin:
+    """A throwaway plugin registering a given provider instance."""
+
+    def __init__(self, provider: MemoryProvider) -> None:
+        self.provider = provider
+
+    @hookimpl
+    def modelport_register_providers(self, register):
+        register(self.provider)
