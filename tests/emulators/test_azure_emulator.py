@@ -338,3 +338,243 @@ def test_resource_group_can_be_created_over_http(client, azure_emulator, groups,
         "PUT", f"{path}?api-version=2021-04-01", json={"location": "westeurope"}))
     assert put.status_code == 201 and put.json()["location"] == "westeurope"
     accepted(client, groups, rg, unique(), body(image, location="westeurope"))
+
+
+# -- validation: one test per rule, each rejecting and accepting a valid neighbour ---------
+def _container(image: str, name: str = "web", port: int = PORT, cpu=0.5, memory=0.5) -> dict:
+    return {"name": name, "properties": {
+        "image": image, "ports": [{"port": port}],
+        "resources": {"requests": {"cpu": cpu, "memoryInGB": memory}}}}
+
+
+@pytest.mark.parametrize("bad", ["Upper", "-lead", "trail-", "dou--ble", "under_score",
+                                 "a" * 64])
+def test_rule_group_name_format(client, azure_emulator, groups, image, bad):
+    rg = azure_emulator.resource_group
+    rejected(client, rg, bad, body(image), 400, "InvalidContainerGroupName")
+    accepted(client, groups, rg, "a" * 55 + uuid.uuid4().hex[:8], body(image))
+
+
+@pytest.mark.parametrize("bad", ["Web", "web_1", "-web", "w" * 64])
+def test_rule_container_name_format(client, azure_emulator, groups, image, bad):
+    rg, payload = azure_emulator.resource_group, body(image)
+    payload["properties"]["containers"][0]["name"] = bad
+    rejected(client, rg, unique(), payload, 400, "InvalidContainerName")
+    payload["properties"]["containers"][0]["name"] = "web-1"
+    accepted(client, groups, rg, unique(), payload)
+
+
+def test_rule_container_names_unique(client, azure_emulator, groups, image):
+    rg, payload = azure_emulator.resource_group, body(image)
+    payload["properties"]["containers"].append(_container(image, port=8081))
+    rejected(client, rg, unique(), payload, 400, "DuplicateContainerName")
+    payload["properties"]["containers"][1]["name"] = "sidecar"
+    payload["properties"]["containers"][1]["properties"]["environmentVariables"] = [
+        {"name": "ECHO_PORT", "value": "8081"}]
+    accepted(client, groups, rg, unique(), payload)
+
+
+def test_rule_containers_required(client, azure_emulator, groups, image):
+    rg, payload = azure_emulator.resource_group, body(image)
+    del payload["properties"]["containers"]
+    rejected(client, rg, unique(), payload, 400, "InvalidRequestContent")
+    payload["properties"]["containers"] = []
+    rejected(client, rg, unique(), payload, 400, "InvalidRequestContent")
+    accepted(client, groups, rg, unique(), body(image))
+
+
+def test_rule_image_required(client, azure_emulator, groups, image):
+    rg, payload = azure_emulator.resource_group, body(image)
+    del payload["properties"]["containers"][0]["properties"]["image"]
+    message = rejected(client, rg, unique(), payload, 400, "InvalidRequestContent")
+    assert "'image'" in message
+    accepted(client, groups, rg, unique(), body(image))
+
+
+def test_rule_resource_requests_required(client, azure_emulator, groups, image):
+    rg, payload = azure_emulator.resource_group, body(image)
+    del payload["properties"]["containers"][0]["properties"]["resources"]["requests"]["cpu"]
+    rejected(client, rg, unique(), payload, 400, "ResourceRequestsNotSpecified")
+    accepted(client, groups, rg, unique(), body(image, cpu=0.25))
+
+
+@pytest.mark.parametrize("os_type", [None, "Solaris"])
+def test_rule_os_type_required_and_enum(client, azure_emulator, groups, image, os_type):
+    rg, payload = azure_emulator.resource_group, body(image)
+    payload["properties"]["osType"] = os_type
+    rejected(client, rg, unique(), payload, 400, "InvalidOsType")
+    accepted(client, groups, rg, unique(), body(image))
+
+
+def test_rule_location_required(client, azure_emulator, groups, image):
+    rg, payload = azure_emulator.resource_group, body(image)
+    del payload["location"]
+    rejected(client, rg, unique(), payload, 400, "LocationRequired")
+    accepted(client, groups, rg, unique(), body(image, location="West Europe"))
+
+
+def test_rule_restart_policy_enum(client, azure_emulator, groups, image):
+    rg = azure_emulator.resource_group
+    rejected(client, rg, unique(), body(image, restartPolicy="Sometimes"), 400,
+             "InvalidRestartPolicy")
+    accepted(client, groups, rg, unique(), body(image, restartPolicy="OnFailure"))
+
+
+def test_rule_group_cpu_maximum(client, azure_emulator, groups, image):
+    rg = azure_emulator.resource_group
+    maximum = azure_emulator.emulator.service.limits.linux["max_cpu"]
+    payload = body(image, cpu=maximum - 1)
+    payload["properties"]["containers"].append(_container(image, "second", 8081, cpu=1.5))
+    message = rejected(client, rg, unique(), payload, 409, "ServiceUnavailable")
+    assert f"'{maximum}' CPU" in message
+    payload["properties"]["containers"][1]["properties"]["resources"]["requests"]["cpu"] = 1
+    accepted(client, groups, rg, unique(), payload)
+
+
+def test_rule_group_memory_maximum(client, azure_emulator, groups, image):
+    rg = azure_emulator.resource_group
+    maximum = azure_emulator.emulator.service.limits.linux["max_memory_gb"]
+    rejected(client, rg, unique(), body(image, memory=maximum + 0.5), 409, "ServiceUnavailable")
+    accepted(client, groups, rg, unique(), body(image, memory=maximum))
+
+
+def test_rule_limits_within_group_request(client, azure_emulator, groups, image):
+    rg, payload = azure_emulator.resource_group, body(image, cpu=1)
+    resources = payload["properties"]["containers"][0]["properties"]["resources"]
+    resources["limits"] = {"cpu": 2}
+    rejected(client, rg, unique(), payload, 400,
+             "ContainerLimitGreaterThanContainerGroupTotalRequest")
+    resources["limits"] = {"cpu": 1}
+    accepted(client, groups, rg, unique(), payload)
+
+
+def _gpu_body(image, sku="V100", count=1, cpu=1.0):
+    payload = body(image, cpu=cpu)
+    requests = payload["properties"]["containers"][0]["properties"]["resources"]["requests"]
+    requests["gpu"] = {"sku": sku, "count": count}
+    return payload
+
+
+def test_rule_gpu_sku_enum_and_availability(client, azure_emulator, image):
+    rg = azure_emulator.resource_group
+    rejected(client, rg, unique(), _gpu_body(image, sku="A100"), 400, "InvalidGpuSku")
+    message = rejected(client, rg, unique(), _gpu_body(image, sku="K80"), 409,
+                       "ServiceUnavailable")
+    assert "'1' 'K80' GPU" in message
+    rejected(client, rg, unique(), _gpu_body(image, count=3), 409, "ServiceUnavailable")
+    # Offered and well-sized, but a new subscription has no GPU quota (limits.toml: 0).
+    rejected(client, rg, unique(), _gpu_body(image), 409, "ContainerGroupQuotaReached")
+
+
+def test_rule_gpu_sizes_with_quota(image):
+    with ArmEmulator(quotas={"v100_gpu_cores_per_region_per_subscription": 100}) as arm:
+        arm.add_resource_group("sub", "rg")
+        client = ContainerInstanceManagementClient(
+            StaticTokenCredential(), "sub", base_url=arm.base_url, connection_verify=arm.ca_pem)
+        size = arm.service.limits.gpu_size("V100", 1)
+        rejected(client, "rg", unique(), _gpu_body(image, cpu=size["max_cpu"] + 1), 409,
+                 "ServiceUnavailable")
+        result = create(client, "rg", "gpu", _gpu_body(image, cpu=size["max_cpu"]))
+        assert result.provisioning_state == "Succeeded"
+        assert result.containers[0].resources.requests.gpu.sku == "V100"
+
+
+@pytest.mark.parametrize("bad", ["Bad_Label", "abc", "1abcde", "label-"])
+def test_rule_dns_label_format(client, azure_emulator, groups, image, bad):
+    rg = azure_emulator.resource_group
+    rejected(client, rg, unique(), body(image, label=bad), 400, "InvalidDnsNameLabel")
+    accepted(client, groups, rg, unique(), body(image, label=unique("ok")))
+
+
+def test_rule_dns_label_unique_per_location(client, azure_emulator, groups, image):
+    rg, label = azure_emulator.resource_group, unique("dns")
+    first = unique()
+    accepted(client, groups, rg, first, body(image, label=label))
+    message = rejected(client, rg, unique(), body(image, label=label), 400,
+                       "DnsNameLabelAlreadyTaken")
+    assert label in message
+    elsewhere = accepted(client, groups, rg, unique(), body(image, label=label,
+                                                            location="westus"))
+    assert elsewhere.ip_address.fqdn == f"{label}.westus.azurecontainer.io"
+    # The owner can re-apply its own label.
+    assert create(client, rg, first, body(image, label=label)).provisioning_state == "Succeeded"
+
+
+@pytest.mark.parametrize("bad", [0, 65536])
+def test_rule_port_range(client, azure_emulator, groups, image, bad):
+    rg, payload = azure_emulator.resource_group, body(image)
+    payload["properties"]["containers"][0]["properties"]["ports"] = [{"port": bad}]
+    rejected(client, rg, unique(), payload, 400, "InvalidContainerPort")
+    payload["properties"]["containers"][0]["properties"]["ports"] = [{"port": PORT},
+                                                                     {"port": 65535}]
+    accepted(client, groups, rg, unique(), payload)
+
+
+def test_rule_ports_per_ip_maximum(client, azure_emulator, groups, image):
+    rg = azure_emulator.resource_group
+    maximum = azure_emulator.emulator.service.limits.linux["max_ports_per_ip"]
+    ports = [PORT + i for i in range(maximum + 1)]
+    payload = body(image)
+    payload["properties"]["containers"][0]["properties"]["ports"] = [{"port": p} for p in ports]
+    payload["properties"]["ipAddress"]["ports"] = [{"port": p} for p in ports]
+    rejected(client, rg, unique(), payload, 400, "IpAddressPortsExceedLimit")
+    payload["properties"]["ipAddress"]["ports"] = [{"port": p} for p in ports[:maximum]]
+    accepted(client, groups, rg, unique(), payload)
+
+
+def test_rule_ip_ports_must_be_exposed_by_a_container(client, azure_emulator, groups, image):
+    rg, payload = azure_emulator.resource_group, body(image)
+    payload["properties"]["ipAddress"]["ports"].append({"port": 9090})
+    rejected(client, rg, unique(), payload, 400, "IpAddressPortNotExposed")
+    payload["properties"]["containers"][0]["properties"]["ports"].append({"port": 9090})
+    accepted(client, groups, rg, unique(), payload)
+
+
+def test_rule_ip_ports_not_empty(client, azure_emulator, groups, image):
+    rg, payload = azure_emulator.resource_group, body(image)
+    payload["properties"]["ipAddress"]["ports"] = []
+    rejected(client, rg, unique(), payload, 400, "MissingIpAddressPorts")
+    del payload["properties"]["ipAddress"]
+    assert accepted(client, groups, rg, unique(), payload).ip_address is None
+
+
+def test_rule_ip_address_type(client, azure_emulator, groups, image):
+    rg, payload = azure_emulator.resource_group, body(image)
+    payload["properties"]["ipAddress"]["type"] = "Internet"
+    rejected(client, rg, unique(), payload, 400, "InvalidIpAddressType")
+    del payload["properties"]["ipAddress"]["type"]
+    rejected(client, rg, unique(), payload, 400, "InvalidRequestContent")
+    payload["properties"]["ipAddress"]["type"] = "Private"
+    rejected(client, rg, unique(), payload, 400, "PrivateIPAddressNotSupported")
+    payload["properties"]["subnetIds"] = [{"id": "/subscriptions/s/resourceGroups/r/providers/"
+                                                 "Microsoft.Network/virtualNetworks/v/subnets/a"}]
+    accepted(client, groups, rg, unique(), payload)
+
+
+def test_rule_env_var_name_required(client, azure_emulator, groups, image):
+    rg, payload = azure_emulator.resource_group, body(image)
+    env = payload["properties"]["containers"][0]["properties"]
+    env["environmentVariables"] = [{"value": "x"}]
+    rejected(client, rg, unique(), payload, 400, "InvalidRequestContent")
+    env["environmentVariables"] = [{"name": "X", "value": "x"}]
+    accepted(client, groups, rg, unique(), payload)
+
+
+def test_rule_containers_per_group_maximum(client, azure_emulator, groups, image):
+    rg = azure_emulator.resource_group
+    maximum = azure_emulator.emulator.service.limits.linux["max_containers_per_group"]
+    payload = body(image)
+    payload["properties"]["containers"] += [
+        _container(image, f"c{i}", 9000 + i, cpu=0.01, memory=0.01) for i in range(maximum)]
+    rejected(client, rg, unique(), payload, 400, "ContainerGroupContainersLimitExceeded")
+    payload["properties"]["containers"] = payload["properties"]["containers"][:2]
+    payload["properties"]["containers"][1]["properties"]["command"] = ["sleep", "600"]
+    accepted(client, groups, rg, unique(), payload)
+
+
+def test_rule_image_must_be_accessible(client, azure_emulator, groups, image, registry):
+    rg = azure_emulator.resource_group
+    missing = f"{registry.host}/modelport-test/absent@sha256:{'0' * 64}"
+    message = rejected(client, rg, unique(), body(missing), 400, "InaccessibleImage")
+    assert missing in message
+    accepted(client, groups, rg, unique(), body(image))
