@@ -96,8 +96,9 @@ class RegistryClient:
         response = self._send_once(method, path, headers, content, params, stream, follow_redirects)
         if response.status_code == 401 and replayable:
             challenge = response.headers.get("www-authenticate", "")
+            refused = response.request.headers.get("authorization")
             response.close()
-            self._answer_challenge(challenge, step)
+            self._answer_challenge(challenge, refused, step)
             response = self._send_once(method, path, headers, content, params, stream, follow_redirects)
         if response.status_code in expected:
             return response
@@ -130,7 +131,10 @@ class RegistryClient:
             return RegistryNotFound(f"not found: {detail}", registry=self.registry, step=step)
         return RegistryProtocolError(f"unexpected answer: {detail}", registry=self.registry, step=step)
 
-    def _answer_challenge(self, challenge: str, step: str) -> None:
+    def _answer_challenge(self, challenge: str, refused: str | None, step: str) -> None:
+        with self._lock:
+            if self._authorization and self._authorization != refused:
+                return  # another thread already answered a challenge since this request was sent
         scheme, _, params_text = challenge.partition(" ")
         params = dict(_CHALLENGE_PARAM.findall(params_text))
         creds = self._auth.credentials_for(self.registry)
@@ -138,9 +142,8 @@ class RegistryClient:
             if creds is None:
                 raise RegistryAuthError("registry requires credentials and none were configured",
                                         registry=self.registry, step=step)
-            with self._lock:
-                stale = self._authorization == _basic_header(creds.username, creds.password)
-            if stale:  # the same credentials were just refused: let the adapter refresh once
+            if refused == _basic_header(creds.username, creds.password):
+                # exactly these credentials were just refused: let the adapter refresh once
                 self._auth.invalidate(self.registry)
                 creds = self._auth.credentials_for(self.registry)
             value = _basic_header(creds.username, creds.password)

@@ -42,15 +42,30 @@ def registry_b(tmp_path):
 
 
 @pytest.fixture
-def basic_registry(tmp_path):
-    """A registry with htpasswd auth; yields (registry, username, password)."""
+def htpasswd_registry(tmp_path):
+    """Factory: a registry with htpasswd auth for the given {username: password}."""
     _need_registry_binary()
+    started = []
+
+    def start(users: dict[str, str]) -> Registry:
+        name = f"registry-auth-{len(started)}"
+        htpasswd = tmp_path / f"{name}.htpasswd"
+        htpasswd.write_text("".join(f"{u}:{bcrypt.hashpw(p.encode(), bcrypt.gensalt(5)).decode()}\n"
+                                    for u, p in users.items()))
+        reg = Registry(tmp_path / name, htpasswd=htpasswd).start()
+        started.append(reg)
+        return reg
+
+    yield start
+    for reg in started:
+        reg.stop()
+
+
+@pytest.fixture
+def basic_registry(htpasswd_registry):
+    """A registry with htpasswd auth; yields (registry, username, password)."""
     username, password = "ci-user", "pw-" + uuid.uuid4().hex
-    htpasswd = tmp_path / "htpasswd"
-    htpasswd.write_text(f"{username}:{bcrypt.hashpw(password.encode(), bcrypt.gensalt(5)).decode()}\n")
-    reg = Registry(tmp_path / "registry-basic", htpasswd=htpasswd).start()
-    yield reg, username, password
-    reg.stop()
+    return htpasswd_registry({username: password}), username, password
 
 
 @pytest.fixture
