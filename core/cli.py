@@ -298,3 +298,19 @@ def schema_cmd(session: Session):
     """Print the JSON Schema of modelport.toml."""
     data = api.schema(session)
     return data, json.dumps(data, indent=2)
+
+
+@command(main, "iam-policy")
+@PATH
+@TO
+def iam_policy_cmd(session: Session, path, target):
+    """Print the least-privilege IAM policy the target's provider needs (JSON)."""
+    from .errors import CapabilityError
+
+    loaded = api.validate(path, session)
+    provider, t = session.target(loaded, target)
+    builder = getattr(provider, "iam_policy", None)
+    if builder is None:
+        raise CapabilityError(f"provider {provider.name!r} (target {target!r}) has no IAM policy to print")
+    policy = builder(t)
+    return policy, json.dumps(policy, indent=2)
