@@ -1,0 +1,22 @@
+"""The ``aws`` provider: ECS on Fargate behind an application load balancer, images in ECR.
+
+Mapping of the neutral model (see ``translate.py`` for every name):
+
+* image -> the ECR repository ``<repository_prefix>/<deployment>`` (created if missing), or the
+  ``registry`` override ``host[:port]/path`` (+ ``registry_username``/``registry_password_env``);
+  task definitions reference the image by digest;
+* shared per deployment -> ECS cluster (or ``cluster``), CloudWatch log group, task execution role
+  with ``AmazonECSTaskExecutionRolePolicy`` (or ``execution_role_arn``), security group (or
+  ``security_groups``), application load balancer + HTTP listener on ``listener_port``;
+* revision rN -> a Fargate task definition (valid cpu/memory pair, container health check on
+  ``/v2/health/ready``, awslogs, environment, secrets as Secrets Manager ``valueFrom``), a target
+  group, an ECS service, an Application Auto Scaling target (min/max instances), a test listener
+  on ``smoke_port_base + N`` and a rule on the main listener matching ``X-Modelport-Revision: rN``;
+* traffic -> the main listener's weighted forward (so canary works); health -> healthy targets in
+  the revision's target group, smoke-tested through its test listener;
+* every resource carries ``modelport:deployment``/``revision``/``digest``/``config`` tags as they
+  are (AWS allows ':'), so ``observe``/``status``/``list_resources`` ask AWS, not the state file.
+
+Credentials come from boto3's default chain; ``region``, ``endpoint_url`` and ``ca_bundle`` are
+per target. ``modelport iam-policy --to TARGET`` prints the least-privilege policy (``iam.py``).
+"""

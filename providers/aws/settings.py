@@ -1,0 +1,39 @@
+"""``[targets.NAME]`` keys for ``provider = "aws"``."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class AwsSettings(BaseModel):
+    """Where and how the aws provider deploys. Every key is optional: with none, it uses boto3's
+    default credentials and region, the default VPC, and creates everything it needs."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    region: str | None = Field(None, description="AWS region (default: boto3's, e.g. AWS_REGION or the profile).")
+    endpoint_url: str | None = Field(None, description="Endpoint URL for every AWS API (a VPC endpoint, a proxy, an emulator).")
+    ca_bundle: str | None = Field(None, description="CA bundle file to verify the endpoint's TLS certificate.")
+    cluster: str | None = Field(None, description="An existing ECS cluster to use (default: one created for the deployment).")
+    execution_role_arn: str | None = Field(None, description="An existing task execution role (default: one created with AmazonECSTaskExecutionRolePolicy).")
+    vpc_id: str | None = Field(None, description="VPC of the load balancer and tasks (default: the region's default VPC).")
+    subnets: list[str] = Field(default_factory=list, description="Subnets (two or more, in different zones) for the load balancer and tasks (default: the VPC's).")
+    security_groups: list[str] = Field(default_factory=list, description="Security groups for the load balancer and tasks (default: one created for the deployment).")
+    assign_public_ip: bool = Field(True, description="Give tasks a public IP (needed to pull from ECR without NAT or VPC endpoints).")
+    listener_port: int = Field(80, ge=1, le=65535, description="Port of the load balancer's HTTP listener (the public endpoint).")
+    smoke_port_base: int = Field(9000, ge=1, le=65435, description="First of 100 ports where each revision gets its own test listener (for health gates).")
+    allowed_cidr: str = Field("0.0.0.0/0", description="Who may reach the load balancer (security group ingress), when modelport creates the group.")
+    name_prefix: str = Field("mp", pattern=r"^[a-z][a-z0-9]{0,5}$", description="Prefix of every resource name modelport creates.")
+    repository_prefix: str = Field("modelport", pattern=r"^[a-z0-9][a-z0-9._/-]*$", description="ECR repository path prefix: images go to <prefix>/<deployment>.")
+    log_retention_days: int = Field(30, description="CloudWatch Logs retention of the deployment's log group.")
+    registry: str | None = Field(None, description="Registry override host[:port]/path replacing ECR (images go to <registry>/<deployment>).")
+    registry_username: str | None = Field(None, description="Username for the registry override (default: anonymous).")
+    registry_password_env: str | None = Field(None, description="Name of the environment variable holding the registry override's password.")
+    registry_credentials_arn: str | None = Field(None, description="Secrets Manager ARN ECS uses to pull from the registry override (repositoryCredentials).")
+
+    @field_validator("registry")
+    @classmethod
+    def _no_scheme(cls, value: str | None) -> str | None:
+        if value and "://" in value:
+            raise ValueError("write host[:port]/path without a scheme")
+        return value.rstrip("/") if value else value
