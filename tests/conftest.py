@@ -7,4 +7,5 @@ modules are added to this list by their authors.
 
 pytest_plugins = [
     "moto_fixtures.pytest_plugin",
+    "moto_fixtures.gcp.fixtures",
 ]

@@ -1,12 +1,12 @@
 """pytest fixtures for the Cloud Run emulator.
 
-Use from a conftest.py: ``pytest_plugins = ["moto_fixtures.gcp.fixtures"]``. The Docker engine
-comes from $DOCKER_HOST; tests that need it are skipped (with the reason) when it is unset.
+Use from a conftest.py: ``pytest_plugins = ["moto_fixtures.pytest_plugin",
+"moto_fixtures.gcp.fixtures"]``. The Docker engine is the session's ``docker_host`` fixture
+(``$DOCKER_HOST`` when it answers, else a private engine).
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import pytest
@@ -38,11 +38,8 @@ class GcpEmulator:
 
 
 @pytest.fixture(scope="session")
-def gcp_emulator():
+def gcp_emulator(docker_host: str):
     """A running Cloud Run emulator for the whole session (containers removed at the end)."""
-    docker_host = os.environ.get("DOCKER_HOST")
-    if not docker_host:
-        pytest.skip("DOCKER_HOST is not set: the Cloud Run emulator needs a Docker engine")
     emulator = CloudRunEmulator(docker_host=docker_host, grace_s=1.0)
     endpoint = emulator.start()
     try:

@@ -7,19 +7,22 @@ accepted is checked without starting containers.
 
 from __future__ import annotations
 
+import os
+import time
+
 import docker
+import httpx
 import pytest
 from google.api_core import exceptions as gexc
 from google.cloud import run_v2
 from google.iam.v1 import iam_policy_pb2, policy_pb2
 from google.protobuf import duration_pb2
 
-from moto_fixtures.gcp.fixtures import gcp_emulator  # noqa: F401 - the session fixture
 from moto_fixtures.gcp.runtime import LABEL_INSTANCE, LABEL_SERVICE
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
 
-BASE_IMAGE = "modelport-base:bookworm"
+BASE_IMAGE = os.environ.get("MODELPORT_BASE_IMAGE", "modelport-base:bookworm")
 SERVE = ["sh", "-c", "exec python3 -m http.server $PORT --bind $MODELPORT_HOST"]
 LATEST = run_v2.TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST
 REVISION = run_v2.TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION
@@ -27,15 +30,9 @@ _counter = iter(range(1, 10_000))
 
 
 @pytest.fixture(scope="module")
-def clients(gcp_emulator):  # noqa: F811
-    """Services and Revisions clients pointed at the emulator."""
-    engine = docker.DockerClient(base_url=gcp_emulator.emulator.docker_host)
-    try:
-        engine.images.get(BASE_IMAGE)
-    except docker.errors.ImageNotFound:
-        pytest.skip(f"{BASE_IMAGE} is not on the Docker engine")
-    finally:
-        engine.close()
+def clients(gcp_emulator, base_image):
+    """Services and Revisions clients pointed at the emulator (base image on the engine)."""
+    assert base_image == BASE_IMAGE
     kwargs = gcp_emulator.client_kwargs()
     return run_v2.ServicesClient(**kwargs), run_v2.RevisionsClient(**kwargs), gcp_emulator
 
@@ -402,3 +399,114 @@ def test_validation_rule(clients, rule):
     assert validate_only(clients, good_id, good).name.endswith(f"/services/{good_id}")
     with pytest.raises(gexc.NotFound):  # validate_only stored nothing
         clients[0].get_service(name=f"{clients[2].parent}/services/{good_id}")
+
+
+# -- data plane: real images from a local registry, pulled by digest -----------------------
+APP = '''
+import os, json, http.server
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = b"ok" if self.path == "/healthz" else json.dumps(
+            {"version": os.environ["VERSION"], "revision": os.environ["K_REVISION"]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+server = http.server.ThreadingHTTPServer((os.environ["MODELPORT_HOST"], int(os.environ["PORT"])), Handler)
+server.serve_forever()
+'''
+
+
+@pytest.fixture(scope="module")
+def echo_image(docker_client, base_image, registry, tmp_path_factory):
+    """A tiny HTTP server image in the local registry, referenced by digest, absent locally."""
+    context = tmp_path_factory.mktemp("echo")
+    (context / "app.py").write_text(APP)
+    (context / "Dockerfile").write_text(
+        f'FROM {base_image}\nCOPY app.py /app.py\nCMD ["python3", "-u", "/app.py"]\n')
+    repo = f"{registry.host}/modelport-test/gcp-echo"
+    image, _ = docker_client.images.build(path=str(context), tag=f"{repo}:v1", rm=True)
+    for line in docker_client.images.push(repo, tag="v1", stream=True, decode=True):
+        assert "error" not in line, line
+    digest_ref = next(d for d in docker_client.images.get(image.id).attrs["RepoDigests"]
+                      if d.startswith(repo + "@"))
+    docker_client.images.remove(f"{repo}:v1")  # the emulator must pull it by digest
+    yield digest_ref
+    try:
+        docker_client.images.remove(digest_ref, force=True)
+    except docker.errors.ImageNotFound:
+        pass
+
+
+def echo_service(image: str, revision: str, version: str, **template) -> run_v2.Service:
+    """A service running the echo image with a startup probe on /healthz."""
+    probe = run_v2.Probe(http_get=run_v2.HTTPGetAction(path="/healthz"), period_seconds=2,
+                         failure_threshold=15)
+    box = run_v2.Container(image=image, env=[run_v2.EnvVar(name="VERSION", value=version)],
+                           startup_probe=probe)
+    return run_v2.Service(template=run_v2.RevisionTemplate(revision=revision, containers=[box],
+                                                           **template))
+
+
+def versions_seen(uri: str, requests: int = 60) -> dict[str, int]:
+    """How many of `requests` GETs on the service URL each version answered."""
+    seen: dict[str, int] = {}
+    with httpx.Client(timeout=10) as http:
+        for _ in range(requests):
+            version = http.get(uri).json()["version"]
+            seen[version] = seen.get(version, 0) + 1
+    return seen
+
+
+def test_two_revisions_split_50_50_both_answer_through_the_service_uri(clients, echo_image):
+    service_id = sid("echo")
+    one, two = f"{service_id}-one", f"{service_id}-two"
+    svc = create(clients, service_id, echo_service(echo_image, one, "one"))
+    assert versions_seen(svc.uri, 5) == {"one": 5}
+
+    svc.template = echo_service(echo_image, two, "two").template
+    svc.traffic = [run_v2.TrafficTarget(type_=REVISION, revision=one, percent=50),
+                   run_v2.TrafficTarget(type_=REVISION, revision=two, percent=50)]
+    svc = update(clients, svc)
+    assert sorted((s.revision, s.percent) for s in svc.traffic_statuses) == [(one, 50), (two, 50)]
+    assert set(versions_seen(svc.uri)) == {"one", "two"}
+
+    svc.traffic = [run_v2.TrafficTarget(type_=LATEST, percent=100)]
+    svc = update(clients, svc)
+    assert versions_seen(svc.uri, 10) == {"two": 10}
+    revisions = {c.labels["modelport.gcp.revision"] for c in _wait_for_containers(clients[2], svc.name, 1)}
+    assert revisions == {two}  # `one` lost its traffic and was stopped after the grace period
+    clients[0].delete_service(name=svc.name).result(timeout=60)
+
+
+def _wait_for_containers(emu, name: str, count: int, deadline_s: float = 30.0) -> list:
+    end = time.monotonic() + deadline_s
+    while True:
+        running = emulator_containers(emu, name)
+        if len(running) == count or time.monotonic() > end:
+            return running
+        time.sleep(0.5)
+
+
+def test_revision_that_exits_is_not_ready_and_keeps_the_old_one_serving(clients, echo_image):
+    service_id = sid("crash")
+    good = create(clients, service_id, echo_service(echo_image, f"{service_id}-good", "good"))
+    crashing = echo_service(echo_image, f"{service_id}-bad", "bad")
+    crashing.template.containers[0].command = ["sh", "-c", "echo starting; exit 3"]
+    good.template = crashing.template
+    with pytest.raises(gexc.FailedPrecondition) as err:
+        update(clients, good)
+    assert "is not ready and cannot serve traffic" in err.value.message
+
+    after = clients[0].get_service(name=good.name)
+    assert after.latest_ready_revision.endswith(f"{service_id}-good")
+    assert after.latest_created_revision.endswith(f"{service_id}-bad")
+    assert after.terminal_condition.state == run_v2.Condition.State.CONDITION_FAILED
+    bad = clients[1].get_revision(name=after.latest_created_revision)
+    ready = next(c for c in bad.conditions if c.type_ == "Ready")
+    assert ready.state == run_v2.Condition.State.CONDITION_FAILED
+    assert ready.revision_reason == run_v2.Condition.RevisionReason.HEALTH_CHECK_CONTAINER_ERROR
+    assert "exited with code 3" in ready.message
+    assert versions_seen(after.uri, 5) == {"good": 5}
