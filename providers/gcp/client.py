@@ -1,0 +1,191 @@
+"""The only file of the gcp provider that calls Google's SDKs (google-cloud-run, google-auth).
+
+Cloud Run Admin API v2 over the REST transport; every long-running operation is waited for with
+the target's ``operation_timeout_s``. SDK exceptions become ProviderError; a message never holds a
+credential (the API's own message and status code only).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Iterator
+
+from modelport.errors import ProviderError
+
+from .settings import GcpSettings
+
+SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
+
+
+@contextlib.contextmanager
+def api_errors(operation: str) -> Iterator[None]:
+    """Map SDK exceptions to ProviderError (parent classes: REST and gRPC raise different children)."""
+    import concurrent.futures
+
+    from google.api_core import exceptions as gexc
+    from google.auth import exceptions as aexc
+
+    retryable = (gexc.ServiceUnavailable, gexc.TooManyRequests, gexc.DeadlineExceeded,
+                 gexc.InternalServerError, gexc.Aborted, gexc.RetryError)
+    try:
+        yield
+    except ProviderError:
+        raise
+    except aexc.DefaultCredentialsError:
+        raise ProviderError("gcp", operation, "no Google credentials found (application default credentials)",
+                            hint="run `gcloud auth application-default login` or set "
+                                 "GOOGLE_APPLICATION_CREDENTIALS; for a local emulator set "
+                                 "api_endpoint and credentials = \"anonymous\"") from None
+    except aexc.GoogleAuthError as exc:
+        raise ProviderError("gcp", operation, f"Google credentials were refused ({type(exc).__name__})",
+                            hint="refresh your login: gcloud auth application-default login") from None
+    except gexc.GoogleAPICallError as exc:
+        code = getattr(exc, "code", None)
+        raise ProviderError("gcp", operation, f"{type(exc).__name__} ({code}): {exc.message}",
+                            retryable=isinstance(exc, retryable)) from None
+    except gexc.GoogleAPIError as exc:
+        raise ProviderError("gcp", operation, f"{type(exc).__name__}: {exc}", retryable=isinstance(exc, retryable)) from None
+    except concurrent.futures.TimeoutError:
+        raise ProviderError("gcp", operation, "the operation did not finish in time", retryable=True,
+                            hint="raise operation_timeout_s in the target settings") from None
+    except OSError as exc:  # requests' ConnectionError is an OSError: the endpoint is unreachable
+        raise ProviderError("gcp", operation, f"cannot reach the Cloud Run API ({type(exc).__name__})",
+                            retryable=True) from None
+
+
+def _to_dict(message) -> dict[str, Any]:
+    return type(message).to_dict(message, use_integers_for_enums=False, preserving_proto_field_name=True)
+
+
+def credentials(settings: GcpSettings):
+    """google-auth credentials for the target (the default chain, or anonymous)."""
+    if settings.credentials == "anonymous":
+        from google.auth.credentials import AnonymousCredentials
+
+        return AnonymousCredentials()
+    import google.auth
+
+    with api_errors("load credentials"):
+        creds, _project = google.auth.default(scopes=SCOPES)
+    return creds
+
+
+class CloudRun:
+    """Typed calls to Cloud Run Admin API v2 for one target; replies are plain dicts."""
+
+    def __init__(self, settings: GcpSettings) -> None:
+        from google.api_core.client_options import ClientOptions
+        from google.cloud import run_v2
+
+        self.settings = settings
+        self.credentials = credentials(settings)
+        options = ClientOptions(api_endpoint=settings.api_endpoint) if settings.api_endpoint else None
+        kwargs = {"credentials": self.credentials, "transport": "rest", "client_options": options}
+        self._run = run_v2
+        self.services = run_v2.ServicesClient(**kwargs)
+        self.revisions = run_v2.RevisionsClient(**kwargs)
+
+    # -- LROs ---------------------------------------------------------------------------------
+    def _wait(self, operation) -> Any:
+        from google.api_core import retry
+
+        timeout = self.settings.operation_timeout_s
+        polling = retry.Retry(initial=0.3, maximum=3.0, multiplier=1.5, timeout=timeout)
+        return operation.result(timeout=timeout, polling=polling)
+
+    # -- services -----------------------------------------------------------------------------
+    def get_service(self, name: str) -> dict[str, Any] | None:
+        """The service, or None when it does not exist."""
+        from google.api_core import exceptions as gexc
+
+        with api_errors("get service"):
+            try:
+                return _to_dict(self.services.get_service(name=name))
+            except gexc.NotFound:
+                return None
+
+    def create_service(self, parent: str, service_id: str, service: dict[str, Any]) -> dict[str, Any]:
+        """CreateService and wait for it."""
+        with api_errors(f"create service {service_id}"):
+            op = self.services.create_service(parent=parent, service_id=service_id,
+                                              service=self._run.Service(service))
+            return _to_dict(self._wait(op))
+
+    def update_service(self, name: str, service: dict[str, Any], fields: list[str] | None = None) -> dict[str, Any]:
+        """UpdateService (only ``fields`` when given) and wait for it."""
+        from google.protobuf import field_mask_pb2
+
+        body = self._run.Service({**service, "name": name})
+        mask = field_mask_pb2.FieldMask(paths=fields) if fields else None
+        with api_errors(f"update service {name.rsplit('/', 1)[-1]}"):
+            op = self.services.update_service(service=body, update_mask=mask)
+            return _to_dict(self._wait(op))
+
+    def delete_service(self, name: str) -> None:
+        """DeleteService and wait for it (a missing service is fine)."""
+        from google.api_core import exceptions as gexc
+
+        with api_errors(f"delete service {name.rsplit('/', 1)[-1]}"):
+            try:
+                self._wait(self.services.delete_service(name=name))
+            except gexc.NotFound:
+                pass
+
+    def list_services(self, parent: str) -> list[dict[str, Any]]:
+        """Every service of a location."""
+        with api_errors("list services"):
+            return [_to_dict(s) for s in self.services.list_services(parent=parent)]
+
+    # -- revisions ----------------------------------------------------------------------------
+    def list_revisions(self, service: str) -> list[dict[str, Any]]:
+        """Every revision of a service (empty when the service is gone)."""
+        from google.api_core import exceptions as gexc
+
+        with api_errors("list revisions"):
+            try:
+                return [_to_dict(r) for r in self.revisions.list_revisions(parent=service)]
+            except gexc.NotFound:
+                return []
+
+    def get_revision(self, name: str) -> dict[str, Any] | None:
+        """One revision, or None."""
+        from google.api_core import exceptions as gexc
+
+        with api_errors("get revision"):
+            try:
+                return _to_dict(self.revisions.get_revision(name=name))
+            except gexc.NotFound:
+                return None
+
+    def delete_revision(self, name: str) -> None:
+        """DeleteRevision and wait for it (a missing revision is fine)."""
+        from google.api_core import exceptions as gexc
+
+        with api_errors(f"delete revision {name.rsplit('/', 1)[-1]}"):
+            try:
+                self._wait(self.revisions.delete_revision(name=name))
+            except gexc.NotFound:
+                pass
+
+    # -- IAM ----------------------------------------------------------------------------------
+    def get_policy(self, resource: str) -> dict[str, Any]:
+        """The service's IAM policy as {"bindings": [{"role", "members"}], "etag", "version"}."""
+        with api_errors("get IAM policy"):
+            policy = self.services.get_iam_policy(request={"resource": resource})
+        return {"bindings": [{"role": b.role, "members": list(b.members),
+                              **({"condition": True} if b.HasField("condition") else {})}
+                             for b in policy.bindings],
+                "etag": policy.etag, "version": policy.version}
+
+    def set_policy(self, resource: str, policy: dict[str, Any]) -> None:
+        """setIamPolicy with the read etag (a concurrent change fails instead of being lost)."""
+        from google.iam.v1 import policy_pb2
+
+        if any(b.get("condition") for b in policy["bindings"]):
+            raise ProviderError("gcp", "set IAM policy", "the policy has conditional bindings, which "
+                                "modelport does not rewrite", hint="grant roles/run.invoker by hand")
+        body = policy_pb2.Policy(version=policy.get("version") or 1, etag=policy.get("etag") or b"",
+                                 bindings=[policy_pb2.Binding(role=b["role"], members=b["members"])
+                                           for b in policy["bindings"]])
+        with api_errors("set IAM policy"):
+            self.services.set_iam_policy(request={"resource": resource, "policy": body})

@@ -1,0 +1,214 @@
+"""The gcp provider: one Cloud Run service per deployment, one Cloud Run revision per modelport
+revision, Cloud Run's native traffic split, images in Artifact Registry (or a registry override)."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from modelport.errors import ProviderError
+from modelport.provider import (Capabilities, Health, Observed, Provider, RegistryTarget, Resource,
+                                Revision, RevisionSpec, Size, Target)
+
+from . import reading, sizes
+from . import translate as tr
+from .settings import GcpSettings
+
+
+class GcpProvider(Provider):
+    """Deployments as Cloud Run services (Admin API v2)."""
+
+    name = "gcp"
+    description = "Google Cloud Run services (Admin API v2); images in Artifact Registry"
+    capabilities = Capabilities(
+        traffic_split=True, gpu=True, needs_registry=True, revision_endpoints=True,
+        secret_schemes=(tr.SECRET_SCHEME,),
+        notes="revisions and traffic are Cloud Run's own; each revision is smoke-tested through "
+              "its traffic tag (rN); GPU: one nvidia-l4 per instance")
+    settings_model = GcpSettings
+
+    def __init__(self) -> None:
+        self._clients: dict[GcpSettings, Any] = {}
+        self._auth: dict[GcpSettings, Any] = {}
+
+    def _cloud(self, target: Target):
+        from .client import CloudRun
+
+        settings = target.settings
+        if settings not in self._clients:
+            self._clients[settings] = CloudRun(settings)
+        return self._clients[settings]
+
+    # -- pure -------------------------------------------------------------------------------
+    def fit_size(self, size: Size, target: Target) -> tuple[Size, list[str]]:
+        return sizes.fit_size(size)
+
+    def check_size(self, size: Size, target: Target) -> None:
+        sizes.check_size(size)
+
+    def translate(self, rev: RevisionSpec, target: Target) -> dict[str, Any]:
+        s = target.settings
+        return {"service": tr.service_name(s, rev.deployment), "ingress": tr.INGRESS[s.ingress],
+                "invoker": "allUsers (public)" if s.public else "private (IAM)",
+                "template": tr.template(rev, s)}
+
+    def registry(self, target: Target, deployment: str) -> RegistryTarget | None:
+        s = target.settings
+        if s.registry:
+            return RegistryTarget(f"{s.registry.rstrip('/')}/{deployment}")
+        repository = f"{s.region}-docker.pkg.dev/{s.project}/{s.repository}/{deployment}"
+        if s.credentials == "anonymous":
+            return RegistryTarget(repository)
+        if s not in self._auth:
+            from modelport.registry import GcpAuth
+
+            from .client import credentials
+            self._auth[s] = GcpAuth(credentials(s))
+        return RegistryTarget(repository, self._auth[s])
+
+    # -- reads ------------------------------------------------------------------------------
+    def _service(self, target: Target, deployment: str) -> dict[str, Any] | None:
+        service = self._cloud(target).get_service(tr.service_name(target.settings, deployment))
+        if service is not None and (service.get("labels") or {}).get(tr.L_DEPLOYMENT) != deployment:
+            raise ProviderError("gcp", f"read service {deployment}", "a Cloud Run service with this name "
+                                "exists but was not created by modelport (no modelport-deployment label)",
+                                hint="rename the deployment (name = ...) or delete that service")
+        return service
+
+    def observe(self, target: Target, deployment: str) -> Observed:
+        service = self._service(target, deployment)
+        if service is None:
+            return Observed(deployment)
+        return reading.observed(service, self._cloud(target).list_revisions(service["name"]), deployment)
+
+    def health(self, target: Target, deployment: str, revision: str) -> Health:
+        service = self._service(target, deployment)
+        if service is None:
+            return Health(False, f"service {deployment} does not exist", failed=True)
+        data = self._cloud(target).get_revision(self._revision_name(target, deployment, revision))
+        return reading.revision_health(data, service, revision)
+
+    def list_resources(self, target: Target) -> list[Resource]:
+        cloud = self._cloud(target)
+        out = []
+        for service in cloud.list_services(tr.parent(target.settings)):
+            deployment = (service.get("labels") or {}).get(tr.L_DEPLOYMENT)
+            if not deployment:
+                continue
+            out.append(Resource("cloud-run-service", service["name"], deployment, extra={"uri": service.get("uri")}))
+            for data in cloud.list_revisions(service["name"]):
+                labels = data.get("labels") or {}
+                if labels.get(tr.L_DEPLOYMENT) == deployment:
+                    out.append(Resource("cloud-run-revision", data["name"], deployment, labels.get(tr.L_REVISION),
+                                        reading.image_digest(data), {"config": labels.get(tr.L_CONFIG)}))
+        return out
+
+    # -- writes -----------------------------------------------------------------------------
+    def create_revision(self, target: Target, rev: RevisionSpec) -> Revision:
+        s, cloud = target.settings, self._cloud(target)
+        name = tr.service_name(s, rev.deployment)
+        full = self._revision_name(target, rev.deployment, rev.revision)
+        service = self._service(target, rev.deployment)
+        if service is not None:
+            existing = cloud.get_revision(full)
+            if existing is not None:
+                if (existing.get("labels") or {}).get(tr.L_CONFIG) == rev.config:
+                    return reading.to_revision(existing, rev.deployment, reading.tag_uris(service))
+                self.delete_revision(target, rev.deployment, rev.revision)  # same name, other config
+        try:
+            if service is None:
+                request = tr.service_request(rev, s, tr.traffic(rev.deployment, {rev.revision: 100}), reveal=True)
+                service = cloud.create_service(tr.parent(s), rev.deployment, request)
+            else:
+                weights = reading.spec_weights(service, rev.deployment)
+                tags = reading.tagged(service, rev.deployment) | {rev.revision}
+                request = tr.service_request(rev, s, tr.traffic(rev.deployment, weights, tags), reveal=True)
+                service = cloud.update_service(name, request)
+        except ProviderError:
+            # A revision that was created but failed to start is reported by health() (so the
+            # gate names the reason and the engine rolls back); anything else is an error here.
+            created = cloud.get_revision(full)
+            if created is None or reading.condition(created).get("state") != reading.FAILED:
+                raise
+        self._ensure_invoker(target, name)
+        data = cloud.get_revision(full)
+        if data is None:
+            raise ProviderError("gcp", f"create revision {rev.revision}", f"{full} was not created")
+        return reading.to_revision(data, rev.deployment, reading.tag_uris(service or {}))
+
+    def set_traffic(self, target: Target, deployment: str, weights: Mapping[str, int]) -> None:
+        cloud = self._cloud(target)
+        service = self._require_service(target, deployment, "set traffic")
+        live = {k: int(v) for k, v in weights.items() if v}
+        existing = self._revision_names(target, service, deployment)
+        missing = sorted(set(live) - existing)
+        if missing:
+            raise ProviderError("gcp", "set traffic", f"revision(s) {', '.join(missing)} of {deployment} do not exist")
+        tags = (reading.tagged(service, deployment) & existing) | set(live)
+        wanted = tr.traffic(deployment, live, tags)
+        if _same_traffic(service.get("traffic") or [], wanted):
+            return
+        updated = cloud.update_service(service["name"], {"traffic": wanted}, fields=["traffic"])
+        serving = reading.traffic_of(updated, deployment)
+        if serving != live:
+            raise ProviderError("gcp", "set traffic", f"Cloud Run serves {serving} instead of {live}", retryable=True)
+
+    def delete_revision(self, target: Target, deployment: str, revision: str) -> None:
+        cloud = self._cloud(target)
+        service = self._service(target, deployment)
+        full = self._revision_name(target, deployment, revision)
+        if service is None or cloud.get_revision(full) is None:
+            return
+        if {r["name"] for r in cloud.list_revisions(service["name"])} == {full}:
+            cloud.delete_service(service["name"])  # its only revision: undoing a first deploy
+            return
+        share = reading.traffic_of(service, deployment).get(revision, 0)
+        if share:
+            raise ProviderError("gcp", f"delete revision {revision}", f"it serves {share}% of {deployment}'s "
+                                "traffic", hint="move the traffic to another revision first")
+        spec = service.get("traffic") or []
+        if any(t.get("revision", "").endswith(f"/{tr.revision_id(deployment, revision)}")
+               or t.get("revision") == tr.revision_id(deployment, revision) for t in spec):
+            kept = reading.tagged(service, deployment) - {revision}
+            weights = reading.spec_weights(service, deployment)
+            cloud.update_service(service["name"], {"traffic": tr.traffic(deployment, weights, kept)},
+                                 fields=["traffic"])
+        cloud.delete_revision(full)
+
+    def destroy(self, target: Target, deployment: str) -> None:
+        service = self._service(target, deployment)
+        if service is not None:
+            self._cloud(target).delete_service(service["name"])
+
+    def delete_resource(self, target: Target, resource: Resource) -> None:
+        if resource.kind == "cloud-run-service" and resource.deployment:
+            self.destroy(target, resource.deployment)
+        elif resource.deployment and resource.revision:
+            self.delete_revision(target, resource.deployment, resource.revision)
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _revision_name(self, target: Target, deployment: str, revision: str) -> str:
+        return f"{tr.service_name(target.settings, deployment)}/revisions/{tr.revision_id(deployment, revision)}"
+
+    def _require_service(self, target: Target, deployment: str, operation: str) -> dict[str, Any]:
+        service = self._service(target, deployment)
+        if service is None:
+            raise ProviderError("gcp", operation, f"the Cloud Run service {deployment} does not exist")
+        return service
+
+    def _revision_names(self, target: Target, service: dict[str, Any], deployment: str) -> set[str]:
+        return {tr.modelport_revision(r["name"], deployment) for r in self._cloud(target).list_revisions(service["name"])}
+
+    def _ensure_invoker(self, target: Target, name: str) -> None:
+        """Public: allUsers may invoke; private: that binding is absent (read, then write if needed)."""
+        cloud = self._cloud(target)
+        policy = tr.invoker_policy(cloud.get_policy(name), target.settings.public)
+        if policy is not None:
+            cloud.set_policy(name, policy)
+
+
+def _same_traffic(current: list[dict[str, Any]], wanted: list[dict[str, Any]]) -> bool:
+    def norm(entries):
+        return sorted((e.get("revision", "").rsplit("/", 1)[-1], int(e.get("percent") or 0), e.get("tag") or "")
+                      for e in entries)
+    return norm(current) == norm(wanted) and all(
+        e.get("type_") in (tr.REVISION_TRAFFIC, 2) for e in current)

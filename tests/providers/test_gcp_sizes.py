@@ -1,0 +1,107 @@
+"""Cloud Run size rules of the gcp provider (pure: the shipped limits table, no cloud)."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from modelport.errors import SpecError
+from modelport.provider import Size
+from modelport_providers.gcp.sizes import LIMITS_FILE, check_size, fit_size, load_limits
+
+REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "limits.toml"
+
+
+def test_the_shipped_table_is_the_reference_gcp_block():
+    shipped = tomllib.loads(LIMITS_FILE.read_text())
+    assert shipped["gcp"]["cloud_run"]["cpu"]["verified_on"]
+    assert shipped["gcp"]["cloud_run"]["cpu"]["source"].startswith("https://cloud.google.com/run/")
+    if REFERENCE.is_file():  # the shared folder sits next to the checkout on dev machines and CI
+        reference = tomllib.loads(REFERENCE.read_text())
+        assert shipped["gcp"] == reference["gcp"]
+        assert shipped["meta"]["table_version"] == reference["meta"]["table_version"]
+
+
+@pytest.mark.parametrize("cpu,memory", [(1, 512), (1, 4096), (2, 8192), (4, 2048), (4, 16384), (6, 24576),
+                                        (8, 32768), (0.5, 1024), (0.08, 512), (0.25, 256), (0.999, 1024)])
+def test_valid_sizes_pass(cpu, memory):
+    check_size(Size(cpu, memory))
+
+
+def _refused(size: Size) -> SpecError:
+    with pytest.raises(SpecError) as err:
+        check_size(size)
+    return err.value
+
+
+def test_more_than_4gib_with_one_cpu_is_refused_with_the_choices():
+    err = _refused(Size(1, 8192))
+    assert err.field == "resources.memory"
+    assert "at most 4096 MiB" in err.reason and "needs at least 2 vCPU" in err.reason
+    assert "1 vCPU: 128-4096 MiB" in err.hint and "8 vCPU: 4096-32768 MiB" in err.hint
+
+
+@pytest.mark.parametrize("cpu", [3, 5, 7, 9, 16, 0.05, 0.0005, 1.5])
+def test_invalid_cpu_values_are_refused_listing_the_valid_ones(cpu):
+    err = _refused(Size(cpu, 512))
+    assert err.field == "resources.cpu"
+    assert "1, 2, 4, 6, 8, or a fraction from 0.08 to 1" in err.hint
+
+
+@pytest.mark.parametrize("size,field,words", [
+    (Size(4, 1024), "resources.memory", "4 vCPU needs at least 2048 MiB"),
+    (Size(8, 40000), "resources.memory", "maximum of 32768 MiB"),
+    (Size(0.08, 1024), "resources.memory", "needs at least 0.5 vCPU"),
+    (Size(4, 16384, gpu=2), "resources.gpu", "at most 1 GPU"),
+    (Size(2, 8192, gpu=1), "resources.gpu", "at least 4 vCPU and 16384 MiB"),
+    (Size(4, 16384, gpu=1, gpu_type="nvidia-t4"), "resources.gpu_type", "nvidia-l4"),
+])
+def test_impossible_sizes_name_the_field(size, field, words):
+    err = _refused(size)
+    assert err.field == field
+    assert words in err.reason + " " + (err.hint or "")
+
+
+def test_one_l4_gpu_with_4_cpu_and_16gib_is_valid():
+    check_size(Size(4, 16384, gpu=1, gpu_type="nvidia-l4"))
+    check_size(Size(8, 32768, gpu=1))
+
+
+@pytest.mark.parametrize("given,fitted,note", [
+    (Size(1, 2048), Size(1, 2048), None),
+    (Size(0.5, 1024), Size(1, 1024), "concurrency 1"),
+    (Size(3, 4096), Size(4, 4096), "cpu 3 -> 4 vCPU"),
+    (Size(1, 8192), Size(2, 8192), "cpu 1 -> 2 vCPU"),
+    (Size(4, 1024), Size(4, 2048), "memory 1024 -> 2048 MiB"),
+    (Size(16, 65536 // 2), Size(8, 32768), "LESS cpu"),
+    (Size(2, 20000), Size(6, 20000), "cpu 2 -> 6 vCPU"),
+    (Size(1, 2048, gpu=1, gpu_type="V100"), Size(4, 16384, gpu=1, gpu_type="nvidia-l4"), "V100 -> nvidia-l4"),
+])
+def test_fit_size_maps_to_the_nearest_valid_size_and_says_so(given, fitted, note):
+    size, notes = fit_size(given)
+    assert size == fitted
+    check_size(size)
+    if note is None:
+        assert notes == []
+    else:
+        assert any(note in n for n in notes), notes
+
+
+def test_fit_size_refuses_what_nothing_close_can_run():
+    with pytest.raises(SpecError) as err:
+        fit_size(Size(8, 65536))
+    assert err.value.field == "resources.memory"
+    with pytest.raises(SpecError) as err:
+        fit_size(Size(8, 32768, gpu=4))
+    assert err.value.field == "resources.gpu"
+
+
+def test_fit_size_output_is_always_valid_over_a_grid():
+    lim = load_limits()
+    for cpu in (0.1, 0.5, 1, 1.5, 2, 3, 4, 5, 6, 7, 8, 12):
+        for memory in (64, 128, 512, 1000, 2048, 4096, 6000, 8192, 12000, 16384, 24576, 30000, 32768):
+            size, _ = fit_size(Size(cpu, memory), lim)
+            check_size(size, lim)
+            assert size.memory_mib >= memory  # memory is never taken away
