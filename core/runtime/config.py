@@ -32,6 +32,10 @@ class RuntimeConfig:
     access_log: bool = False
 
     def __post_init__(self) -> None:
+        # accept str paths from callers; frozen, so set through object
+        object.__setattr__(self, "model_path", Path(self.model_path))
+        if self.predict_file is not None:
+            object.__setattr__(self, "predict_file", Path(self.predict_file))
         if self.framework not in FRAMEWORKS:
             raise RuntimeConfigError(
                 f"MODELPORT_FRAMEWORK={self.framework!r} is not supported; use one of {', '.join(FRAMEWORKS)}"
@@ -57,7 +61,7 @@ class RuntimeConfig:
             port=_integer(env, "PORT", DEFAULT_PORT, 1, 65535),
             max_body_bytes=_integer(env, "MODELPORT_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 1, 2**40),
             workers=_integer(env, "MODELPORT_WORKERS", 1, 1, 64),
-            predict_threads=_integer(env, "MODELPORT_PREDICT_THREADS", min(4, os.cpu_count() or 1), 1, 64),
+            predict_threads=_integer(env, "MODELPORT_PREDICT_THREADS", min(4, os.cpu_count() or 1), 0, 64),
             graceful_timeout=_integer(env, "MODELPORT_GRACEFUL_TIMEOUT", 30, 0, 3600),
             access_log=(env.get("MODELPORT_ACCESS_LOG") or "").lower() in ("1", "true", "yes"),
         )

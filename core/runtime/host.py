@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
@@ -13,6 +14,12 @@ from .errors import ModelFailed, ModelNotReady, NotFound, RequestError
 from .frameworks import ServedModel, load_model
 
 log = logging.getLogger(__name__)
+
+# A prediction that usually takes less than this runs on the event loop itself: handing a
+# sub-millisecond call to a thread costs more than the call (GIL hand-offs between the loop and
+# the thread), while a slower one would stall health checks and other requests meanwhile.
+INLINE_BELOW_SECONDS = 0.002
+_SMOOTHING = 0.2
 
 
 class ModelHost:
@@ -25,9 +32,10 @@ class ModelHost:
         self._started = False
         self._lock = threading.Lock()
         self._loaded = threading.Event()
-        # 0 threads: predict on the event loop itself (lowest latency for tiny models)
+        # 0 threads: always predict on the event loop itself
         threads = config.predict_threads
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="predict") if threads else None
+        self._typical_seconds = float("inf")  # unknown until measured: start on the threads
 
     @property
     def ready(self) -> bool:
@@ -75,12 +83,29 @@ class ModelHost:
         if version is not None and version != self.config.model_version:
             raise NotFound(f"model {name!r} has no version {version!r}; it has {self.config.model_version!r}")
 
+    @property
+    def inline(self) -> bool:
+        """Whether the next prediction runs on the event loop (see INLINE_BELOW_SECONDS)."""
+        return self._executor is None or self._typical_seconds < INLINE_BELOW_SECONDS
+
     async def call(self, function: Callable[..., Any], *args: Any) -> Any:
-        """Run ``function(*args)`` (which calls the model) off the event loop; errors become RequestErrors."""
-        if self._executor is None:
-            return _guarded(function, *args)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, _guarded, function, *args)
+        """Run ``function(*args)`` (which calls the model), on a thread unless it is typically
+        very fast; the model's own exceptions become RequestErrors."""
+        if self.inline:
+            result, seconds = _timed(function, *args)
+        else:
+            loop = asyncio.get_running_loop()
+            result, seconds = await loop.run_in_executor(self._executor, _timed, function, *args)
+        self._observe(seconds)
+        if isinstance(result, RequestError):
+            raise result
+        return result
+
+    def _observe(self, seconds: float) -> None:
+        if self._typical_seconds == float("inf"):
+            self._typical_seconds = seconds
+        else:
+            self._typical_seconds += _SMOOTHING * (seconds - self._typical_seconds)
 
     def close(self) -> None:
         """Stop the prediction threads (after the server drained its requests)."""
@@ -88,12 +113,16 @@ class ModelHost:
             self._executor.shutdown(wait=True, cancel_futures=False)
 
 
-def _guarded(function: Callable[..., Any], *args: Any) -> Any:
+def _timed(function: Callable[..., Any], *args: Any) -> tuple[Any, float]:
+    """``(result or RequestError, seconds)``: errors are returned so the time is always measured."""
+    started = time.perf_counter()
     try:
-        return function(*args)
-    except RequestError:
-        raise
+        result = function(*args)
+    except RequestError as error:
+        result = error
     except Exception as exc:
         # the model's own failure: answer 500 with the reason and keep serving
         log.exception("prediction failed")
-        raise ModelFailed(f"the model failed: {type(exc).__name__}: {exc}") from exc
+        result = ModelFailed(f"the model failed: {type(exc).__name__}: {exc}")
+        result.__cause__ = exc
+    return result, time.perf_counter() - started

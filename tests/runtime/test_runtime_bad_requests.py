@@ -170,3 +170,29 @@ def test_concurrent_requests_all_answered(iris_client):
     for thread in threads:
         thread.join()
     assert results == [200] * 80
+
+
+def test_slow_models_run_on_prediction_threads_fast_ones_on_the_loop(tmp_path):
+    predict = write_predict(tmp_path, """
+        import threading, time
+        SEEN = []
+
+        def load(path):
+            return None
+
+        def predict(model, inputs):
+            SEEN.append(threading.current_thread().name)
+            if inputs[0][0] > 0:
+                time.sleep(0.02)  # far above the 2 ms inline threshold
+            return inputs
+    """)
+    config = config_for("iris", framework="custom", predict_file=predict, model_path=tmp_path / "model.txt")
+    with serving(config) as client:
+        host = client.app_under_test.host
+        seen = host.model.module.SEEN
+        for _ in range(5):
+            assert client.post(INFER, json=tensor_request(data=[[1, 2, 3, 4]] * 2)).status_code == 200
+        assert all(name.startswith("predict") for name in seen) and not host.inline
+        for _ in range(40):
+            assert client.post(INFER, json=tensor_request(data=[[0, 2, 3, 4]] * 2)).status_code == 200
+        assert host.inline and not seen[-1].startswith("predict")

@@ -1,0 +1,254 @@
+"""Serving benchmark: OIP v2 infer on the iris model, the modelport runtime vs a minimal reference.
+
+(a) the runtime in a container (``--image``: an image built by ``modelport build``; or ``--dev``:
+    the base image with this checkout's runtime and the pinned wheels mounted, as the tests do),
+(b) a reference in the same run: the same model called directly behind one plain starlette route
+    on uvicorn (httptools + uvloop, one worker), on the same host.
+
+Both get the same request body (examples/iris/sample.json, 2 rows), the same fixed number of
+requests at the same fixed concurrency, from the same client: a small asyncio HTTP/1.1 keep-alive
+client in this file (one connection per concurrent stream; it costs far less CPU than an HTTP
+library, so on a 2-core machine it measures the servers rather than itself). Only 127.0.0.x
+addresses are used; every process and container started here is stopped before exit.
+
+    python benchmarks/serving.py --image modelport/iris@sha256:... [--requests 5000] [--concurrency 16]
+    python benchmarks/serving.py --dev --output json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE = REPO / "examples" / "iris"
+BASE_IMAGE = "modelport-base:bookworm"
+
+REFERENCE_APP = '''
+import os
+import joblib, numpy as np, orjson
+from starlette.applications import Starlette
+from starlette.responses import Response
+from starlette.routing import Route
+
+model = joblib.load(os.environ["REFERENCE_MODEL"])
+
+async def infer(request):
+    body = orjson.loads(await request.body())
+    rows = np.asarray(body["inputs"][0]["data"], dtype=np.float32)
+    outputs = [{"name": "predict", "data": model.predict(rows).tolist()},
+               {"name": "predict_proba", "data": model.predict_proba(rows).ravel().tolist()}]
+    return Response(orjson.dumps({"outputs": outputs}), media_type="application/json")
+
+app = Starlette(routes=[Route("/infer", infer, methods=["POST"])])
+'''
+
+
+@dataclass
+class Result:
+    """One server's measurement."""
+
+    server: str
+    requests: int
+    concurrency: int
+    errors: int
+    seconds: float
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    rounds_requests_per_second: list[float]
+
+
+def free_address() -> tuple[str, int]:
+    """A random 127.0.0.x address and a free port on it."""
+    host = f"127.0.0.{random.randint(2, 250)}"
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return host, probe.getsockname()[1]
+
+
+# ---------------------------------------------------------------- the client
+
+
+async def _stream(host: str, port: int, request: bytes, count: int, latencies: list[float]) -> int:
+    reader, writer = await asyncio.open_connection(host, port)
+    errors = 0
+    try:
+        for _ in range(count):
+            started = time.perf_counter()
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            await reader.readexactly(length)
+            latencies.append(time.perf_counter() - started)
+            if head[9:12] != b"200":
+                errors += 1
+    finally:
+        writer.close()
+    return errors
+
+
+async def _load(host: str, port: int, path: str, body: bytes, total: int, concurrency: int) -> tuple[list[float], int, float]:
+    request = (f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+               f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+    latencies: list[float] = []
+    shares = [total // concurrency + (1 if i < total % concurrency else 0) for i in range(concurrency)]
+    started = time.perf_counter()
+    errors = await asyncio.gather(*(_stream(host, port, request, n, latencies) for n in shares if n))
+    return latencies, sum(errors), time.perf_counter() - started
+
+
+def measure(url: str, path: str, body: bytes, total: int, concurrency: int) -> tuple[list[float], int, float]:
+    """Send ``total`` requests at ``concurrency``; returns (latencies in s, errors, wall seconds)."""
+    host, port = url.removeprefix("http://").split(":")
+    return asyncio.run(_load(host, int(port), path, body, total, concurrency))
+
+
+def summarize(name: str, rounds: list[tuple[list[float], int, float]], concurrency: int) -> Result:
+    """One Result over all rounds: total requests / total time, percentiles of all latencies."""
+    latencies = sorted(t for r in rounds for t in r[0])
+    seconds = sum(r[2] for r in rounds)
+    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
+    return Result(name, len(latencies), concurrency, sum(r[1] for r in rounds), round(seconds, 3),
+                  round(len(latencies) / seconds, 1), round(pick(0.50), 3), round(pick(0.99), 3),
+                  [round(len(r[0]) / r[2], 1) for r in rounds])
+
+
+# ---------------------------------------------------------------- the servers
+
+
+def start_reference(tmp: Path) -> tuple[subprocess.Popen, str]:
+    """The reference app on uvicorn in a subprocess of this Python."""
+    (tmp / "reference_app.py").write_text(REFERENCE_APP)
+    host, port = free_address()
+    env = {**os.environ, "REFERENCE_MODEL": str(EXAMPLE / "model.joblib"), "PYTHONPATH": str(tmp)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "reference_app:app", "--host", host, "--port", str(port),
+         "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"],
+        env=env, cwd=tmp)
+    return process, f"http://{host}:{port}"
+
+
+def start_runtime(engine, args: argparse.Namespace) -> tuple[object, str, str]:
+    """The runtime in a container: ``--image`` as built, or ``--dev`` mounted on the base image."""
+    host, port = free_address()
+    env = {"MODELPORT_HOST": host, "PORT": str(port), **dict(kv.split("=", 1) for kv in args.runtime_env)}
+    name = f"modelport-bench-{uuid.uuid4().hex[:8]}"
+    if args.image:
+        image_env = dict(e.split("=", 1) for e in engine.images.get(args.image).attrs["Config"]["Env"] or [])
+        model = image_env.get("MODELPORT_MODEL_NAME", "iris")
+        container = engine.containers.run(args.image, detach=True, network_mode="host", name=name, environment=env)
+    else:
+        model = "iris"
+        sys.path.insert(0, str(REPO / "tests" / "runtime"))
+        from runtime_container import run_runtime, site_packages  # the tests' dev layout
+
+        env.update(MODELPORT_MODEL_NAME=model, MODELPORT_FRAMEWORK="sklearn", MODELPORT_MODEL_PATH="/opt/model/model.joblib")
+        container = run_runtime(engine, args.base_image, site_packages(("sklearn",)), env, {EXAMPLE: "/opt/model"})
+    return container, f"http://{host}:{port}", model
+
+
+def run(args: argparse.Namespace) -> list[Result]:
+    """Start both servers, then measure them in alternating rounds (so background load hits both)."""
+    import docker
+
+    engine = docker.from_env()
+    body = (EXAMPLE / "sample.json").read_bytes()
+    container = process = None
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            container, runtime_url, model = start_runtime(engine, args)
+            process, reference_url = start_reference(Path(tmp))
+            _wait_post(f"{runtime_url}/v2/models/{model}/infer", body, lambda: _container_gone(container))
+            _wait_post(f"{reference_url}/infer", body, lambda: process.poll() is not None)
+            servers = [("modelport runtime (container)", runtime_url, f"/v2/models/{model}/infer"),
+                       ("reference starlette route (host)", reference_url, "/infer")]
+            for _, url, path in servers:
+                measure(url, path, body, args.warmup, args.concurrency)
+            rounds: dict[str, list] = {name: [] for name, _, _ in servers}
+            per_round = max(1, args.requests // args.rounds)
+            for _ in range(args.rounds):
+                for name, url, path in servers:
+                    rounds[name].append(measure(url, path, body, per_round, args.concurrency))
+            return [summarize(name, rounds[name], args.concurrency) for name, _, _ in servers]
+        finally:
+            if container is not None:
+                container.remove(force=True)
+            if process is not None:
+                process.terminate()
+                process.wait(30)
+
+
+def _container_gone(container) -> bool:
+    container.reload()
+    if container.status in ("exited", "dead"):
+        raise SystemExit("the runtime container exited:\n" + container.logs().decode(errors="replace")[-3000:])
+    return False
+
+
+def _wait_post(url: str, body: bytes, died, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if died():
+            raise SystemExit(f"the server for {url} exited before answering")
+        try:
+            if httpx.post(url, content=body, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise SystemExit(f"{url} did not answer 200 in {timeout} s")
+
+
+def report(results: list[Result], output: str) -> str:
+    """A table (or JSON) of the results and the runtime/reference throughput ratio."""
+    ratio = round(results[0].requests_per_second / results[1].requests_per_second, 3)
+    if output == "json":
+        return json.dumps({"results": [asdict(r) for r in results], "throughput_ratio": ratio}, indent=2)
+    lines = [f"{'server':36} {'requests':>8} {'conc':>5} {'errors':>6} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}"]
+    for r in results:
+        lines.append(f"{r.server:36} {r.requests:>8} {r.concurrency:>5} {r.errors:>6} "
+                     f"{r.requests_per_second:>9.1f} {r.p50_ms:>8.3f} {r.p99_ms:>8.3f}  "
+                     f"rounds: {', '.join(map(str, r.rounds_requests_per_second))}")
+    lines.append(f"throughput ratio runtime/reference: {ratio:.3f}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, run both measurements, print the report."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--image", help="image built by `modelport build` for examples/iris")
+    source.add_argument("--dev", action="store_true", help="mount this checkout's runtime on --base-image")
+    parser.add_argument("--base-image", default=BASE_IMAGE)
+    parser.add_argument("--requests", type=int, default=5000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--warmup", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per server (requests split)")
+    parser.add_argument("--runtime-env", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra environment for the runtime container (e.g. MODELPORT_PREDICT_THREADS=0)")
+    parser.add_argument("--output", choices=("table", "json"), default="table")
+    args = parser.parse_args(argv)
+    if not (1 <= args.requests <= 200_000 and 1 <= args.concurrency <= 256 and 1 <= args.rounds <= 20):
+        parser.error("--requests must be 1..200000, --concurrency 1..256, --rounds 1..20")
+    print(report(run(args), args.output))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
