@@ -16,7 +16,7 @@ from .errors import ApiError, precondition
 from .revisions import mark_failed, mark_ready
 from .runtime import StartFailure
 from .state import FAILED, READY, RevisionRecord, ServiceRecord, Store, condition
-from .traffic import missing_revisions, resolve, route_failure, weights
+from .traffic import missing_revisions, needs_instance, resolve, route_failure, weights
 
 
 class Reconciler:
@@ -87,8 +87,7 @@ class Reconciler:
         if gone:
             return route_failure(gone[0])
         statuses = resolve(traffic, latest_ready)
-        wanted = weights(statuses)
-        for name in wanted:
+        for name in sorted(needs_instance(statuses)):
             with self.store.lock:
                 revision = record.revisions.get(name)
             if revision is None:
@@ -101,17 +100,21 @@ class Reconciler:
         return None
 
     def _switch(self, record: ServiceRecord, statuses: list[dict], latest_ready: str | None) -> None:
-        wanted = weights(statuses)
+        keep = needs_instance(statuses)
         with self.store.lock:
+            urls = {n: r.instance.url for n, r in record.revisions.items() if r.instance}
+            table = [(n, urls[n], p) for n, p in weights(statuses).items()]
+            tags = {s["tag"]: (s["revision"], urls[s["revision"]]) for s in statuses
+                    if s.get("tag") and s.get("revision") in urls}
+            idle = [r for n, r in record.revisions.items() if r.instance and n not in keep]
+        tag_urls = self.routers.update(record, table, tags)
+        with self.store.lock:
+            for status in statuses:
+                if status.get("tag") in tag_urls:
+                    status["uri"] = tag_urls[status["tag"]]
             record.data["trafficStatuses"] = statuses
             if latest_ready:
                 record.data["latestReadyRevision"] = record.revision_name(latest_ready)
-            urls = {n: r.instance.url for n, r in record.revisions.items() if r.instance}
-            table = [(n, urls[n], p) for n, p in wanted.items()]
-            tags = {s["tag"]: urls[s["revision"]] for s in statuses
-                    if s.get("tag") and s.get("revision") in urls}
-            idle = [r for n, r in record.revisions.items() if r.instance and n not in wanted]
-        self.routers.update(record, table, tags)
         for revision in idle:
             self._retire_later(record, revision)
 
@@ -154,7 +157,8 @@ class Reconciler:
     def _retire(self, record: ServiceRecord, revision: RevisionRecord) -> None:
         with record.reconcile_lock:
             with self.store.lock:
-                still_idle = revision.name not in weights(record.data.get("trafficStatuses", []))
+                serving = needs_instance(record.data.get("trafficStatuses", []))
+                still_idle = revision.name not in serving
                 instance = revision.instance if still_idle else None
                 if instance:
                     revision.instance = None

@@ -81,7 +81,11 @@ class ServiceRouter:
 
 
 class RouterHost:
-    """Opens, updates and closes the per-service routers on the emulator's event loop."""
+    """Opens, updates and closes the routers of services and of their traffic tags.
+
+    Each traffic tag gets its own router (its own port) pinned to the tagged revision: the
+    local stand-in for Cloud Run's tag URL, reported in traffic_statuses[].uri.
+    """
 
     def __init__(self, loop_thread, host: str = "127.0.0.1"):
         self.loop_thread = loop_thread
@@ -89,19 +93,39 @@ class RouterHost:
 
     def open(self, record) -> None:
         """Start a router for a new service; its URL becomes the service uri."""
-        timeout = float(record.data.get("template", {}).get("timeout", "300s").rstrip("s"))
-        record.router = ServiceRouter(record.service_id, timeout_s=timeout)
+        record.router = ServiceRouter(record.service_id, timeout_s=_timeout(record))
         record.served = self.loop_thread.serve(record.router, host=self.host)
+        record.tag_routers = {}
 
-    def update(self, record, table: list[tuple[str, str, int]], tags: dict[str, str]) -> None:
-        """Switch the routing table of a service's router."""
-        if record.router is not None:
-            timeout = record.data.get("template", {}).get("timeout", "300s")
-            record.router.update(table, tags, float(timeout.rstrip("s")))
+    def update(self, record, table: list[tuple[str, str, int]],
+               tags: dict[str, tuple[str, str]]) -> dict[str, str]:
+        """Switch the routing tables; `tags` maps tag -> (revision, url). Returns tag URLs."""
+        if record.router is None:
+            return {}
+        timeout = _timeout(record)
+        record.router.update(table, {t: url for t, (_, url) in tags.items()}, timeout)
+        for tag in set(record.tag_routers) - set(tags):
+            self._close(*record.tag_routers.pop(tag))
+        for tag, (revision, url) in tags.items():
+            if tag not in record.tag_routers:
+                router = ServiceRouter(f"{record.service_id}/{tag}", timeout_s=timeout)
+                record.tag_routers[tag] = (router, self.loop_thread.serve(router, host=self.host))
+            record.tag_routers[tag][0].update([(revision, url, 100)], {}, timeout)
+        return {tag: served.url for tag, (_, served) in record.tag_routers.items()}
 
     def close(self, record) -> None:
-        """Stop a service's router."""
+        """Stop a service's router and its tag routers."""
+        for router, served in getattr(record, "tag_routers", {}).values():
+            self._close(router, served)
+        record.tag_routers = {}
         if record.served is not None:
-            self.loop_thread.stop_serving(record.served)
-            self.loop_thread.call(record.router.aclose())
+            self._close(record.router, record.served)
             record.served = None
+
+    def _close(self, router: ServiceRouter, served) -> None:
+        self.loop_thread.stop_serving(served)
+        self.loop_thread.call(router.aclose())
+
+
+def _timeout(record) -> float:
+    return float(record.data.get("template", {}).get("timeout", "300s").rstrip("s"))

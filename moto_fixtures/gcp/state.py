@@ -41,6 +41,7 @@ class ServiceRecord:
     policy: dict = field(default_factory=lambda: {"etag": "ACAB"})
     router: object = None
     served: object = None
+    tag_routers: dict = field(default_factory=dict)  # tag -> (router, served)
     deleted: bool = False
     reconcile_lock: threading.Lock = field(default_factory=threading.Lock)
 

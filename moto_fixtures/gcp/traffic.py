@@ -78,6 +78,12 @@ def weights(statuses: list[dict]) -> dict[str, int]:
     return out
 
 
+def needs_instance(statuses: list[dict]) -> set[str]:
+    """Revisions that must run: those with traffic, and those reachable through a tag."""
+    tagged = {s["revision"] for s in statuses if s.get("tag") and s.get("revision")}
+    return set(weights(statuses)) | tagged
+
+
 def referenced(traffic: list[dict]) -> set[str]:
     """Revision names the traffic spec names explicitly (any percent, tags included)."""
     return {t["revision"] for t in traffic if t.get("type") == REVISION and t.get("revision")}

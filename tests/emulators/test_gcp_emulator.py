@@ -473,9 +473,15 @@ def test_two_revisions_split_50_50_both_answer_through_the_service_uri(clients, 
     assert sorted((s.revision, s.percent) for s in svc.traffic_statuses) == [(one, 50), (two, 50)]
     assert set(versions_seen(svc.uri)) == {"one", "two"}
 
-    svc.traffic = [run_v2.TrafficTarget(type_=LATEST, percent=100)]
+    svc.traffic = [run_v2.TrafficTarget(type_=LATEST, percent=100),
+                   run_v2.TrafficTarget(type_=REVISION, revision=one, percent=0, tag="old")]
     svc = update(clients, svc)
     assert versions_seen(svc.uri, 10) == {"two": 10}
+    [tagged] = [s for s in svc.traffic_statuses if s.tag == "old"]
+    assert versions_seen(tagged.uri, 3) == {"one": 3}  # the tag URL reaches the 0% revision
+
+    svc.traffic = [run_v2.TrafficTarget(type_=LATEST, percent=100)]
+    svc = update(clients, svc)
     revisions = {c.labels["modelport.gcp.revision"] for c in _wait_for_containers(clients[2], svc.name, 1)}
     assert revisions == {two}  # `one` lost its traffic and was stopped after the grace period
     clients[0].delete_service(name=svc.name).result(timeout=60)
