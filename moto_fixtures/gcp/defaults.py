@@ -11,7 +11,7 @@ DEFAULT_MAX_INSTANCES = 100
 DEFAULT_PORT = {"name": "http1", "containerPort": 8080}
 
 
-def with_defaults(spec: dict, limits: CloudRunLimits, project: str) -> dict:
+def with_defaults(spec: dict, limits: CloudRunLimits, project_number: str) -> dict:
     """A copy of a Service spec with server defaults applied."""
     spec = copy.deepcopy(spec)
     spec.setdefault("ingress", "INGRESS_TRAFFIC_ALL")
@@ -22,7 +22,7 @@ def with_defaults(spec: dict, limits: CloudRunLimits, project: str) -> dict:
     template.setdefault("timeout", f"{limits.request_timeout['default_s']}s")
     template.setdefault("maxInstanceRequestConcurrency", limits.concurrency["default"])
     template.setdefault("scaling", {}).setdefault("maxInstanceCount", DEFAULT_MAX_INSTANCES)
-    template.setdefault("serviceAccount", f"{project}-compute@developer.gserviceaccount.com")
+    template.setdefault("serviceAccount", f"{project_number}-compute@developer.gserviceaccount.com")
     for container in template.get("containers", []):
         container_defaults(container, limits)
     return spec

@@ -68,7 +68,7 @@ class ControlPlane:
     def create(self, parent: str, service_id: str, body: dict, validate_only: bool) -> dict:
         """CreateService: validate, store generation 1 with its first revision, reconcile."""
         name = f"{parent}/services/{service_id}"
-        spec = self._checked_spec(body, service_id)
+        spec = self._checked_spec(body, service_id, parent.split("/")[1])
         with self.store.lock:
             if name in self.store.services and not self.store.services[name].deleted:
                 raise ApiError("ALREADY_EXISTS", f"Resource '{service_id}' already exists.")
@@ -100,7 +100,7 @@ class ControlPlane:
             if body.get("etag") and body["etag"] != record.data["etag"]:
                 raise ApiError("ABORTED", f"The etag provided ({body['etag']}) does not match the "
                                f"current etag of service '{service_id}'; re-read and retry.")
-            spec = self._checked_spec(self._merged(record, body, mask), service_id)
+            spec = self._checked_spec(self._merged(record, body, mask), service_id, project)
             revision = self._revision_for(record, spec["template"])
             if validate_only:
                 return self._done_op(parent, {**record.data, **spec})
@@ -130,12 +130,11 @@ class ControlPlane:
         return op
 
     # -- helpers -------------------------------------------------------------------------
-    def _checked_spec(self, body: dict, service_id: str) -> dict:
+    def _checked_spec(self, body: dict, service_id: str, project: str) -> dict:
         spec = {k: v for k, v in body.items() if k in USER_FIELDS}
         check_service(spec, service_id, self.limits)
         check_traffic(spec.get("traffic") or [])
-        project = "000000000000"
-        return with_defaults(spec, self.limits, project)
+        return with_defaults(spec, self.limits, project_number(project))
 
     def _merged(self, record: ServiceRecord, body: dict, mask: list[str]) -> dict:
         if not mask or mask == ["*"]:
@@ -196,6 +195,11 @@ class ControlPlane:
         op = self.store.new_operation(parent, "Service", snapshot)
         self.store.finish_operation(op["name"], snapshot)
         return copy.deepcopy(self.store.operations[op["name"]])
+
+
+def project_number(project: str) -> str:
+    """A stable 12-digit stand-in for the project number (default service account name)."""
+    return str(int(hashlib.sha256(project.encode()).hexdigest(), 16) % 10**12).zfill(12)
 
 
 def _camel(path: str) -> str:

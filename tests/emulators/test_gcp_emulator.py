@@ -16,7 +16,7 @@ import pytest
 from google.api_core import exceptions as gexc
 from google.cloud import run_v2
 from google.iam.v1 import iam_policy_pb2, policy_pb2
-from google.protobuf import duration_pb2
+from google.protobuf import duration_pb2, field_mask_pb2
 
 from moto_fixtures.gcp.runtime import LABEL_INSTANCE, LABEL_SERVICE
 
@@ -169,6 +169,16 @@ def test_explicit_revision_names_and_duplicates(clients):
     assert "already exists" in err.value.message
     svc.template.revision = f"{service_id}-green"
     assert update(clients, svc).latest_ready_revision.endswith(f"{service_id}-green")
+
+
+def test_update_mask_changes_only_the_named_fields(clients):
+    svc = create(clients, sid("mask"), service(labels={"a": "1"}, env={"V": "1"}))
+    svc.labels = {"b": "2"}
+    svc.template.containers[0].env[0].value = "2"  # not in the mask: ignored
+    after = update(clients, svc, update_mask=field_mask_pb2.FieldMask(paths=["labels"]))
+    assert dict(after.labels) == {"b": "2"}
+    assert after.template.containers[0].env[0].value == "1"
+    assert after.latest_created_revision == svc.latest_created_revision
 
 
 def test_stale_etag_is_aborted(clients):
@@ -516,3 +526,24 @@ def test_revision_that_exits_is_not_ready_and_keeps_the_old_one_serving(clients,
     assert ready.revision_reason == run_v2.Condition.RevisionReason.HEALTH_CHECK_CONTAINER_ERROR
     assert "exited with code 3" in ready.message
     assert versions_seen(after.uri, 5) == {"good": 5}
+
+
+def test_env_from_secret_manager_reference(clients, echo_image):
+    emu = clients[2].emulator
+    emu.add_secret("model-version", "from-secret")
+    service_id = sid("secret")
+    svc = echo_service(echo_image, f"{service_id}-a", "unused")
+    ref = run_v2.SecretKeySelector(secret="model-version", version="latest")
+    svc.template.containers[0].env = [
+        run_v2.EnvVar(name="VERSION", value_source=run_v2.EnvVarSource(secret_key_ref=ref))]
+    created = create(clients, service_id, svc)
+    assert versions_seen(created.uri, 2) == {"from-secret": 2}
+
+    created.template.revision = f"{service_id}-b"
+    created.template.containers[0].env[0].value_source.secret_key_ref.secret = "no-such-secret"
+    with pytest.raises(gexc.FailedPrecondition):
+        update(clients, created)
+    failed = clients[1].get_revision(name=f"{created.name}/revisions/{service_id}-b")
+    ready = next(c for c in failed.conditions if c.type_ == "Ready")
+    assert ready.reason == run_v2.Condition.CommonReason.SECRETS_ACCESS_CHECK_FAILED
+    assert "no-such-secret" in ready.message
