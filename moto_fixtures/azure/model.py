@@ -145,4 +145,7 @@ def public_properties(props: dict) -> dict:
             volume["secret"] = {}
     log_analytics = (out.get("diagnostics") or {}).get("logAnalytics") or {}
     log_analytics.pop("workspaceKey", None)
+    log_analytics.pop("workspaceResourceId", None)  # x-ms-secret in the API definition
+    for extension in out.get("extensions") or []:
+        (extension.get("properties") or {}).pop("protectedSettings", None)
     return out

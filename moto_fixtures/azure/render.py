@@ -104,9 +104,13 @@ def _address(ip: dict, group: Group) -> None:
 
 
 def _identity(group: Group) -> dict:
+    # Stable fake ids, derived from resource ids so that GET is repeatable.
     identity = copy.deepcopy(group.body["identity"])
+    identity["tenantId"] = str(uuid.uuid5(uuid.NAMESPACE_URL, group.subscription))
     if "SystemAssigned" in (identity.get("type") or ""):
-        # Stable fake ids: derived from the resource id so GET is repeatable.
         identity["principalId"] = str(uuid.uuid5(uuid.NAMESPACE_URL, group.id))
-        identity["tenantId"] = str(uuid.uuid5(uuid.NAMESPACE_URL, group.subscription))
+    for key, value in (identity.get("userAssignedIdentities") or {}).items():
+        identity["userAssignedIdentities"][key] = {
+            **(value or {}), "principalId": str(uuid.uuid5(uuid.NAMESPACE_URL, key)),
+            "clientId": str(uuid.uuid5(uuid.NAMESPACE_DNS, key))}
     return identity

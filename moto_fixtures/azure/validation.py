@@ -9,6 +9,7 @@ import re
 
 from .errors import ArmError, bad_request, missing_property, wrong_type
 from .limits import AciLimits
+from .model import normalize_location
 
 # The regex ACI quotes in its InvalidContainerName message.
 _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -95,7 +96,7 @@ def validate_group(name: str, body: dict, limits: AciLimits) -> None:
     for i, container in enumerate(containers):
         _check_container(container, f"properties.containers[{i}]", name, seen)
     _check_registry_credentials(props)
-    _check_resources(containers, props, name, body["location"], limits)
+    _check_resources(containers, props, name, normalize_location(body["location"]), limits)
     _check_ip_address(props, containers, name, limits)
 
 
