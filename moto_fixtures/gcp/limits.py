@@ -1,8 +1,10 @@
 """Cloud Run size limits, read once from the project's versioned limits table (limits.toml).
 
 The figures live in the data table, never in this code: the emulator only knows how to apply
-them. The table is looked up in this order: ``$MODELPORT_LIMITS_TOML``, then a ``limits.toml``
-shipped next to the repository (``reference/``, ``shared/reference/`` in any parent folder).
+them. The table is looked up in this order: ``$MODELPORT_LIMITS_TOML``; the project's reference
+copy (``reference/`` or ``shared/reference/`` in any parent folder); then the verbatim copies
+shipped inside the repository (``core/``, ``core/data/``, ``providers/gcp/``), so a fresh clone
+works too.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ def _candidates() -> list[Path]:
     for parent in Path(__file__).resolve().parents:
         found.append(parent / "reference" / "limits.toml")
         found.append(parent / "shared" / "reference" / "limits.toml")
+    repo = Path(__file__).resolve().parents[2]
+    found += [repo / "core" / "limits.toml", repo / "core" / "data" / "limits.toml",
+              repo / "providers" / "gcp" / "limits.toml"]
     return found
 
 
