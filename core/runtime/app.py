@@ -8,6 +8,7 @@ the same treatment (bounded body, JSON error body, never a 500 for bad input) an
 from __future__ import annotations
 
 import logging
+import os
 import re
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -122,6 +123,17 @@ class RuntimeApp:
         return await self.host.call(route.handler, self.host, request)
 
 
+# uvicorn's supervisor stops (instead of restarting the worker forever) on this exit status
+WORKER_STARTUP_FAILURE = 3
+
+
 def app_from_environment() -> RuntimeApp:
     """Factory for uvicorn's multi-worker mode: each worker builds its app from the environment."""
-    return RuntimeApp(RuntimeConfig.from_env())
+    app = RuntimeApp(RuntimeConfig.from_env())
+    app.on_load_failure = _exit_worker
+    return app
+
+
+def _exit_worker(reason: str) -> None:
+    # a worker whose model cannot load must not stay up un-ready; the server's supervisor then stops
+    os._exit(WORKER_STARTUP_FAILURE)

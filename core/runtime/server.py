@@ -15,6 +15,7 @@ import sys
 
 from .app import RuntimeApp
 from .config import RuntimeConfig
+from .frameworks import load_model
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +51,7 @@ def serve(config: RuntimeConfig) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _ignore_replayed_signal)
     if config.workers > 1:
-        uvicorn.run(f"{__package__}.app:app_from_environment", factory=True, workers=config.workers,
-                    **uvicorn_options(config))
-        return 0
+        return _serve_workers(config)
     app = RuntimeApp(config)
     server = uvicorn.Server(uvicorn.Config(app, **uvicorn_options(config)))
 
@@ -65,6 +64,22 @@ def serve(config: RuntimeConfig) -> int:
         log.error("exiting: the model did not load (%s)", app.host.load_error)
         return 1
     return 0 if server.started else 1
+
+
+def _serve_workers(config: RuntimeConfig) -> int:
+    """MODELPORT_WORKERS > 1: uvicorn's supervisor runs that many processes on one socket."""
+    import uvicorn
+
+    try:
+        # load once here first: a broken model must stop the container with a clear reason,
+        # not make the supervisor restart workers that can never become ready
+        load_model(config)
+    except Exception as exc:
+        log.error("exiting: the model did not load (%s: %s)", type(exc).__name__, exc)
+        return 1
+    uvicorn.run(f"{__package__}.app:app_from_environment", factory=True, workers=config.workers,
+                **uvicorn_options(config))
+    return 0
 
 
 def _ignore_replayed_signal(signum: int, frame: object) -> None:

@@ -117,3 +117,27 @@ def wait_for(condition, timeout=30.0):
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.02)
+
+
+def test_several_workers_serve_and_exit_0_on_sigterm(tmp_path):
+    process, url = start(tmp_path, {**iris_env(), "MODELPORT_WORKERS": "2"})
+    try:
+        wait_ready(url, process, timeout=120)
+        with httpx.Client(timeout=30) as client:  # new connections land on either worker
+            for _ in range(6):
+                with httpx.Client(timeout=30) as fresh:
+                    assert fresh.post(f"{url}/v2/models/iris/infer", json=sample_request()).status_code == 200
+            assert client.get(f"{url}/v2/health/live").status_code == 200
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(60) == 0
+    finally:
+        stop(process)
+
+
+def test_several_workers_with_a_broken_model_exit_1(tmp_path):
+    env = {**iris_env(), "MODELPORT_WORKERS": "2", "MODELPORT_MODEL_PATH": str(tmp_path / "missing.joblib")}
+    process, _ = start(tmp_path, env)
+    try:
+        assert process.wait(60) == 1
+    finally:
+        stop(process)
