@@ -15,7 +15,8 @@ Pytest: ``pytest_plugins = ["moto_fixtures.aws.fixtures"]`` gives the session fi
 
 What a real account adds, and how it is emulated here (generic: only AWS API state is read):
 
-* Control plane: moto server (a separate process, ``MotoAws``) on 127.0.0.1, region us-east-1,
+* Control plane: moto server (a separate process, ``MotoAws``, run from ``moto_process.py``:
+  moto's own WSGI app, threaded, as ``moto_server`` runs it) on 127.0.0.1, region us-east-1,
   account 123456789012, AWS managed policies loaded (``MOTO_IAM_LOAD_MANAGED_POLICIES``).
   ``enforce_iam=True`` starts it with ``INITIAL_NO_AUTH_ACTION_COUNT`` so only the bootstrap of an
   administrator user (``AwsEmulation.admin``) runs unauthenticated; afterwards every call must be
@@ -33,8 +34,10 @@ What a real account adds, and how it is emulated here (generic: only AWS API sta
   networking), from its task definition's essential container: image, entryPoint, command,
   environment, ``secrets[].valueFrom`` resolved from Secrets Manager (incl. ``:json-key``) or SSM,
   plus ``PORT`` (the container port the load balancer uses, else the first port mapping) and
-  ``MODELPORT_HOST`` (a distinct 127.A.B.x address per task). Health = HTTP GET of the path in
-  the container health check command (``curl http://localhost:PORT/PATH``), else a TCP connect.
+  ``MODELPORT_HOST`` (a distinct 127.A.B.x address per task). Health = HTTP GET (< 400 is
+  healthy) of the path in the container health check command (``curl http://localhost:PORT/
+  PATH``), else of the target group's ``HealthCheckPath``, else a TCP connect. A task whose
+  definition changes is stopped, then started again (no overlap); an exited task is restarted.
   Healthy tasks are registered as ``ip`` targets (address, container port) in the service's
   target groups and deregistered when they stop or turn unhealthy, as ECS does.
 * ALB: ``LoadBalancerPlane`` serves each application load balancer's ``DNSName`` (an /etc/hosts
@@ -43,11 +46,14 @@ What a real account adds, and how it is emulated here (generic: only AWS API sta
 
 Gaps (moto 5.2.5 server mode) found while building this, for the provider author:
 
-* ECS ``runningCount``/``pendingCount`` and the deployment's ``rolloutState`` do not follow the
-  tasks: ``create_service`` answers ``runningCount=0, pendingCount=desiredCount, rolloutState
-  IN_PROGRESS`` forever; ``update_service(desiredCount=N)`` sets ``runningCount=N`` at once.
-  Readiness must be judged from ``describe_target_health`` (filled by the bridge) and a smoke
-  request through the load balancer, not from ``runningCount``.
+* ECS ``runningCount``/``pendingCount`` and the deployment's ``rolloutState`` do not follow any
+  task in moto (``create_service`` answers ``runningCount=0``, ``rolloutState IN_PROGRESS``
+  forever; ``update_service(desiredCount=N)`` sets ``runningCount=N`` at once). Here the moto
+  process (``moto_process.py``) has a private channel standing for the ECS agent's reports: the
+  bridge sets ``runningCount`` = ``desiredCount`` while the service's container runs (0
+  otherwise), ``rolloutState`` = ``COMPLETED`` once it is also healthy, and ``failedTasks`` =
+  task starts that failed or exited. Right after ``update_service`` moto's own answer shows
+  for up to one bridge pass (~0.5 s). One container stands for all ``desiredCount`` tasks.
 * ECS ``list_tasks``/``describe_tasks`` show no tasks for services (moto creates none); Fargate
   ``run_task`` answers HTTP 500 unless each container has ``memory`` (and needs
   ``securityGroups``). Services need ``networkConfiguration.awsvpcConfiguration`` with existing

@@ -17,12 +17,16 @@ import time
 from dataclasses import dataclass, replace
 from typing import Callable
 
+from botocore.exceptions import ClientError
+
 from .containers import DockerTasks, probe
 from .ecs_state import WantedService, wanted_services
 from .net import LoopbackPool
 from .taskdef import TaskStartError, container_port, essential_container, plan_container
 
 log = logging.getLogger(__name__)
+# reporter(service_arn, cluster_arn, running, healthy, failed_tasks): the ECS agent's report
+Reporter = Callable[[str, str, int, bool, int], object]
 RETRY_AFTER = 3.0  # seconds before a task that failed to start is tried again
 
 
@@ -43,7 +47,7 @@ class ServiceStatus:
     healthy: bool = False
     health_path: str | None = None
     last_error: str | None = None
-    restarts: int = 0
+    failed_tasks: int = 0
     next_attempt: float = 0.0
 
 
@@ -51,8 +55,9 @@ class EcsBridge:
     """Reconciles moto's ECS services with containers; ``status()`` shows the result."""
 
     def __init__(self, client: Callable[[str], object], registry: str, tasks: DockerTasks,
-                 pool: LoopbackPool, interval: float = 0.5):
+                 pool: LoopbackPool, interval: float = 0.5, reporter: Reporter | None = None):
         self._client = client
+        self._reporter = reporter
         self.registry = registry
         self.tasks = tasks
         self.pool = pool
@@ -109,6 +114,10 @@ class EcsBridge:
             self.ticks += 1
 
     def _reconcile(self, svc: WantedService) -> None:
+        self._reconcile_task(svc)
+        self._report(svc)
+
+    def _reconcile_task(self, svc: WantedService) -> None:
         status = self._status[svc.arn]
         if status.container_id is None:
             if time.monotonic() >= status.next_attempt:
@@ -123,6 +132,20 @@ class EcsBridge:
                           last_error=problem if problem else status.last_error))
         self._sync_targets(svc.arn)
 
+    def _report(self, svc: WantedService) -> None:
+        """Make the service's counts in ECS follow the task (one container stands for all)."""
+        status = self._status[svc.arn]
+        running = svc.desired_count if status.running else 0
+        done = status.healthy and running >= svc.desired_count
+        unchanged = (svc.running_count == running and svc.failed_tasks == status.failed_tasks
+                     and (svc.rollout_state == "COMPLETED") == done)
+        if self._reporter is None or unchanged:
+            return
+        try:
+            self._reporter(svc.arn, svc.cluster_arn, running, status.healthy, status.failed_tasks)
+        except Exception as exc:  # noqa: BLE001 - the service may be gone since this pass began
+            log.info("ECS bridge: state report for %s: %s", svc.name, exc)
+
     def _start_task(self, svc: WantedService, status: ServiceStatus) -> None:
         address = None
         try:
@@ -132,11 +155,13 @@ class EcsBridge:
             address = self.pool.allocate(port or 0)
             plan = plan_container(task_definition, list(svc.load_balancers), self.registry,
                                   self._client("secretsmanager"), self._client("ssm"), address)
+            if plan.health_path is None and svc.target_group_arns:
+                plan = replace(plan, health_path=self._target_group_health_path(svc))
             container_id = self.tasks.run(plan, svc.arn, _container_name(self.tasks.owner, svc))
-        except (TaskStartError, OSError) as exc:
+        except (TaskStartError, OSError, ClientError) as exc:
             if address:
                 self.pool.release(address)
-            self._set(replace(status, last_error=str(exc),
+            self._set(replace(status, last_error=str(exc), failed_tasks=status.failed_tasks + 1,
                               next_attempt=time.monotonic() + RETRY_AFTER))
             log.warning("ECS bridge: cannot start %s: %s", svc.name, exc)
             return
@@ -144,13 +169,23 @@ class EcsBridge:
                           container_id=container_id, health_path=plan.health_path,
                           running=True, healthy=False))
 
+    def _target_group_health_path(self, svc: WantedService) -> str | None:
+        """Without a container health check, the load balancer's own check decides."""
+        groups = self._client("elbv2").describe_target_groups(
+            TargetGroupArns=list(svc.target_group_arns))["TargetGroups"]
+        for group in groups:
+            if group.get("HealthCheckEnabled", True) and group.get("HealthCheckProtocol",
+                                                                     "HTTP") == "HTTP":
+                return group.get("HealthCheckPath") or "/"
+        return None
+
     def _task_stopped(self, status: ServiceStatus, state: str, exit_code: int | None) -> None:
         reason = f"Essential container in task exited (state {state}, exit code {exit_code})"
         self.tasks.remove(status.container_id)
         if status.address:
             self.pool.release(status.address)
         self._set(replace(status, container_id=None, address=None, running=False,
-                          healthy=False, last_error=reason, restarts=status.restarts + 1,
+                          healthy=False, last_error=reason, failed_tasks=status.failed_tasks + 1,
                           next_attempt=time.monotonic() + RETRY_AFTER))
         self._sync_targets(status.service_arn)
 

@@ -15,6 +15,9 @@ class WantedService:
     task_definition_arn: str
     desired_count: int
     load_balancers: tuple[dict, ...]
+    running_count: int = 0
+    rollout_state: str | None = None
+    failed_tasks: int = 0
 
     @property
     def target_group_arns(self) -> tuple[str, ...]:
@@ -56,10 +59,13 @@ def _cluster_services(ecs, cluster_arn: str) -> list[WantedService]:
 
 
 def _to_wanted(svc: dict, cluster_arn: str) -> WantedService:
+    primary = next((d for d in svc.get("deployments", []) if d.get("status") == "PRIMARY"), {})
     return WantedService(
         arn=svc["serviceArn"], cluster_arn=cluster_arn, name=svc["serviceName"],
         task_definition_arn=svc["taskDefinition"], desired_count=svc["desiredCount"],
-        load_balancers=tuple(svc.get("loadBalancers", [])))
+        load_balancers=tuple(svc.get("loadBalancers", [])),
+        running_count=svc.get("runningCount", 0), rollout_state=primary.get("rolloutState"),
+        failed_tasks=primary.get("failedTasks", 0))
 
 
 def alb_listeners(elbv2) -> list[Listener]:
@@ -90,5 +96,6 @@ def default_action_weights(elbv2, listener_arn: str) -> list[tuple[str, int]] | 
         return action
     groups = (action.get("ForwardConfig") or {}).get("TargetGroups")
     if groups:
-        return [(g["TargetGroupArn"], int(1 if g.get("Weight") is None else g["Weight"])) for g in groups]
+        return [(g["TargetGroupArn"], 1 if g.get("Weight") is None else int(g["Weight"]))
+                for g in groups]
     return [(action["TargetGroupArn"], 1)]

@@ -105,8 +105,8 @@ class AwsEmulation:
             "ignoredmediatypes": ["application/octet-stream"]}]).start()
         self.tasks = DockerTasks(self.owner, self.docker_host)
         self.tasks.clean_stale()
-        self.bridge = EcsBridge(self.client, self.registry, self.tasks, self.pool,
-                                self.interval).start()
+        self.bridge = EcsBridge(self.client, self.registry, self.tasks, self.pool, self.interval,
+                                reporter=self.moto.report_service_state).start()
         self.load_balancers = LoadBalancerPlane(self.client, self.bridge, self._runner, self.pool,
                                                 self.hosts, self.interval).start()
         if self.set_env:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 
+from .moto_process import AGENT_PATH
 from .net import EmulationStartError, free_port, wait_for_tcp
 
 REGION = "us-east-1"
@@ -39,10 +40,8 @@ class Credentials:
 
 
 def _moto_server_command(port: int) -> list[str]:
-    exe = Path(sys.executable).with_name("moto_server")
-    if exe.exists():
-        return [str(exe), "-H", "127.0.0.1", "-p", str(port)]
-    return [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    # A script path, not ``-m``: the server process needs only moto, not this repo on sys.path.
+    return [sys.executable, str(Path(__file__).with_name("moto_process.py")), "--port", str(port)]
 
 
 class MotoAws:
@@ -73,7 +72,8 @@ class MotoAws:
         """Start the server, wait until it answers, bootstrap the admin user when enforcing IAM."""
         self.port = free_port()
         self._logdir = tempfile.mkdtemp(prefix="moto-aws-")
-        env = dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="true", **_dummy_env(self.region))
+        env = dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="true", MOTO_PORT=str(self.port),
+                   **_dummy_env(self.region))
         if self.enforce_iam:
             env["INITIAL_NO_AUTH_ACTION_COUNT"] = str(_BOOTSTRAP_ACTIONS)
         log = open(Path(self._logdir) / "moto.log", "wb")
@@ -113,6 +113,15 @@ class MotoAws:
         iam.attach_user_policy(UserName=ADMIN_USER, PolicyArn=ADMIN_POLICY_ARN)
         key = iam.create_access_key(UserName=ADMIN_USER)["AccessKey"]
         return Credentials(key["AccessKeyId"], key["SecretAccessKey"])
+
+    def report_service_state(self, service_arn: str, cluster_arn: str, running: int,
+                             healthy: bool, failed_tasks: int = 0) -> dict:
+        """Tell ECS how many of a service's tasks run (the ECS agent's job; see moto_process)."""
+        reply = httpx.post(f"{self.endpoint_url}{AGENT_PATH}", timeout=10, json={
+            "serviceArn": service_arn, "clusterArn": cluster_arn, "running": running,
+            "healthy": healthy, "failedTasks": failed_tasks})
+        reply.raise_for_status()
+        return reply.json()
 
     def reset(self) -> None:
         """Forget every resource (moto's ``/moto-api/reset``); IAM enforcement stays as it was."""

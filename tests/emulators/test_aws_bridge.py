@@ -194,6 +194,12 @@ def test_services_run_and_are_registered_healthy(aws_emulation, stack):  # noqa:
         health = elbv2.describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"]
         assert [(h["Target"]["Id"], h["Target"]["Port"], h["TargetHealth"]["State"])
                 for h in health] == [(status.address, PORT, "healthy")]
+    # The counts ECS reports follow the tasks (the bridge is the ECS agent here).
+    bridge.wait_ticks(2)  # the report to ECS follows the health check in the same pass
+    reply = aws_emulation.client("ecs").describe_services(cluster=stack["cluster"],
+                                                          services=stack["services"])
+    assert [(s["runningCount"], s["pendingCount"], s["deployments"][0]["rolloutState"])
+            for s in reply["services"]] == [(1, 0, "COMPLETED"), (1, 0, "COMPLETED")]
 
 
 def test_dns_name_resolves_through_etc_hosts(aws_emulation, stack):  # noqa: F811
@@ -247,6 +253,11 @@ def test_unreadable_secret_keeps_task_from_starting(aws_emulation, stack, hello)
         status = bridge.service("hello-nosecret")
         assert status.container_id is None and not status.running
         assert "unable to pull secrets" in status.last_error and missing in status.last_error
+        bridge.wait_ticks(2)
+        svc = ecs.describe_services(cluster=stack["cluster"],
+                                    services=["hello-nosecret"])["services"][0]
+        assert svc["runningCount"] == 0 and svc["deployments"][0]["failedTasks"] >= 1
+        assert svc["deployments"][0]["rolloutState"] == "IN_PROGRESS"
     finally:
         ecs.delete_service(cluster=stack["cluster"], service="hello-nosecret", force=True)
 
@@ -255,13 +266,20 @@ def test_task_definition_change_replaces_container(aws_emulation, stack):  # noq
     bridge, ecs = aws_emulation.bridge, aws_emulation.client("ecs")
     bridge.wait_for(healthy("hello-v2"), 120, "hello-v2 healthy")
     before = bridge.service("hello-v2").container_id
-    ecs.update_service(cluster=stack["cluster"], service="hello-v2",
-                       taskDefinition=stack["td"]["v1"])
+    family_revision = stack["td"]["v1"].rsplit("/", 1)[-1]  # "family:1", as users often pass it
+    svc = ecs.update_service(cluster=stack["cluster"], service="hello-v2",
+                             taskDefinition=family_revision)["service"]
+    # A new deployment starts at once, as in ECS; it completes when the new task is healthy.
+    assert svc["taskDefinition"] == stack["td"]["v1"]
+    assert svc["deployments"][0]["rolloutState"] == "IN_PROGRESS"
     bridge.wait_for(lambda b: healthy("hello-v2")(b)
                     and b.service("hello-v2").task_definition_arn == stack["td"]["v1"], 120,
                     "hello-v2 replaced")
     after = bridge.service("hello-v2")
     assert after.container_id != before
+    bridge.wait_ticks(2)
+    svc = ecs.describe_services(cluster=stack["cluster"], services=["hello-v2"])["services"][0]
+    assert (svc["runningCount"], svc["deployments"][0]["rolloutState"]) == (1, "COMPLETED")
     assert aws_emulation.tasks.state(before) == ("gone", None)
     answer = httpx.get(f"http://{after.address}:{PORT}/").json()
     assert answer["version"] == "v1"
@@ -342,6 +360,9 @@ def test_unhealthy_task_is_not_routed(aws_emulation, hello):  # noqa: F811
                                        and b.service(f"sick-{suffix}").last_error), 120, "probed")
         status = bridge.service(f"sick-{suffix}")
         assert not status.healthy and "HTTP 503" in status.last_error
+        bridge.wait_ticks(2)
+        svc = ecs.describe_services(cluster=cluster, services=[f"sick-{suffix}"])["services"][0]
+        assert (svc["runningCount"], svc["deployments"][0]["rolloutState"]) == (1, "IN_PROGRESS")
         assert elbv2.describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"] == []
         bridge.wait_for(lambda b: aws.load_balancers.serving(lb["DNSName"], 8081), 30, "served")
         assert httpx.get(f"http://{lb['DNSName']}:8081/", timeout=10).status_code == 503

@@ -1,0 +1,131 @@
+"""The moto server process: moto's own WSGI app plus the ECS agent's task-state channel.
+
+Run as a script (``python moto_process.py --port N``) so it needs nothing but moto. In a real
+account the ECS agent reports task state to the control plane over a private channel, and
+``runningCount`` / ``pendingCount`` / the deployment's ``rolloutState`` follow the tasks. moto has
+no tasks for services, so the bridge reports what it runs here::
+
+    POST /moto-fixtures/ecs-agent/service-state
+    {"serviceArn": ..., "clusterArn": ..., "running": 1, "healthy": true, "failedTasks": 0}
+
+This path is no AWS API: product code never calls it, and IAM enforcement does not apply to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from datetime import datetime, timezone
+
+AGENT_PATH = "/moto-fixtures/ecs-agent/service-state"
+
+
+def report_service_state(report: dict) -> tuple[int, dict]:
+    """Apply one service-state report to moto's ECS backend; (HTTP status, reply body)."""
+    from moto.ecs.models import ecs_backends
+
+    _, _, _, region, account, resource = report["serviceArn"].split(":", 5)
+    cluster = report["clusterArn"].rsplit("/", 1)[-1]
+    service = ecs_backends[account][region].services.get(f"{cluster}:{resource.rsplit('/', 1)[-1]}")
+    if service is None or service.status != "ACTIVE":
+        return 404, {"error": "no such active service"}
+    running = max(0, min(int(report["running"]), service.desired_count))
+    service.running_count = running
+    service.pending_count = service.desired_count - running
+    done = bool(report.get("healthy")) and running >= service.desired_count
+    for deployment in service.deployments:
+        if deployment.get("status") != "PRIMARY":
+            continue
+        deployment.update(
+            desiredCount=service.desired_count, runningCount=running,
+            pendingCount=service.desired_count - running,
+            failedTasks=int(report.get("failedTasks", deployment.get("failedTasks", 0))),
+            rolloutState="COMPLETED" if done else "IN_PROGRESS",
+            rolloutStateReason=f"ECS deployment {deployment['id']} "
+                               + ("completed." if done else "in progress."),
+            updatedAt=datetime.now(timezone.utc))
+    return 200, {"runningCount": running, "rolloutState": "COMPLETED" if done else "IN_PROGRESS"}
+
+
+def patch_update_service() -> None:
+    """Give ``UpdateService`` the deployment semantics of ECS.
+
+    moto keeps the old deployment (and its ``rolloutState``) when the task definition changes,
+    stores the task definition as given (``family:3``), and jumps ``runningCount`` to a new
+    ``desiredCount``. ECS starts a new PRIMARY deployment (IN_PROGRESS, no running tasks yet),
+    answers the full ARN, and counts only tasks that run; the bridge then reports them.
+    """
+    from moto.ecs.models import EC2ContainerServiceBackend
+    from moto.moto_api._internal import mock_random
+
+    original = EC2ContainerServiceBackend.update_service
+
+    def update_service(self, service_properties):
+        cluster = service_properties.get("cluster", "default").rsplit("/", 1)[-1]
+        name = service_properties.get("service", "").rsplit("/", 1)[-1]
+        before = self.services.get(f"{cluster}:{name}")
+        old = (before.task_definition, before.running_count) if before else (None, 0)
+        service = original(self, service_properties)
+        service.task_definition = self.describe_task_definition(service.task_definition).arn
+        service.running_count = min(old[1], service.desired_count)
+        service.pending_count = service.desired_count - service.running_count
+        new_revision = service.task_definition != old[0]
+        for deployment in service.deployments:
+            if deployment.get("status") == "PRIMARY":
+                _restart_deployment(deployment, service, new_revision, mock_random)
+        return service
+
+    EC2ContainerServiceBackend.update_service = update_service
+
+
+def _restart_deployment(deployment: dict, service, new_revision: bool, rng) -> None:
+    running = 0 if new_revision else service.running_count
+    deployment.update(desiredCount=service.desired_count, runningCount=running,
+                      pendingCount=service.desired_count - running,
+                      taskDefinition=service.task_definition, updatedAt=datetime.now(timezone.utc))
+    if new_revision:
+        deployment.update(id=f"ecs-svc/{rng.randint(0, 32**12)}", failedTasks=0,
+                          createdAt=datetime.now(timezone.utc))
+    if new_revision or running < service.desired_count:
+        deployment.update(rolloutState="IN_PROGRESS",
+                          rolloutStateReason=f"ECS deployment {deployment['id']} in progress.")
+
+
+def with_agent_channel(app):
+    """Wrap moto's WSGI app so ``AGENT_PATH`` reaches ``report_service_state``."""
+    def wsgi(environ, start_response):
+        if environ.get("PATH_INFO") != AGENT_PATH or environ.get("REQUEST_METHOD") != "POST":
+            return app(environ, start_response)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        try:
+            status, body = report_service_state(json.loads(environ["wsgi.input"].read(length)))
+        except (KeyError, ValueError) as exc:
+            status, body = 400, {"error": f"bad report: {exc}"}
+        data = json.dumps(body).encode()
+        start_response(f"{status} {'OK' if status == 200 else 'Error'}",
+                       [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+        return [data]
+    return wsgi
+
+
+def main() -> None:
+    """Serve moto (threaded, like ``moto_server``) with the agent channel on 127.0.0.1."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication, MotoRequestHandler, create_backend_app,
+    )
+    from werkzeug.serving import run_simple
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    patch_update_service()
+    app = with_agent_channel(DomainDispatcherApplication(create_backend_app))
+    run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
+
+
+if __name__ == "__main__":
+    main()
