@@ -5,6 +5,7 @@ restart the container, as ACI does.
 """
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 import urllib.request
@@ -23,7 +24,6 @@ class Monitor:
     def __init__(self, service):
         self.service = service
         self._stop = threading.Event()
-        self._stream = None
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
@@ -36,26 +36,25 @@ class Monitor:
     def stop(self) -> None:
         """Stop the watchers."""
         self._stop.set()
-        if self._stream is not None:
-            try:
-                self._stream.close()
-            except Exception:  # noqa: BLE001 - closing a dead stream may fail either way
-                pass
         for thread in self._threads:
             thread.join(5)
 
     # -- docker events ---------------------------------------------------------------------
     def _events(self) -> None:
+        # Windows of one second: a blocking stream could not be interrupted at shutdown.
+        # The engine counts whole seconds, so windows overlap at their edges: dedupe.
+        since, seen = dt.datetime.now(dt.timezone.utc), set()
         while not self._stop.is_set():
+            until = since + dt.timedelta(seconds=1)
             try:
-                self._stream = self.service.runtime.events()
-                for event in self._stream:
-                    self._on_event(event)
+                for event in self.service.runtime.events(since, until):
+                    key = (event.get("id"), event.get("Action"), event.get("timeNano"))
+                    if key not in seen:
+                        seen.add(key)
+                        self._on_event(event)
             except DockerException:
-                pass
-            except Exception:  # noqa: BLE001 - the stream raises on close
-                pass
-            self._stop.wait(1)
+                self._stop.wait(1)
+            since = until
 
     def _on_event(self, event: dict) -> None:
         action = event.get("Action") or event.get("status")

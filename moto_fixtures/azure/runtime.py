@@ -154,10 +154,9 @@ class DockerRuntime:
             return ""
         return raw.decode("utf-8", errors="replace")
 
-    def events(self):
-        """A cancellable stream of Docker events for this emulator's containers."""
-        since = dt.datetime.now(dt.timezone.utc)
-        return self.client.events(decode=True, since=since, filters={
+    def events(self, since: dt.datetime, until: dt.datetime):
+        """Docker events of this emulator's containers in [since, until] (blocks until then)."""
+        return self.client.events(decode=True, since=since, until=until, filters={
             "type": "container", "label": f"{INSTANCE_LABEL}={self.instance_id}"})
 
     def remove_all(self) -> int:

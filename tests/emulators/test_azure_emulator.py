@@ -740,3 +740,89 @@ def test_example_update_sets_tags(example_client, groups, image):
     create(example_client, rg, name, request)
     updated = example_client.container_groups.update(rg, name, params["Resource"])
     assert updated.tags == example["responses"]["200"]["body"]["tags"]
+
+
+# -- data plane ------------------------------------------------------------------------------
+def _events(group, kind=None) -> list:
+    return [e for e in group.containers[0].instance_view.events
+            if kind is None or e.name == kind]
+
+
+def test_groups_serve_the_same_port_on_distinct_addresses(client, azure_emulator, groups, image):
+    rg = azure_emulator.resource_group
+    first = accepted(client, groups, rg, unique(), body(image)).ip_address.ip
+    second = accepted(client, groups, rg, unique(), body(image)).ip_address.ip
+    assert first != second
+    for ip in (first, second):
+        assert http_get(f"http://{ip}:{PORT}/who")["path"] == "/who"
+
+
+def test_exited_container_is_terminated_with_its_exit_code(client, azure_emulator, groups, image):
+    rg, name, payload = azure_emulator.resource_group, unique(), body(image)
+    del payload["properties"]["ipAddress"]
+    payload["properties"]["restartPolicy"] = "Never"
+    payload["properties"]["containers"][0]["properties"]["command"] = [
+        "python3", "-c", "import sys; print('bye', flush=True); sys.exit(3)"]
+    accepted(client, groups, rg, name, payload)
+    group = container_state(client, rg, name, "Terminated")
+    state = group.containers[0].instance_view.current_state
+    assert (state.exit_code, state.detail_status) == (3, "Error")
+    assert state.finish_time and state.start_time
+    assert group.instance_view.state == "Failed"
+    assert "bye" in client.containers.list_logs(rg, name, "web").content
+
+
+def test_restart_policy_always_restarts_an_exited_container(client, azure_emulator, groups,
+                                                            image):
+    rg, name, payload = azure_emulator.resource_group, unique(), body(image)
+    del payload["properties"]["ipAddress"]
+    payload["properties"]["containers"][0]["properties"]["command"] = [
+        "python3", "-c", "import sys, time; time.sleep(0.5); sys.exit(1)"]
+    accepted(client, groups, rg, name, payload)
+    deadline = time.monotonic() + 60
+    while True:
+        view = client.container_groups.get(rg, name).containers[0].instance_view
+        if view.restart_count >= 1 and view.previous_state is not None:
+            break
+        assert time.monotonic() < deadline, view.as_dict()
+        time.sleep(0.5)
+    assert (view.previous_state.state, view.previous_state.exit_code) == ("Terminated", 1)
+
+
+def test_probes_are_honoured(client, azure_emulator, groups, image):
+    rg, healthy, unready = azure_emulator.resource_group, unique(), unique()
+    probe = {"httpGet": {"path": "/ready", "port": PORT}, "periodSeconds": 1}
+    good = body(image)
+    good["properties"]["containers"][0]["properties"]["readinessProbe"] = {
+        **probe, "initialDelaySeconds": 2}  # past the echo server's start-up
+    bad = body(image)
+    bad["properties"]["containers"][0]["properties"]["readinessProbe"] = {
+        **probe, "httpGet": {"path": "/ready", "port": 9999}}
+    bad["properties"]["containers"][0]["properties"]["livenessProbe"] = {
+        **probe, "httpGet": {"path": "/live", "port": 9999}, "failureThreshold": 2}
+    accepted(client, groups, rg, healthy, good)
+    accepted(client, groups, rg, unready, bad)
+    deadline = time.monotonic() + 60
+    while not _events(client.container_groups.get(rg, unready), "Killing"):
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    messages = [e.message for e in _events(client.container_groups.get(rg, unready),
+                                           "Unhealthy")]
+    assert any(m.startswith("Readiness probe failed") for m in messages)
+    assert any(m.startswith("Liveness probe failed") for m in messages)
+    # The healthy group's probe did run (the echo server logs it) and never failed.
+    while "request /ready" not in client.containers.list_logs(rg, healthy, "web").content:
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    assert _events(client.container_groups.get(rg, healthy), "Unhealthy") == []
+
+
+def test_emulator_stop_removes_its_containers(image, docker_client):
+    with ArmEmulator() as arm:
+        arm.add_resource_group("sub", "rg")
+        client = ContainerInstanceManagementClient(
+            StaticTokenCredential(), "sub", base_url=arm.base_url, connection_verify=arm.ca_pem)
+        create(client, "rg", "left-running", body(image))
+        label = f"{INSTANCE_LABEL}={arm.instance_id}"
+        assert docker_client.containers.list(filters={"label": label})
+    assert docker_client.containers.list(all=True, filters={"label": label}) == []
