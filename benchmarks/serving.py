@@ -70,6 +70,7 @@ class Result:
     p50_ms: float
     p99_ms: float
     rounds_requests_per_second: list[float]
+    server_cpu_ms_per_request: float
 
 
 def free_address() -> tuple[str, int]:
@@ -120,14 +121,20 @@ def measure(url: str, path: str, body: bytes, total: int, concurrency: int) -> t
     return asyncio.run(_load(host, int(port), path, body, total, concurrency))
 
 
-def summarize(name: str, rounds: list[tuple[list[float], int, float]], concurrency: int) -> Result:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` (all its threads) so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def summarize(name: str, rounds: list[tuple[list[float], int, float]], concurrency: int, cpu: float) -> Result:
     """One Result over all rounds: total requests / total time, percentiles of all latencies."""
     latencies = sorted(t for r in rounds for t in r[0])
     seconds = sum(r[2] for r in rounds)
     pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
     return Result(name, len(latencies), concurrency, sum(r[1] for r in rounds), round(seconds, 3),
                   round(len(latencies) / seconds, 1), round(pick(0.50), 3), round(pick(0.99), 3),
-                  [round(len(r[0]) / r[2], 1) for r in rounds])
+                  [round(len(r[0]) / r[2], 1) for r in rounds], round(cpu * 1000 / len(latencies), 3))
 
 
 # ---------------------------------------------------------------- the servers
@@ -177,16 +184,21 @@ def run(args: argparse.Namespace) -> list[Result]:
             process, reference_url = start_reference(Path(tmp))
             _wait_post(f"{runtime_url}/v2/models/{model}/infer", body, lambda: _container_gone(container))
             _wait_post(f"{reference_url}/infer", body, lambda: process.poll() is not None)
-            servers = [("modelport runtime (container)", runtime_url, f"/v2/models/{model}/infer"),
-                       ("reference starlette route (host)", reference_url, "/infer")]
-            for _, url, path in servers:
+            container.reload()
+            servers = [("modelport runtime (container)", runtime_url, f"/v2/models/{model}/infer",
+                        container.attrs["State"]["Pid"]),
+                       ("reference starlette route (host)", reference_url, "/infer", process.pid)]
+            for _, url, path, _ in servers:
                 measure(url, path, body, args.warmup, args.concurrency)
-            rounds: dict[str, list] = {name: [] for name, _, _ in servers}
+            rounds: dict[str, list] = {name: [] for name, *_ in servers}
+            cpu = dict.fromkeys(rounds, 0.0)
             per_round = max(1, args.requests // args.rounds)
             for _ in range(args.rounds):
-                for name, url, path in servers:
+                for name, url, path, pid in servers:
+                    before = cpu_seconds(pid)
                     rounds[name].append(measure(url, path, body, per_round, args.concurrency))
-            return [summarize(name, rounds[name], args.concurrency) for name, _, _ in servers]
+                    cpu[name] += cpu_seconds(pid) - before
+            return [summarize(name, rounds[name], args.concurrency, cpu[name]) for name in rounds]
         finally:
             if container is not None:
                 container.remove(force=True)
@@ -218,14 +230,18 @@ def _wait_post(url: str, body: bytes, died, timeout: float = 120) -> None:
 def report(results: list[Result], output: str) -> str:
     """A table (or JSON) of the results and the runtime/reference throughput ratio."""
     ratio = round(results[0].requests_per_second / results[1].requests_per_second, 3)
+    cpu_ratio = round(results[0].server_cpu_ms_per_request / results[1].server_cpu_ms_per_request, 3)
     if output == "json":
-        return json.dumps({"results": [asdict(r) for r in results], "throughput_ratio": ratio}, indent=2)
-    lines = [f"{'server':36} {'requests':>8} {'conc':>5} {'errors':>6} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}"]
+        return json.dumps({"results": [asdict(r) for r in results], "throughput_ratio": ratio,
+                           "cpu_per_request_ratio": cpu_ratio}, indent=2)
+    lines = [f"{'server':34} {'requests':>8} {'conc':>4} {'errors':>6} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
+             f"{'cpu ms/req':>10}  req/s per round"]
     for r in results:
-        lines.append(f"{r.server:36} {r.requests:>8} {r.concurrency:>5} {r.errors:>6} "
-                     f"{r.requests_per_second:>9.1f} {r.p50_ms:>8.3f} {r.p99_ms:>8.3f}  "
-                     f"rounds: {', '.join(map(str, r.rounds_requests_per_second))}")
-    lines.append(f"throughput ratio runtime/reference: {ratio:.3f}")
+        lines.append(f"{r.server:34} {r.requests:>8} {r.concurrency:>4} {r.errors:>6} "
+                     f"{r.requests_per_second:>8.1f} {r.p50_ms:>8.3f} {r.p99_ms:>8.3f} "
+                     f"{r.server_cpu_ms_per_request:>10.3f}  {', '.join(map(str, r.rounds_requests_per_second))}")
+    lines.append(f"throughput ratio runtime/reference: {ratio:.3f}   "
+                 f"server CPU per request ratio runtime/reference: {cpu_ratio:.3f} (lower is better)")
     return "\n".join(lines)
 
 

@@ -40,17 +40,18 @@ def _route(method: str, path: str, handler: Handler, checks: Any = None) -> Rout
     return Route(method, re.compile(path + r"\Z"), handler, checks)
 
 
+# The prediction routes first: they are the hot path, and the order decides nothing else.
 ROUTES = (
+    _route("POST", rf"/v2/models/{_NAME}(?:/versions/{_VERSION})?/infer", oip.infer, oip.infer_checks),
+    _route("POST", rf"/v1/models/{_NAME}:predict", kserve.predict, kserve.predict_checks),
+    _route("POST", r"/invocations", sagemaker.invocations, sagemaker.invocations_checks),
     _route("GET", r"/v2/health/live", oip.live),
     _route("GET", r"/v2/health/ready", oip.ready),
+    _route("GET", r"/ping", sagemaker.ping),
     _route("GET", r"/v2", oip.server_metadata),
     _route("GET", rf"/v2/models/{_NAME}(?:/versions/{_VERSION})?", oip.model_metadata),
     _route("GET", rf"/v2/models/{_NAME}(?:/versions/{_VERSION})?/ready", oip.model_ready),
-    _route("POST", rf"/v2/models/{_NAME}(?:/versions/{_VERSION})?/infer", oip.infer, oip.infer_checks),
     _route("GET", rf"/v1/models/{_NAME}", kserve.model_status),
-    _route("POST", rf"/v1/models/{_NAME}:predict", kserve.predict, kserve.predict_checks),
-    _route("GET", r"/ping", sagemaker.ping),
-    _route("POST", r"/invocations", sagemaker.invocations, sagemaker.invocations_checks),
 )
 
 

@@ -43,14 +43,17 @@ class TensorSpec:
         return {"name": self.name, "datatype": self.datatype, "shape": list(self.shape)}
 
 
+_DATATYPE_OF = {np.dtype(numpy_type): name for name, numpy_type in NUMPY_TYPES.items() if name != "BYTES"}
+
+
 def datatype_of(dtype: np.dtype) -> str:
     """The OIP datatype name of a numpy dtype (strings and objects are BYTES)."""
     if dtype.kind in "OUS":
         return "BYTES"
-    for name, numpy_type in NUMPY_TYPES.items():
-        if name != "BYTES" and dtype == np.dtype(numpy_type):
-            return name
-    raise BadRequest(f"numpy dtype {dtype} has no Open Inference Protocol datatype")
+    name = _DATATYPE_OF.get(dtype.newbyteorder("=") if dtype.byteorder == ">" else dtype)
+    if name is None:
+        raise BadRequest(f"numpy dtype {dtype} has no Open Inference Protocol datatype")
+    return name
 
 
 def decode_tensor(tensor: Any, index: int) -> tuple[str, np.ndarray]:
