@@ -49,7 +49,7 @@ def docker_host() -> Iterator[str]:
     if url and _answers(url):
         yield url
         return
-    engine = DockerEngine().start()
+    engine = DockerEngine(die_with_parent=True).start()
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DOCKER_HOST", engine.url)  # subprocesses and docker.from_env() follow
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -185,6 +186,25 @@ def test_registry_stop_leaves_no_process_or_storage():
     assert not storage.exists()
     with pytest.raises(OSError):
         urllib.request.urlopen(f"{url}/v2/", timeout=5)
+
+
+def test_registry_dies_with_a_killed_parent():
+    starter = subprocess.Popen(
+        [sys.executable, "-c", "from moto_fixtures.services import Registry; import time; "
+         "r = Registry().start(); print(r.pid, r.dir, flush=True); time.sleep(600)"],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        pid_text, storage = starter.stdout.readline().split()
+        pid = int(pid_text)
+        assert pid_alive(pid)
+    finally:
+        starter.kill()  # no chance to clean up: the kernel must stop the registry
+        starter.wait()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and pid_alive(pid):
+        time.sleep(0.1)
+    assert not pid_alive(pid)
+    shutil.rmtree(storage)  # the registry died, its temp storage is ours to remove
 
 
 def test_engine_stop_leaves_no_process(tmp_path):

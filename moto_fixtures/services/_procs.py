@@ -27,20 +27,34 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
-def spawn(argv: list[str], log_path: Path, pass_fds: tuple[int, ...] = ()) -> subprocess.Popen:
+def spawn(argv: list[str], log_path: Path, pass_fds: tuple[int, ...] = (),
+          die_with_parent: bool = False) -> subprocess.Popen:
     """Start ``argv`` in its own session (like ``setsid``), output appended to ``log_path``.
 
     Its own session keeps it out of the terminal's process group: Ctrl-C reaches the script,
     whose trap then stops the service in order instead of the signal killing it half-way.
+    ``die_with_parent`` makes the kernel SIGTERM it if the spawning thread dies without
+    stopping it (a killed pytest must not leak registries); not for services that must
+    outlive their starter, like the engine of ``up``.
     """
     with open(log_path, "ab") as log:
         try:
             return subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True, pass_fds=pass_fds, close_fds=True,
+                preexec_fn=_term_on_parent_death if die_with_parent else None,
             )
         except FileNotFoundError as exc:
             raise ServiceError(f"{argv[0]} is not installed (run scripts/bootstrap.sh)") from exc
+
+
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_PR_SET_PDEATHSIG = 1
+
+
+def _term_on_parent_death() -> None:
+    # Runs in the forked child: only a plain libc call, loaded beforehand (no imports here).
+    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def log_tail(log_path: Path, lines: int = 15) -> str:
@@ -115,9 +129,8 @@ def unmount_under(root: Path) -> None:
         point = _unescape(line.split()[4])
         if point == prefix or point.startswith(prefix + "/"):
             points.append(point)
-    libc = ctypes.CDLL(None, use_errno=True)
     for point in sorted(points, key=len, reverse=True):
-        libc.umount2(point.encode(), _MNT_DETACH)
+        _LIBC.umount2(point.encode(), _MNT_DETACH)
 
 
 def _unescape(field: str) -> str:

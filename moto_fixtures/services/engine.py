@@ -28,9 +28,12 @@ class DockerEngine:
     Use as a context manager or call :meth:`start` / :meth:`stop`.  The data-root is
     ``/var/lib/modelport-test/docker`` when no other engine holds it (an flock, inherited by
     dockerd, marks it taken); otherwise a temporary data-root is used and removed on stop.
+    ``die_with_parent=True`` (the pytest fixture) stops dockerd if the starting process dies.
     """
 
-    def __init__(self, run_dir: Path | None = None, data_root: Path | None = None) -> None:
+    def __init__(self, run_dir: Path | None = None, data_root: Path | None = None,
+                 die_with_parent: bool = False) -> None:
+        self.die_with_parent = die_with_parent
         self.run_dir = Path(run_dir) if run_dir else None
         self.data_root = Path(data_root) if data_root else None
         self.pid: int | None = None
@@ -64,7 +67,7 @@ class DockerEngine:
                 "--exec-root", str(exec_root), "--pidfile", str(self.sock_dir / "dockerd.pid"),
                 "--iptables=false", "--bridge=none", "--ip-masq=false"]
         fds = (self._lock_fd,) if self._lock_fd is not None else ()
-        self._proc = spawn(argv, self.log_path, pass_fds=fds)
+        self._proc = spawn(argv, self.log_path, pass_fds=fds, die_with_parent=self.die_with_parent)
         self.pid = self._proc.pid
         if self.on_spawn:
             self.on_spawn(self)

@@ -26,18 +26,21 @@ class Registry:
     ``username``/``password`` put it behind htpasswd basic auth.  ``notifications`` are
     endpoint dicts as in distribution's ``notifications.endpoints`` (``name``, ``url``, optional
     ``headers``/``timeout``/``threshold``/``backoff``/``ignoredmediatypes``) or plain URLs;
-    the registry POSTs push/pull/delete event envelopes to them.
+    the registry POSTs push/pull/delete event envelopes to them.  By default the registry
+    is SIGTERMed by the kernel if the thread that started it dies (no leak when pytest is
+    killed); pass ``die_with_parent=False`` when starting it from a short-lived thread.
     """
 
     def __init__(self, username: str | None = None, password: str | None = None,
                  notifications: Sequence[dict | str] | None = None,
-                 host: str = "127.0.0.1") -> None:
+                 host: str = "127.0.0.1", die_with_parent: bool = True) -> None:
         if (username is None) != (password is None):
             raise ValueError("give both username and password, or neither")
         self.username = username
         self.password = password
         self.notifications = list(notifications or [])
         self.bind_host = host
+        self.die_with_parent = die_with_parent
         self.port: int | None = None
         self.pid: int | None = None
         self.dir: Path | None = None
@@ -107,7 +110,8 @@ class Registry:
     def _spawn_and_wait(self) -> None:
         config_path = self.dir / "config.yml"
         config_path.write_text(json.dumps(self.config(), indent=2))
-        self._proc = spawn([_registry_bin(), "serve", str(config_path)], self.log_path)
+        self._proc = spawn([_registry_bin(), "serve", str(config_path)], self.log_path,
+                           die_with_parent=self.die_with_parent)
         self.pid = self._proc.pid
         wait_until(self._answers, lambda: self._proc.poll() is None, timeout=30,
                    what=f"docker-registry on {self.host}", log_path=self.log_path)
