@@ -14,11 +14,14 @@ import logging
 import re
 import threading
 import time
+import uuid
 from dataclasses import dataclass, replace
 from typing import Callable
 
 from botocore.exceptions import ClientError
 
+from . import awslogs
+from .awslogs import LogTarget
 from .containers import DockerTasks, probe
 from .ecs_state import WantedService, wanted_services
 from .net import LoopbackPool
@@ -49,6 +52,9 @@ class ServiceStatus:
     last_error: str | None = None
     failed_tasks: int = 0
     next_attempt: float = 0.0
+    task_id: str | None = None
+    log_target: LogTarget | None = None
+    log_cursor: int = 0  # unix ns of the last log line shipped to CloudWatch Logs
 
 
 class EcsBridge:
@@ -123,6 +129,8 @@ class EcsBridge:
             if time.monotonic() >= status.next_attempt:
                 self._start_task(svc, status)
             return
+        self._ship_logs(svc.arn)
+        status = self._status[svc.arn]  # shipping moved the log cursor
         state, exit_code = self.tasks.state(status.container_id)
         if state != "running":
             self._task_stopped(status, state, exit_code)
@@ -157,6 +165,8 @@ class EcsBridge:
                                   self._client("secretsmanager"), self._client("ssm"), address)
             if plan.health_path is None and svc.target_group_arns:
                 plan = replace(plan, health_path=self._target_group_health_path(svc))
+            task_id = uuid.uuid4().hex
+            target = self._prepare_logs(plan, task_id)
             container_id = self.tasks.run(plan, svc.arn, _container_name(self.tasks.owner, svc))
         except (TaskStartError, OSError, ClientError) as exc:
             if address:
@@ -167,7 +177,30 @@ class EcsBridge:
             return
         self._set(replace(status, image=plan.image, address=address, port=plan.port,
                           container_id=container_id, health_path=plan.health_path,
-                          running=True, healthy=False))
+                          running=True, healthy=False, task_id=task_id, log_target=target,
+                          log_cursor=0))
+
+    def _prepare_logs(self, plan, task_id: str) -> LogTarget | None:
+        if plan.log_options is None:
+            return None
+        target = awslogs.log_target(plan.log_options, plan.container_name, task_id)
+        awslogs.prepare(self._client("logs"), plan.log_options, target)
+        return target
+
+    def _ship_logs(self, arn: str) -> None:
+        """Send the task's new output lines to its CloudWatch Logs stream."""
+        status = self._status[arn]
+        if status.log_target is None or status.container_id is None:
+            return
+        raw = self.tasks.logs_since(status.container_id, status.log_cursor)
+        events = [e for e in awslogs.parse_docker_lines(raw) if e[0] > status.log_cursor]
+        if not events:
+            return
+        try:
+            awslogs.ship(self._client("logs"), status.log_target, events)
+        except ClientError as exc:  # e.g. the group was deleted meanwhile
+            log.info("ECS bridge: shipping logs of %s: %s", status.service_name, exc)
+        self._set(replace(self._status[arn], log_cursor=events[-1][0]))
 
     def _target_group_health_path(self, svc: WantedService) -> str | None:
         """Without a container health check, the load balancer's own check decides."""
@@ -190,6 +223,7 @@ class EcsBridge:
         self._sync_targets(status.service_arn)
 
     def _remove(self, arn: str) -> None:
+        self._ship_logs(arn)
         status = self._status[arn]
         self._set(replace(status, healthy=False))
         self._sync_targets(arn)

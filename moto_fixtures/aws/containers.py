@@ -78,6 +78,15 @@ class DockerTasks:
         except docker.errors.NotFound:
             return ""
 
+    def logs_since(self, container_id: str, since_ns: int) -> bytes:
+        """stdout+stderr lines with RFC 3339 timestamps, from ``since_ns`` (unix ns) on."""
+        try:
+            container = self.client.containers.get(container_id)
+            return container.logs(stdout=True, stderr=True, timestamps=True,
+                                  since=since_ns / 1e9 if since_ns else None)
+        except docker.errors.NotFound:
+            return b""
+
     def remove(self, container_id: str) -> None:
         """Stop (SIGTERM, then SIGKILL) and delete a container; a missing one is fine."""
         try:

@@ -38,7 +38,10 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
-ThreadingHTTPServer((os.environ["MODELPORT_HOST"], int(os.environ["PORT"])), Handler).serve_forever()
+server = ThreadingHTTPServer((os.environ["MODELPORT_HOST"], int(os.environ["PORT"])), Handler)
+print(f"hello {VERSION} listening on {os.environ['MODELPORT_HOST']}:{os.environ['PORT']}",
+      flush=True)
+server.serve_forever()
 '''
 
 

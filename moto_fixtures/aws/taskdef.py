@@ -26,6 +26,7 @@ class ContainerPlan:
     entrypoint: list[str] | None = None
     command: list[str] | None = None
     health_path: str | None = None
+    log_options: dict[str, str] | None = None  # the awslogs driver's options, when it is used
 
 
 def essential_container(task_definition: dict) -> dict:
@@ -124,4 +125,12 @@ def plan_container(task_definition: dict, load_balancers: list[dict], registry: 
         entrypoint=container.get("entryPoint") or None,
         command=container.get("command") or None,
         health_path=health_path(container),
+        log_options=_awslogs_options(container),
     )
+
+
+def _awslogs_options(container: dict) -> dict[str, str] | None:
+    config = container.get("logConfiguration") or {}
+    if config.get("logDriver") != "awslogs":
+        return None
+    return dict(config.get("options") or {})

@@ -65,7 +65,8 @@ def default_network(ec2) -> tuple[str, list[str], str]:
     return vpc, [s["SubnetId"] for s in subnets], groups["SecurityGroups"][0]["GroupId"]
 
 
-def register_hello(ecs, family: str, image: str, env: dict, secrets: dict | None = None) -> str:
+def register_hello(ecs, family: str, image: str, env: dict, secrets: dict | None = None,
+                   log_group: str | None = None) -> str:
     """A Fargate task definition for the hello image; returns its ARN."""
     container = {
         "name": "app", "image": image, "essential": True,
@@ -75,6 +76,10 @@ def register_hello(ecs, family: str, image: str, env: dict, secrets: dict | None
         "healthCheck": {"command": ["CMD-SHELL",
                                     f"curl -f http://localhost:{PORT}/v2/health/ready || exit 1"]},
     }
+    if log_group:
+        container["logConfiguration"] = {"logDriver": "awslogs", "options": {
+            "awslogs-group": log_group, "awslogs-region": "us-east-1",
+            "awslogs-stream-prefix": "hello"}}
     reply = ecs.register_task_definition(
         family=family, requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="256",
         memory="512", containerDefinitions=[container])
@@ -159,8 +164,10 @@ def stack(aws_emulation, hello):  # noqa: F811
     cluster = ecs.create_cluster(clusterName=f"bridge-{suffix}")["cluster"]["clusterArn"]
     digests = hello["digests"]
     # v1 by the stand-in's address, v2 by its ECR URI: both must be pulled from the stand-in.
+    log_group = f"/modelport/bridge-{suffix}"
+    aws.client("logs").create_log_group(logGroupName=log_group)
     td_v1 = register_hello(ecs, f"hello-v1-{suffix}", f"{hello['remote']}@{digests['v1']}",
-                           {"GREETING": "hi"}, {"DB_PASSWORD": secret_arn})
+                           {"GREETING": "hi"}, {"DB_PASSWORD": secret_arn}, log_group)
     ecr_uri = f"{ACCOUNT_ID}.dkr.ecr.{aws.region}.amazonaws.com/{hello['repository']}"
     td_v2 = register_hello(ecs, f"hello-v2-{suffix}", f"{ecr_uri}@{digests['v2']}", {})
     lb = elbv2.create_load_balancer(Name=f"bridge-{suffix}", Subnets=subnets[:2],
@@ -174,7 +181,8 @@ def stack(aws_emulation, hello):  # noqa: F811
                 for v, td, tg in (("v1", td_v1, tgs[0]), ("v2", td_v2, tgs[1]))]
     yield {"cluster": cluster, "lb": lb, "tgs": tgs, "services": services,
            "listener": listener["Listeners"][0]["ListenerArn"], "td": {"v1": td_v1, "v2": td_v2},
-           "url": f"http://{lb['DNSName']}:80", "subnets": subnets, "group": group}
+           "url": f"http://{lb['DNSName']}:80", "subnets": subnets, "group": group,
+           "log_group": log_group}
     for arn in ecs.list_services(cluster=cluster)["serviceArns"]:
         ecs.delete_service(cluster=cluster, service=arn, force=True)
     elbv2.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
@@ -237,29 +245,44 @@ def test_secret_value_from_secrets_manager_reaches_container(aws_emulation, stac
                    "MODELPORT_HOST": v1.address}
 
 
-def test_unreadable_secret_keeps_task_from_starting(aws_emulation, stack, hello):  # noqa: F811
+@pytest.mark.parametrize("broken", ["secret", "log group"])
+def test_task_that_cannot_start_reports_why(aws_emulation, stack, hello, broken):  # noqa: F811
     ecs = aws_emulation.client("ecs")
+    name = "hello-broken-" + broken.replace(" ", "")
     missing = f"arn:aws:secretsmanager:{aws_emulation.region}:{ACCOUNT_ID}:secret:nope-AbCdEf"
-    td = register_hello(ecs, "hello-nosecret", f"{hello['remote']}@{hello['digests']['v1']}",
-                        {}, {"DB_PASSWORD": missing})
-    ecs.create_service(cluster=stack["cluster"], serviceName="hello-nosecret", taskDefinition=td,
+    image = f"{hello['remote']}@{hello['digests']['v1']}"
+    td = (register_hello(ecs, name, image, {}, {"DB_PASSWORD": missing}) if broken == "secret"
+          else register_hello(ecs, name, image, {}, log_group="/no/such/group"))
+    ecs.create_service(cluster=stack["cluster"], serviceName=name, taskDefinition=td,
                        desiredCount=1, launchType="FARGATE", networkConfiguration={
                            "awsvpcConfiguration": {"subnets": stack["subnets"][:2],
                                                    "securityGroups": [stack["group"]]}})
     try:
         bridge = aws_emulation.bridge
-        bridge.wait_for(lambda b: bool(b.service("hello-nosecret")
-                                       and b.service("hello-nosecret").last_error), 60, "error")
-        status = bridge.service("hello-nosecret")
+        bridge.wait_for(lambda b: bool(b.service(name) and b.service(name).last_error), 60,
+                        "error")
+        status = bridge.service(name)
         assert status.container_id is None and not status.running
-        assert "unable to pull secrets" in status.last_error and missing in status.last_error
+        assert status.last_error.startswith("ResourceInitializationError")
+        expected = missing if broken == "secret" else "log group /no/such/group does not exist"
+        assert expected in status.last_error
         bridge.wait_ticks(2)
-        svc = ecs.describe_services(cluster=stack["cluster"],
-                                    services=["hello-nosecret"])["services"][0]
+        svc = ecs.describe_services(cluster=stack["cluster"], services=[name])["services"][0]
         assert svc["runningCount"] == 0 and svc["deployments"][0]["failedTasks"] >= 1
         assert svc["deployments"][0]["rolloutState"] == "IN_PROGRESS"
     finally:
-        ecs.delete_service(cluster=stack["cluster"], service="hello-nosecret", force=True)
+        ecs.delete_service(cluster=stack["cluster"], service=name, force=True)
+
+
+def test_task_output_reaches_cloudwatch_logs(aws_emulation, stack):  # noqa: F811
+    bridge, logs = aws_emulation.bridge, aws_emulation.client("logs")
+    bridge.wait_for(healthy("hello-v1"), 120, "hello-v1 healthy")
+    bridge.wait_ticks(2)
+    task_id = bridge.service("hello-v1").task_id
+    stream = f"hello/app/{task_id}"
+    events = logs.get_log_events(logGroupName=stack["log_group"], logStreamName=stream)["events"]
+    assert [e["message"] for e in events][:1] == [
+        f"hello v1 listening on {bridge.service('hello-v1').address}:{PORT}"]
 
 
 def test_task_definition_change_replaces_container(aws_emulation, stack):  # noqa: F811
