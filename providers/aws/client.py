@@ -68,7 +68,7 @@ class AwsClient:
         api = self._boto(service).meta.method_to_api_mapping.get(operation) or operation
         return f"{IAM_PREFIX.get(service, service)}:{api}"
 
-    def call(self, service: str, operation: str, *, missing: Iterable[str] = (), **kwargs) -> Any:
+    def call(self, service: str, operation: str, /, *, missing: Iterable[str] = (), **kwargs) -> Any:
         """One API call. Returns None when the error code is in ``missing`` (a resource that does
         not exist); any other error becomes a ProviderError."""
         client = self._boto(service)
@@ -81,7 +81,7 @@ class AwsClient:
                 return None
             raise self._error(service, operation, exc, code) from None
 
-    def pages(self, service: str, operation: str, key: str, **kwargs) -> list[Any]:
+    def pages(self, service: str, operation: str, key: str, /, **kwargs) -> list[Any]:
         """Every item under ``key`` across a paginated call."""
         client = self._boto(service)
         self.actions.add(self.action(service, operation))
