@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from . import kserve, oip, sagemaker
 from .config import RuntimeConfig
-from .errors import MethodNotAllowed, NotFound, RequestError
+from .errors import InternalError, MethodNotAllowed, NotFound, RequestError
 from .host import ModelHost
 from .httpio import ClientGone, Request, Response, error_response, header_map, read_body, send_response
 
@@ -108,8 +108,7 @@ class RuntimeApp:
         except Exception:
             # a bug of ours: log it, answer 500 with a body, keep serving
             log.exception("unexpected error answering %s %s", method, scope.get("path"))
-            response = error_response(RequestError("internal server error"))
-            response.status = 500
+            response = error_response(InternalError("internal server error"))
         await send_response(send, response, head_only=method == "HEAD")
 
     async def _respond(self, scope: dict, receive: Any) -> Response:

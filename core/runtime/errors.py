@@ -63,3 +63,9 @@ class ModelFailed(RequestError):
     """The model raised an unexpected exception while predicting (500); the server stays up."""
 
     status = 500
+
+
+class InternalError(RequestError):
+    """A bug in the runtime itself (500); logged with its traceback, answered with a body."""
+
+    status = 500

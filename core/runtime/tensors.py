@@ -105,6 +105,9 @@ def _numeric_array(data: Any, datatype: str, shape: tuple[int, ...], name: str) 
         raise BadRequest(f"input {name!r}: data is not a rectangular list of {datatype} values") from None
     family = datatype.rstrip("0123456789")
     expected = math.prod(shape)
+    if family in ("INT", "UINT") and array.dtype.kind in "fO":
+        # numpy promotes ints beyond int64 (or mixed with them) to float or object: look closer
+        array = _large_integers(data, name, datatype)
     if array.size and array.dtype.kind not in _ACCEPTED_KINDS[family]:
         raise BadRequest(f"input {name!r}: data holds {_kind_name(array.dtype)} values, not {datatype}")
     if array.size != expected:
@@ -119,6 +122,20 @@ def _numeric_array(data: Any, datatype: str, shape: tuple[int, ...], name: str) 
     if family == "FP" and array.size and not np.isfinite(converted).all():
         raise BadRequest(f"input {name!r}: a value is out of range for {datatype}")
     return converted
+
+
+def _large_integers(data: Any, name: str, datatype: str) -> np.ndarray:
+    try:
+        values = np.array(data, dtype=object)
+    except (ValueError, TypeError):
+        raise BadRequest(f"input {name!r}: data is not a rectangular list of {datatype} values") from None
+    flat = values.ravel().tolist()
+    if not all(type(v) is int for v in flat):
+        raise BadRequest(f"input {name!r}: data holds non-integer values, not {datatype}")
+    info = np.iinfo(NUMPY_TYPES[datatype])
+    if flat and (min(flat) < info.min or max(flat) > info.max):
+        raise BadRequest(f"input {name!r}: value out of range for {datatype} ({info.min}..{info.max})")
+    return np.array(flat, dtype=NUMPY_TYPES[datatype]).reshape(values.shape)
 
 
 def _check_range(array: np.ndarray, target: np.dtype, name: str, datatype: str) -> None:

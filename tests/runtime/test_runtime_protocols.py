@@ -145,3 +145,24 @@ def test_inline_prediction_mode_gives_the_same_answers():
     with serving(config_for("iris", predict_threads=0)) as client:
         outputs = outputs_by_name(client.post("/v2/models/iris/infer", json=sample_request()).json())
     assert outputs["predict"]["data"] == [0, 2]
+
+
+ROUND_TRIP = [("BOOL", [[True, False], [False, True]]), ("INT8", [[-128, 127], [0, 1]]),
+              ("INT16", [[-3, 4], [5, 6]]), ("INT32", [[1, 2], [3, 4]]), ("INT64", [[2**40, 2], [3, 4]]),
+              ("UINT8", [[0, 255], [1, 2]]), ("UINT16", [[1, 2], [3, 65535]]), ("UINT32", [[1, 2], [3, 4]]),
+              ("UINT64", [[2**63, 2], [3, 4]]), ("FP16", [[0.5, 1.5], [2.0, -1.0]]),
+              ("FP32", [[0.25, 1.5], [2.0, -1.0]]), ("FP64", [[0.1, 1e-300], [2.0, -1.0]]),
+              ("BYTES", [["a", "ü"], ["", "d"]])]
+
+
+@pytest.mark.parametrize("datatype,data", ROUND_TRIP, ids=[r[0] for r in ROUND_TRIP])
+def test_every_datatype_round_trips_through_a_custom_model(tmp_path, datatype, data):
+    (tmp_path / "predict.py").write_text("def load(path):\n    return None\n\n"
+                                         "def predict(model, inputs):\n    return {'echo': inputs}\n")
+    config = config_for("iris", framework="custom", predict_file=tmp_path / "predict.py", model_path=tmp_path)
+    request = {"inputs": [{"name": "x", "datatype": datatype, "shape": [2, 2], "data": data}]}
+    with serving(config) as client:
+        response = client.post("/v2/models/iris/infer", json=request)
+    assert response.status_code == 200, response.text
+    echo = response.json()["outputs"][0]
+    assert echo == {"name": "echo", "datatype": datatype, "shape": [2, 2], "data": [v for row in data for v in row]}
