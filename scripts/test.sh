@@ -10,9 +10,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . scripts/bootstrap.sh
 mp_start_services test
 
-echo "[test] pytest tests/ (timeout ${PYTEST_TIMEOUT:-900}s per test)" >&2
+# Without arguments: all of tests/.  With arguments they choose (paths, -k, -x ...); pytest's
+# testpaths still default to tests/ when only options are given.
+if [ "$#" -eq 0 ]; then set -- tests; fi
+echo "[test] pytest $* (timeout ${PYTEST_TIMEOUT:-900}s per test)" >&2
 set +e
-"$VENV/bin/pytest" tests -p no:cacheprovider --timeout "${PYTEST_TIMEOUT:-900}" "$@"
+"$VENV/bin/pytest" -p no:cacheprovider --timeout "${PYTEST_TIMEOUT:-900}" "$@"
 rc=$?
 set -e
 echo "[test] pytest exit code $rc" >&2
