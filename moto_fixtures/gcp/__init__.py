@@ -38,16 +38,18 @@ class CloudRunEmulator:
     docker_host: Docker engine URL (default: $DOCKER_HOST). secrets: Secret Manager values for
     env vars given by reference, as {"name" or "projects/P/secrets/name": value or
     {"latest": value, "1": value}}. grace_s: how long a revision left without traffic keeps
-    running.
+    running. enforce_invoker_iam: service URLs answer 403 unless the service is public
+    (allUsers has roles/run.invoker, or invoker_iam_disabled) or the request has a bearer token.
     """
 
     def __init__(self, docker_host: str | None = None, host: str = "127.0.0.1", port: int = 0,
                  secrets: dict | None = None, grace_s: float = 3.0,
-                 limits_file: str | None = None):
+                 limits_file: str | None = None, enforce_invoker_iam: bool = True):
         self.docker_host = docker_host
         self.host, self.port = host, port
         self.secrets = dict(secrets or {})
         self.grace_s = grace_s
+        self.enforce_invoker_iam = enforce_invoker_iam
         self.limits = load_limits(limits_file)
         self.endpoint: str | None = None
         self._loop: LoopThread | None = None
@@ -60,7 +62,7 @@ class CloudRunEmulator:
         self.store = Store()
         self.runtime = DockerRuntime(self.docker_host, self.secrets)
         self._loop = LoopThread()
-        routers = RouterHost(self._loop, self.host)
+        routers = RouterHost(self._loop, self.host, self.enforce_invoker_iam)
         self.reconciler = Reconciler(self.store, self.runtime, routers, grace_s=self.grace_s)
         self.control = ControlPlane(self.store, self.limits, self.reconciler, routers)
         self.revisions = RevisionsApi(self.store, self.reconciler)

@@ -22,12 +22,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--docker-host", default=None, help="Docker engine (default $DOCKER_HOST)")
     parser.add_argument("--grace", type=float, default=3.0,
                         help="seconds a revision left without traffic keeps running")
+    parser.add_argument("--no-invoker-iam", action="store_true",
+                        help="let every request through service URLs (no 403 for private ones)")
     args = parser.parse_args(argv)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     emulator = CloudRunEmulator(docker_host=args.docker_host, host=args.host, port=args.port,
-                                grace_s=args.grace)
+                                grace_s=args.grace, enforce_invoker_iam=not args.no_invoker_iam)
     print(emulator.start(), flush=True)
     try:
         stop.wait()

@@ -37,3 +37,18 @@ def set_policy(current: dict, new: dict) -> dict:
     stored["version"] = stored.get("version") or 1
     stored["etag"] = base64.b64encode(os.urandom(8)).decode()
     return stored
+
+
+INVOKER_ROLES = {"roles/run.invoker", "roles/run.admin", "roles/owner", "roles/editor"}
+
+
+def may_invoke(record, authorization: str | None) -> bool:
+    """Whether a request may reach the service (see router.py for what a token proves here)."""
+    if record.data.get("invokerIamDisabled"):
+        return True
+    members = {m for b in record.policy.get("bindings", []) if b.get("role") in INVOKER_ROLES
+               for m in b.get("members", [])}
+    if "allUsers" in members:
+        return True
+    scheme, _, token = (authorization or "").partition(" ")
+    return scheme.lower() == "bearer" and bool(token.strip())

@@ -8,6 +8,7 @@ revision with a non-zero percent must run and pass its probe before the router s
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +18,8 @@ from .revisions import mark_failed, mark_ready
 from .runtime import StartFailure
 from .state import FAILED, READY, RevisionRecord, ServiceRecord, Store, condition
 from .traffic import missing_revisions, needs_instance, resolve, route_failure, weights
+
+LOG = logging.getLogger(__name__)
 
 
 class Reconciler:
@@ -155,6 +158,12 @@ class Reconciler:
         timer.start()
 
     def _retire(self, record: ServiceRecord, revision: RevisionRecord) -> None:
+        try:
+            self._retire_now(record, revision)
+        except Exception:  # noqa: BLE001 - a timer thread has no caller to tell
+            LOG.exception("retiring revision %s failed", revision.name)
+
+    def _retire_now(self, record: ServiceRecord, revision: RevisionRecord) -> None:
         with record.reconcile_lock:
             with self.store.lock:
                 serving = needs_instance(record.data.get("trafficStatuses", []))

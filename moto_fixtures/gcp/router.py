@@ -3,6 +3,10 @@
 Each request goes to one revision picked at random with the current percents as weights (what
 Cloud Run's front end does per request, without session affinity). A request whose Host starts
 with "<tag>---" goes to the revision with that traffic tag, like a tag URL.
+
+Invoker IAM is enforced like Cloud Run's front end: a service is private (403) unless its policy
+grants roles/run.invoker to allUsers or invoker_iam_disabled is set; a request with a bearer
+token is let through (the emulator cannot verify Google-signed ID tokens, so any token counts).
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ import random
 import httpx
 from starlette.background import BackgroundTask
 from starlette.requests import Request
-from starlette.responses import JSONResponse, StreamingResponse
+from starlette.responses import HTMLResponse, JSONResponse, StreamingResponse
+
+from .iam import may_invoke
 
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
               "trailers", "transfer-encoding", "upgrade", "host", "content-length"}
@@ -27,6 +33,8 @@ class ServiceRouter:
         self.weighted: list[tuple[str, str, int]] = []  # (revision, base url, percent)
         self.tags: dict[str, str] = {}  # tag -> base url
         self.client = httpx.AsyncClient(timeout=timeout_s)
+        self.allow = lambda authorization: True  # replaced by the invoker IAM check
+
 
     def update(self, weighted: list[tuple[str, str, int]], tags: dict[str, str],
                timeout_s: float | None = None) -> None:
@@ -50,6 +58,9 @@ class ServiceRouter:
         if scope["type"] != "http":
             return
         request = Request(scope, receive)
+        if not self.allow(request.headers.get("authorization")):
+            await forbidden(request.url.path)(scope, receive, send)
+            return
         target = self.pick(request.headers.get("host", ""))
         if target is None:
             reply = JSONResponse({"error": f"service '{self.service}' has no revision serving "
@@ -80,6 +91,14 @@ class ServiceRouter:
         await self.client.aclose()
 
 
+def forbidden(path: str) -> HTMLResponse:
+    """Cloud Run's 403 page for a caller without run.routes.invoke."""
+    return HTMLResponse(
+        "<html><head><title>403 Forbidden</title></head><body><h1>Error: Forbidden</h1>"
+        f"<h2>Your client does not have permission to get URL <code>{path}</code> from this "
+        "server.</h2></body></html>", status_code=403)
+
+
 class RouterHost:
     """Opens, updates and closes the routers of services and of their traffic tags.
 
@@ -87,13 +106,20 @@ class RouterHost:
     local stand-in for Cloud Run's tag URL, reported in traffic_statuses[].uri.
     """
 
-    def __init__(self, loop_thread, host: str = "127.0.0.1"):
+    def __init__(self, loop_thread, host: str = "127.0.0.1", enforce_invoker_iam: bool = True):
         self.loop_thread = loop_thread
         self.host = host
+        self.enforce_invoker_iam = enforce_invoker_iam
+
+    def _router(self, record, label: str, timeout: float) -> ServiceRouter:
+        router = ServiceRouter(label, timeout_s=timeout)
+        if self.enforce_invoker_iam:
+            router.allow = lambda authorization: may_invoke(record, authorization)
+        return router
 
     def open(self, record) -> None:
         """Start a router for a new service; its URL becomes the service uri."""
-        record.router = ServiceRouter(record.service_id, timeout_s=_timeout(record))
+        record.router = self._router(record, record.service_id, _timeout(record))
         record.served = self.loop_thread.serve(record.router, host=self.host)
         record.tag_routers = {}
 
@@ -108,7 +134,7 @@ class RouterHost:
             self._close(*record.tag_routers.pop(tag))
         for tag, (revision, url) in tags.items():
             if tag not in record.tag_routers:
-                router = ServiceRouter(f"{record.service_id}/{tag}", timeout_s=timeout)
+                router = self._router(record, f"{record.service_id}/{tag}", timeout)
                 record.tag_routers[tag] = (router, self.loop_thread.serve(router, host=self.host))
             record.tag_routers[tag][0].update([(revision, url, 100)], {}, timeout)
         return {tag: served.url for tag, (_, served) in record.tag_routers.items()}

@@ -8,6 +8,7 @@ emulator instance, so teardown finds and removes every one of them.
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import socket
 import threading
@@ -21,6 +22,7 @@ import httpx
 
 from .probes import ProbeSpec, probe_once, startup_probe
 
+LOG = logging.getLogger(__name__)
 LABEL_EMULATOR = "modelport.emulator"
 LABEL_INSTANCE = "modelport.emulator.instance"
 LABEL_SERVICE = "modelport.gcp.service"
@@ -214,6 +216,8 @@ class DockerRuntime:
                 box.remove(force=True)
         except docker.errors.NotFound:
             pass
+        except docker.errors.APIError as exc:  # e.g. removal already in progress at teardown
+            LOG.warning("could not stop %s: %s", instance.name, exc)
         finally:
             self.addresses.give_back(instance.host)
 
@@ -230,6 +234,8 @@ class DockerRuntime:
                 box.remove(force=True)
             except docker.errors.NotFound:
                 pass
+            except docker.errors.APIError as exc:
+                LOG.warning("could not remove %s: %s", box.name, exc)
         return len(boxes)
 
     def close(self) -> None:

@@ -261,6 +261,18 @@ def test_iam_policy_get_and_set_with_etag(clients):
             resource=svc.name, policy=bad))
 
 
+def test_service_url_is_private_until_all_users_may_invoke(clients):
+    services = clients[0]
+    svc = create(clients, sid("private"), service())
+    assert httpx.get(svc.uri).status_code == 403
+    assert httpx.get(svc.uri, headers={"Authorization": "Bearer x"}).status_code == 200
+    public = policy_pb2.Policy(bindings=[policy_pb2.Binding(role="roles/run.invoker",
+                                                            members=["allUsers"])])
+    services.set_iam_policy(request=iam_policy_pb2.SetIamPolicyRequest(resource=svc.name,
+                                                                      policy=public))
+    assert httpx.get(svc.uri).status_code == 200
+
+
 # -- validation: one rule per test, each with a valid neighbour -----------------------------
 def sized(cpu: str = "1", memory: str = "512Mi", concurrency: int = 0, cpu_idle: bool = True,
           gpu: str = "", accelerator: str = "", env: str = "") -> run_v2.Service:
@@ -460,10 +472,13 @@ def echo_service(image: str, revision: str, version: str, **template) -> run_v2.
                                                            **template))
 
 
+ID_TOKEN = {"Authorization": "Bearer an-id-token"}  # services are private by default
+
+
 def versions_seen(uri: str, requests: int = 60) -> dict[str, int]:
     """How many of `requests` GETs on the service URL each version answered."""
     seen: dict[str, int] = {}
-    with httpx.Client(timeout=10) as http:
+    with httpx.Client(timeout=10, headers=ID_TOKEN) as http:
         for _ in range(requests):
             version = http.get(uri).json()["version"]
             seen[version] = seen.get(version, 0) + 1
