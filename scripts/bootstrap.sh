@@ -44,7 +44,7 @@ _venv() {
       --upgrade-strategy only-if-needed '.[test]')
   # Test-only extra not (yet) in pyproject's [test]: bcrypt, for htpasswd files of auth
   # registries (tests/registry uses it directly; moto_fixtures falls back to it).
-  "$VENV/bin/python" -m pip install -qq bcrypt
+  "$VENV/bin/python" -c 'import bcrypt' 2>/dev/null || "$VENV/bin/python" -m pip install -qq bcrypt
 }
 
 # Start the private engine (+ base image) for the calling script; stop it on any exit.
