@@ -197,4 +197,6 @@ def _export_digest(client, image_id: str, store) -> str:
     from ..registry import OciStore, export_image
 
     store = store or OciStore()
-    return export_image(client, image_id, store).digest
+    # gzip level 1: layers compress ~3x faster than level 6 for a few percent more bytes; the level
+    # is fixed so the same layer always gives the same blob digest.
+    return export_image(client, image_id, store, compresslevel=1).digest
