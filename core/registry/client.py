@@ -43,6 +43,12 @@ def default_scheme(registry: str) -> str:
     return "http" if registry.startswith(_LOOPBACK) else "https"
 
 
+def new_http_client(verify: bool | str = True, timeout: float = 60.0) -> httpx.Client:
+    """The httpx client (connection pool) registry calls use; share one across clients."""
+    return httpx.Client(verify=verify, timeout=httpx.Timeout(timeout, connect=15.0),
+                        limits=httpx.Limits(max_connections=32, max_keepalive_connections=32))
+
+
 class RegistryClient:
     """Distribution-spec calls against ``registry``/``repository`` with auth and retries."""
 
@@ -58,8 +64,7 @@ class RegistryClient:
         action = "pull,push" if push else "pull"
         self._scopes = [f"repository:{repository}:{action}", *extra_scopes]
         self._owns_http = http is None
-        self._http = http or httpx.Client(verify=verify, timeout=httpx.Timeout(timeout, connect=15.0),
-                                          limits=httpx.Limits(max_connections=32))
+        self._http = http or new_http_client(verify, timeout)
         self._lock = threading.Lock()
         self._authorization: str | None = None
 

@@ -70,7 +70,10 @@ class RegistrySource:
     def blob_chunks(self, digest: str) -> Iterator[Iterable[bytes]]:
         """Streamed GET of the blob."""
         with self.client.open_blob(digest) as response:
-            yield response.iter_bytes(CHUNK)
+            encoded = response.headers.get("content-encoding", "identity").lower() != "identity"
+            # iter_raw passes the transport's reads straight through (no re-chunking copies);
+            # a content-encoded reply (not expected for blobs) is decoded so the digest holds.
+            yield response.iter_bytes(CHUNK) if encoded else response.iter_raw()
 
 
 def verified_chunks(chunks: Iterable[bytes], digest: str, size: int, *, source: str,

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 
 from .auth import RegistryAuth
-from .client import RegistryClient
+from .client import RegistryClient, new_http_client
 from .errors import RegistryProtocolError
 from .mediatypes import IMAGE_MANIFESTS, INDEXES
 from .progress import ProgressCallback, emit
@@ -70,9 +70,11 @@ def copy(src_ref: str, dest_repo: str, *, src_auth: RegistryAuth | None = None,
     target = _destination(dest_repo)
     same_registry = src.registry == target.registry and src.repository != target.repository
     extra = [f"repository:{src.repository}:pull"] if same_registry else []
-    with RegistryClient(src.registry, src.repository, src_auth, retry=retry, verify=verify) as source, \
+    # One connection pool for both ends: building an httpx client loads the CA bundle (slow).
+    with new_http_client(verify) as http, \
+         RegistryClient(src.registry, src.repository, src_auth, retry=retry, http=http) as source, \
          RegistryClient(target.registry, target.repository, dest_auth, push=True, extra_scopes=extra,
-                        retry=retry, verify=verify) as dest:
+                        retry=retry, http=http) as dest:
         digest = src.digest or source.get_manifest(src.tag or "latest")[2]
         job = _Transfer(RegistrySource(source), dest, progress, concurrency,
                         mount_from=src.repository if same_registry else None)
