@@ -62,7 +62,8 @@ class CloudRunEmulator:
         self.store = Store()
         self.runtime = DockerRuntime(self.docker_host, self.secrets)
         self._loop = LoopThread()
-        routers = RouterHost(self._loop, self.host, self.enforce_invoker_iam)
+        routers = RouterHost(self._loop, self.host, self.enforce_invoker_iam,
+                             self.limits.request_timeout["timeout_http_status"])
         self.reconciler = Reconciler(self.store, self.runtime, routers, grace_s=self.grace_s)
         self.control = ControlPlane(self.store, self.limits, self.reconciler, routers)
         self.revisions = RevisionsApi(self.store, self.reconciler)

@@ -51,6 +51,10 @@ class Call:
     body: bytes
 
 
+def _svc(project: str, location: str, service: str) -> str:
+    return f"projects/{project}/locations/{location}/services/{service}"
+
+
 def _flag(call: Call, name: str) -> bool:
     return call.query.get(name, "").lower() in ("true", "1")
 
@@ -110,43 +114,43 @@ class Api:
         return "ListServicesResponse", {"services": page, "nextPageToken": token}
 
     def get_service(self, call, project, location, service):
-        return "Service", self.em.control.get(f"projects/{project}/locations/{location}/services/{service}")
+        return "Service", self.em.control.get(_svc(project, location, service))
 
     def update_service(self, call, project, location, service):
         body = parse("Service", call.body, "service")
-        name = f"projects/{project}/locations/{location}/services/{service}"
+        name = _svc(project, location, service)
         mask = [p for p in call.query.get("updateMask", "").split(",") if p]
         op = self.em.control.update(name, body, mask, _flag(call, "allowMissing"),
                                     _flag(call, "validateOnly"))
         return "Operation", op
 
     def delete_service(self, call, project, location, service):
-        name = f"projects/{project}/locations/{location}/services/{service}"
+        name = _svc(project, location, service)
         op = self.em.control.delete(name, call.query.get("etag"),
                                     _flag(call, "validateOnly"))
         return "Operation", op
 
     # -- IAM -----------------------------------------------------------------------------
     def get_iam_policy(self, call, project, location, service):
-        record = self.em.control.record(f"projects/{project}/locations/{location}/services/{service}")
+        record = self.em.control.record(_svc(project, location, service))
         return "Policy", copy.deepcopy(record.policy)
 
     def set_iam_policy(self, call, project, location, service):
         raw = json.loads(call.body or b"{}")
         policy = parse("Policy", raw.get("policy") or {}, "policy")
         with self.em.store.lock:
-            record = self.em.control.record(f"projects/{project}/locations/{location}/services/{service}")
+            record = self.em.control.record(_svc(project, location, service))
             record.policy = set_policy(record.policy, policy)
             return "Policy", copy.deepcopy(record.policy)
 
     def test_iam_permissions(self, call, project, location, service):
-        self.em.control.record(f"projects/{project}/locations/{location}/services/{service}")
+        self.em.control.record(_svc(project, location, service))
         raw = json.loads(call.body or b"{}")
         return None, {"permissions": list(raw.get("permissions", []))}
 
     # -- revisions -----------------------------------------------------------------------
     def list_revisions(self, call, project, location, service):
-        items = self.em.revisions.list(f"projects/{project}/locations/{location}/services/{service}")
+        items = self.em.revisions.list(_svc(project, location, service))
         page, token = _page(items, call)
         return "ListRevisionsResponse", {"revisions": page, "nextPageToken": token}
 
@@ -174,14 +178,15 @@ class Api:
     def list_operations(self, call, project, location):
         prefix = f"projects/{project}/locations/{location}/operations/"
         with self.em.store.lock:
-            ops = [copy.deepcopy(o) for n, o in self.em.store.operations.items() if n.startswith(prefix)]
+            ops = [copy.deepcopy(o) for n, o in self.em.store.operations.items()
+                   if n.startswith(prefix)]
         page, token = _page(ops, call)
         return "ListOperationsResponse", {"operations": page, "nextPageToken": token}
 
     def delete_operation(self, call, project, location, op):
-        self._operation(project, location, op)
+        name = self._operation(project, location, op)["name"]
         with self.em.store.lock:
-            self.em.store.operations.pop(f"projects/{project}/locations/{location}/operations/{op}", None)
+            self.em.store.operations.pop(name, None)
         return None, {}
 
     def wait_operation(self, call, project, location, op):

@@ -41,9 +41,8 @@ def find_limits_file() -> Path:
     for path in candidates:
         if path.is_file():
             return path
-    raise LimitsNotFound(
-        f"limits.toml not found; set {ENV_VAR} (looked in: {', '.join(map(str, candidates[:4]))}, ...)"
-    )
+    looked = ", ".join(map(str, candidates[:4]))
+    raise LimitsNotFound(f"limits.toml not found; set {ENV_VAR} (looked in: {looked}, ...)")
 
 
 @dataclass(frozen=True)

@@ -86,7 +86,8 @@ class Reconciler:
             traffic = list(record.data.get("traffic", []))
             gone = missing_revisions(traffic, set(record.revisions))
             latest = record.revisions.get(record.latest_created() or "")
-            latest_ready = latest.name if latest and latest.state == READY else record.latest_ready()
+            ready_now = latest is not None and latest.state == READY
+            latest_ready = latest.name if ready_now else record.latest_ready()
         if gone:
             return route_failure(gone[0])
         statuses = resolve(traffic, latest_ready)
@@ -102,7 +103,8 @@ class Reconciler:
         self._switch(record, statuses, latest_ready)
         return None
 
-    def _switch(self, record: ServiceRecord, statuses: list[dict], latest_ready: str | None) -> None:
+    def _switch(self, record: ServiceRecord, statuses: list[dict],
+                latest_ready: str | None) -> None:
         keep = needs_instance(statuses)
         with self.store.lock:
             urls = {n: r.instance.url for n, r in record.revisions.items() if r.instance}

@@ -75,15 +75,17 @@ def check_fractional(cpu: float, template: dict, resources: dict, limits: CloudR
                       "(CPU only allocated during requests): set resources.cpu_idle to true.",
                       field)
     if template.get("executionEnvironment") == GEN2:
-        raise invalid(f"Total cpu < 1 requires the {rules['fractional_requires_execution_environment']}"
-                      " execution environment.", "service.template.execution_environment")
+        needed_env = rules["fractional_requires_execution_environment"]
+        raise invalid(f"Total cpu < 1 requires the {needed_env} execution environment.",
+                      "service.template.execution_environment")
 
 
 def check_memory(cpu: float, memory_mib: float, template: dict, limits: CloudRunLimits,
                  field: str) -> None:
     """Memory within the absolute bounds and within the range the cpu allows."""
     mem = limits.memory
-    floor = mem["min_mib_gen2"] if template.get("executionEnvironment") == GEN2 else mem["min_mib_gen1"]
+    gen2 = template.get("executionEnvironment") == GEN2
+    floor = mem["min_mib_gen2"] if gen2 else mem["min_mib_gen1"]
     if memory_mib < floor - 1e-6:
         raise invalid(f"Invalid value for memory: {memory_mib:g}Mi is below the minimum of "
                       f"{floor}Mi for this execution environment.", field)

@@ -25,7 +25,8 @@ def generated_name(service_id: str, generation: int) -> str:
     return f"{service_id}-{generation:05d}-{letters}"
 
 
-def new_revision(record: ServiceRecord, template: dict, generation: int, uid: str) -> RevisionRecord:
+def new_revision(record: ServiceRecord, template: dict, generation: int,
+                 uid: str) -> RevisionRecord:
     """A pending revision for `template` (named by template.revision when given)."""
     name = template.get("revision") or generated_name(record.service_id, generation)
     stamp = now()
@@ -56,7 +57,8 @@ def mark_failed(revision: RevisionRecord, failure) -> None:
     revision.data["reconciling"] = False
     why = ({"revision_reason": failure.reason} if failure.revision_reason
            else {"reason": failure.reason})
-    resources_ok = "CONDITION_FAILED" if failure.reason == "CONTAINER_MISSING" else "CONDITION_SUCCEEDED"
+    missing_image = failure.reason == "CONTAINER_MISSING"
+    resources_ok = "CONDITION_FAILED" if missing_image else "CONDITION_SUCCEEDED"
     revision.data["conditions"] = [
         condition("Ready", "CONDITION_FAILED", failure.message, **why),
         condition("ResourcesAvailable", resources_ok),

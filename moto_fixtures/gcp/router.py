@@ -27,9 +27,10 @@ HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authoriza
 class ServiceRouter:
     """An ASGI app forwarding to revision instances by weight."""
 
-    def __init__(self, service: str, timeout_s: float = 300.0):
+    def __init__(self, service: str, timeout_s: float = 300.0, timeout_status: int = 504):
         self.service = service
         self.timeout_s = timeout_s
+        self.timeout_status = timeout_status
         self.weighted: list[tuple[str, str, int]] = []  # (revision, base url, percent)
         self.tags: dict[str, str] = {}  # tag -> base url
         self.client = httpx.AsyncClient(timeout=timeout_s)
@@ -79,6 +80,10 @@ class ServiceRouter:
                                              timeout=self.timeout_s)
         try:
             upstream = await self.client.send(outgoing, stream=True)
+        except httpx.TimeoutException:
+            # The request timeout of the revision elapsed: Cloud Run answers 504.
+            return JSONResponse({"error": "upstream request timeout"},
+                                status_code=self.timeout_status)
         except httpx.HTTPError as exc:
             return JSONResponse({"error": f"upstream request failed: {type(exc).__name__}"},
                                 status_code=503)
@@ -106,13 +111,15 @@ class RouterHost:
     local stand-in for Cloud Run's tag URL, reported in traffic_statuses[].uri.
     """
 
-    def __init__(self, loop_thread, host: str = "127.0.0.1", enforce_invoker_iam: bool = True):
+    def __init__(self, loop_thread, host: str = "127.0.0.1", enforce_invoker_iam: bool = True,
+                 timeout_status: int = 504):
         self.loop_thread = loop_thread
+        self.timeout_status = timeout_status
         self.host = host
         self.enforce_invoker_iam = enforce_invoker_iam
 
     def _router(self, record, label: str, timeout: float) -> ServiceRouter:
-        router = ServiceRouter(label, timeout_s=timeout)
+        router = ServiceRouter(label, timeout_s=timeout, timeout_status=self.timeout_status)
         if self.enforce_invoker_iam:
             router.allow = lambda authorization: may_invoke(record, authorization)
         return router

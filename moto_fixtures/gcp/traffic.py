@@ -15,7 +15,8 @@ def check_traffic(traffic: list[dict]) -> None:
     """Static rules: known type, revision iff REVISION, 0..100, sum 100, no duplicates, tags."""
     seen_revisions, seen_tags, total = set(), set(), 0
     for target in traffic:
-        kind, revision, percent = target.get("type"), target.get("revision"), target.get("percent", 0)
+        kind, revision = target.get("type"), target.get("revision")
+        percent = target.get("percent", 0)
         if kind not in (LATEST, REVISION):
             raise invalid("Traffic target type must be TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST or "
                           "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION.", f"{FIELD}.type")

@@ -209,7 +209,8 @@ def test_traffic_split_is_kept_and_reported(clients):
                    run_v2.TrafficTarget(type_=REVISION, revision=two, percent=90, tag="canary")]
     update(clients, svc)
     got = clients[0].get_service(name=svc.name)
-    assert [(t.revision, t.percent, t.tag) for t in got.traffic] == [(one, 10, ""), (two, 90, "canary")]
+    assert [(t.revision, t.percent, t.tag) for t in got.traffic] == [
+        (one, 10, ""), (two, 90, "canary")]
     assert sorted((s.revision, s.percent) for s in got.traffic_statuses) == [(one, 10), (two, 90)]
     assert len(emulator_containers(clients[2], svc.name)) == 2
 
@@ -222,7 +223,8 @@ def test_traffic_to_unknown_revision_fails_the_operation(clients):
     assert "does not exist" in err.value.message
     got = clients[0].get_service(name=svc.name)
     assert got.terminal_condition.state == run_v2.Condition.State.CONDITION_FAILED
-    assert [s.revision for s in got.traffic_statuses] == [svc.latest_ready_revision.rsplit("/", 1)[-1]]
+    serving = svc.latest_ready_revision.rsplit("/", 1)[-1]
+    assert [s.revision for s in got.traffic_statuses] == [serving]  # still the old route
 
 
 def test_revision_serving_traffic_cannot_be_deleted(clients):
@@ -281,7 +283,8 @@ def sized(cpu: str = "1", memory: str = "512Mi", concurrency: int = 0, cpu_idle:
     if gpu:
         limits["nvidia.com/gpu"] = gpu
     box = container(resources=run_v2.ResourceRequirements(limits=limits, cpu_idle=cpu_idle))
-    template = run_v2.RevisionTemplate(containers=[box], max_instance_request_concurrency=concurrency)
+    template = run_v2.RevisionTemplate(containers=[box],
+                                       max_instance_request_concurrency=concurrency)
     if accelerator:
         template.node_selector = run_v2.NodeSelector(accelerator=accelerator)
     return run_v2.Service(template=template)
@@ -317,89 +320,110 @@ def with_traffic(*targets: tuple) -> run_v2.Service:
     return svc
 
 
+def gpu(**overrides) -> run_v2.Service:
+    """A valid GPU service (nvidia-l4, 4 cpu, 16 GiB, instance billing) with overrides."""
+    settings = dict(cpu="4", memory="16Gi", gpu="1", cpu_idle=False, accelerator="nvidia-l4")
+    return sized(**{**settings, **overrides})
+
+
+def scaling(low: int, high: int) -> run_v2.Service:
+    """A service with template scaling min/max."""
+    return with_template(scaling=run_v2.RevisionScaling(min_instance_count=low,
+                                                        max_instance_count=high))
+
+
+def ports(*numbers: int) -> run_v2.Service:
+    """A service whose container declares these ports."""
+    return with_container(ports=[{"container_port": n} for n in numbers])
+
+
+def image(ref: str) -> run_v2.Service:
+    """A service running this image reference."""
+    return with_container(image=ref)
+
+
+def timeout(seconds: int) -> run_v2.Service:
+    """A service with this request timeout."""
+    return with_template(timeout=duration_pb2.Duration(seconds=seconds))
+
+
 DIGEST = "sha256:" + "ab" * 32
-RULES = {  # rule: (rejected, accepted), both built for service id "rule"
-    "service_id_format": (("Rule", service()), ("rule", service())),
-    "service_id_starts_with_letter": (("1rule", service()), ("r1ule", service())),
-    "service_id_no_trailing_hyphen": (("rule-", service()), ("rule-1", service())),
-    "service_id_under_50_chars": (("r" * 50, service()), ("r" * 49, service())),
-    "one_container": (("rule", with_template(containers=[])), ("rule", service())),
-    "sidecars_need_one_ingress_port": (
-        ("rule", with_template(containers=[container(ports=[{"container_port": 8080}]),
-                                           container(ports=[{"container_port": 9090}])])),
-        ("rule", service())),
-    "container_port_range": (("rule", with_container(ports=[{"container_port": 65536}])),
-                             ("rule", with_container(ports=[{"container_port": 65535}]))),
-    "single_port": (("rule", with_container(ports=[{"container_port": 80}, {"container_port": 81}])),
-                    ("rule", with_container(ports=[{"container_port": 80}]))),
-    "cpu_whole_values": (("rule", sized(cpu="3", memory="2Gi")), ("rule", sized(cpu="4", memory="2Gi"))),
+REG = "127.0.0.1:5000"
+SIDECARS = with_template(containers=[container(ports=[{"container_port": 8080}]),
+                                     container(ports=[{"container_port": 9090}])])
+# rule: (service id + service the API rejects, the valid neighbour, what the error must say)
+RULES = {
+    "service_id_format": (("Rule", service()), ("rule", service()), "for service_id"),
+    "service_id_starts_with_letter": (("1rule", service()), ("r1ule", service()),
+                                      "for service_id"),
+    "service_id_no_trailing_hyphen": (("rule-", service()), ("rule-1", service()),
+                                      "for service_id"),
+    "service_id_under_50_chars": (("r" * 50, service()), ("r" * 49, service()), "for service_id"),
+    "one_container": (("rule", with_template(containers=[])), ("rule", service()),
+                      "at least one container"),
+    "sidecars_need_one_ingress_port": (("rule", SIDECARS), ("rule", service()), "exactly one"),
+    "container_port_range": (("rule", ports(65536)), ("rule", ports(65535)),
+                             "Invalid container port"),
+    "single_port": (("rule", ports(80, 81)), ("rule", ports(80)), "single port"),
+    "cpu_whole_values": (("rule", sized(cpu="3", memory="2Gi")),
+                         ("rule", sized(cpu="4", memory="2Gi")), "Supported values are"),
     "cpu_fraction_minimum": (("rule", sized(cpu="0.05", concurrency=1)),
-                             ("rule", sized(cpu="0.08", memory="256Mi", concurrency=1))),
-    "memory_max_per_cpu": (("rule", sized(cpu="1", memory="8Gi")), ("rule", sized(cpu="2", memory="8Gi"))),
-    "memory_min_per_cpu": (("rule", sized(cpu="4", memory="1Gi")), ("rule", sized(cpu="4", memory="2Gi"))),
-    "memory_absolute_max": (("rule", sized(cpu="8", memory="33Gi")), ("rule", sized(cpu="8", memory="32Gi"))),
+                             ("rule", sized(cpu="0.08", memory="256Mi", concurrency=1)),
+                             "The minimum is"),
+    "memory_max_per_cpu": (("rule", sized(cpu="1", memory="8Gi")),
+                           ("rule", sized(cpu="2", memory="8Gi")), "must be at most 4096Mi"),
+    "memory_min_per_cpu": (("rule", sized(cpu="4", memory="1Gi")),
+                           ("rule", sized(cpu="4", memory="2Gi")), "at least 2048Mi"),
+    "memory_absolute_max": (("rule", sized(cpu="8", memory="33Gi")),
+                            ("rule", sized(cpu="8", memory="32Gi")), "exceeds the maximum"),
     "fractional_cpu_memory": (("rule", sized(cpu="0.5", memory="2Gi", concurrency=1)),
-                              ("rule", sized(cpu="0.5", memory="1Gi", concurrency=1))),
+                              ("rule", sized(cpu="0.5", memory="1Gi", concurrency=1)),
+                              "needs at least 1 cpu"),
     "fractional_cpu_concurrency_1": (("rule", sized(cpu="0.5", concurrency=80)),
-                                     ("rule", sized(cpu="0.5", concurrency=1))),
+                                     ("rule", sized(cpu="0.5", concurrency=1)), "concurrency > 1"),
     "fractional_cpu_request_billing": (("rule", sized(cpu="0.5", concurrency=1, cpu_idle=False)),
-                                       ("rule", sized(cpu="0.5", concurrency=1, cpu_idle=True))),
-    "concurrency_max": (("rule", sized(concurrency=1001)), ("rule", sized(concurrency=1000))),
-    "gpu_needs_accelerator": (("rule", sized(cpu="4", memory="16Gi", gpu="1", cpu_idle=False)),
-                              ("rule", sized(cpu="4", memory="16Gi", gpu="1", cpu_idle=False,
-                                             accelerator="nvidia-l4"))),
-    "gpu_min_cpu": (("rule", sized(cpu="2", memory="8Gi", gpu="1", cpu_idle=False, accelerator="nvidia-l4")),
-                    ("rule", sized(cpu="4", memory="16Gi", gpu="1", cpu_idle=False, accelerator="nvidia-l4"))),
-    "gpu_one_per_instance": (("rule", sized(cpu="4", memory="16Gi", gpu="2", cpu_idle=False, accelerator="nvidia-l4")),
-                             ("rule", sized(cpu="4", memory="16Gi", gpu="1", cpu_idle=False, accelerator="nvidia-l4"))),
-    "gpu_instance_billing": (("rule", sized(cpu="4", memory="16Gi", gpu="1", cpu_idle=True, accelerator="nvidia-l4")),
-                             ("rule", sized(cpu="4", memory="16Gi", gpu="1", cpu_idle=False, accelerator="nvidia-l4"))),
-    "scaling_min_le_max": (("rule", with_template(scaling=run_v2.RevisionScaling(min_instance_count=3, max_instance_count=2))),
-                           ("rule", with_template(scaling=run_v2.RevisionScaling(min_instance_count=2, max_instance_count=2)))),
-    "label_key_lowercase": (("rule", service(labels={"Team": "ml"})), ("rule", service(labels={"team": "ml"}))),
-    "label_value_length": (("rule", service(labels={"team": "m" * 64})), ("rule", service(labels={"team": "m" * 63}))),
+                                       ("rule", sized(cpu="0.5", concurrency=1, cpu_idle=True)),
+                                       "request-based"),
+    "concurrency_max": (("rule", sized(concurrency=1001)), ("rule", sized(concurrency=1000)),
+                        "must be between 1 and"),
+    "gpu_needs_accelerator": (("rule", gpu(accelerator="")), ("rule", gpu()), "nvidia-l4"),
+    "gpu_min_cpu": (("rule", gpu(cpu="2", memory="8Gi")), ("rule", gpu()), "at least 4 cpu"),
+    "gpu_min_memory": (("rule", gpu(memory="8Gi")), ("rule", gpu()), "at least 16384Mi"),
+    "gpu_one_per_instance": (("rule", gpu(gpu="2")), ("rule", gpu()), "At most 1 GPU"),
+    "gpu_instance_billing": (("rule", gpu(cpu_idle=True)), ("rule", gpu()), "instance-based"),
+    "scaling_min_le_max": (("rule", scaling(3, 2)), ("rule", scaling(2, 2)), "less than or equal"),
+    "label_key_lowercase": (("rule", service(labels={"Team": "ml"})),
+                            ("rule", service(labels={"team": "ml"})), "Invalid label key"),
+    "label_value_length": (("rule", service(labels={"team": "m" * 64})),
+                           ("rule", service(labels={"team": "m" * 63})),
+                           "Invalid value for label"),
     "annotation_system_namespace": (("rule", service(annotations={"run.googleapis.com/x": "1"})),
-                                    ("rule", service(annotations={"example.com/x": "1"}))),
-    "env_reserved_name": (("rule", with_env("PORT")), ("rule", with_env("MODEL_PORT"))),
-    "env_name_no_equals": (("rule", with_env("A=B")), ("rule", with_env("A_B"))),
-    "env_name_unique": (("rule", with_env("A", "A")), ("rule", with_env("A", "B"))),
-    "image_reference": (("rule", with_container(image="127.0.0.1:5000/Model@" + DIGEST)),
-                        ("rule", with_container(image="127.0.0.1:5000/model@" + DIGEST))),
-    "image_digest_length": (("rule", with_container(image="127.0.0.1:5000/model@sha256:abc")),
-                            ("rule", with_container(image="127.0.0.1:5000/model:v1"))),
-    "timeout_max": (("rule", with_template(timeout=duration_pb2.Duration(seconds=3601))),
-                    ("rule", with_template(timeout=duration_pb2.Duration(seconds=3600)))),
-    "revision_name_prefix": (("rule", service(revision="other-v1")), ("rule", service(revision="rule-v1"))),
-    "traffic_sums_to_100": (("rule", with_traffic((LATEST, "", 90))), ("rule", with_traffic((LATEST, "", 100)))),
+                                    ("rule", service(annotations={"example.com/x": "1"})),
+                                    "namespace"),
+    "env_reserved_name": (("rule", with_env("PORT")), ("rule", with_env("MODEL_PORT")),
+                          "reserved env names"),
+    "env_name_no_equals": (("rule", with_env("A=B")), ("rule", with_env("A_B")),
+                           "Invalid environment"),
+    "env_name_unique": (("rule", with_env("A", "A")), ("rule", with_env("A", "B")),
+                        "more than once"),
+    "image_reference": (("rule", image(f"{REG}/Model@{DIGEST}")),
+                        ("rule", image(f"{REG}/model@{DIGEST}")), "Invalid image reference"),
+    "image_digest_length": (("rule", image(f"{REG}/model@sha256:abc")),
+                            ("rule", image(f"{REG}/model:v1")), "Invalid image reference"),
+    "timeout_max": (("rule", timeout(3601)), ("rule", timeout(3600)), "timeout must be"),
+    "revision_name_prefix": (("rule", service(revision="other-v1")),
+                             ("rule", service(revision="rule-v1")), "must be prefixed"),
+    "traffic_sums_to_100": (("rule", with_traffic((LATEST, "", 90))),
+                            ("rule", with_traffic((LATEST, "", 100))), "add up to 100"),
     "traffic_percent_range": (("rule", with_traffic((LATEST, "", 101), (REVISION, "rule-a", -1))),
-                              ("rule", with_traffic((LATEST, "", 100), (REVISION, "rule-a", 0)))),
-    "traffic_no_duplicate_revision": (("rule", with_traffic((REVISION, "rule-a", 50), (REVISION, "rule-a", 50))),
-                                      ("rule", with_traffic((REVISION, "rule-a", 50), (LATEST, "", 50)))),
+                              ("rule", with_traffic((LATEST, "", 100), (REVISION, "rule-a", 0))),
+                              "between 0 and 100"),
+    "traffic_no_duplicate_revision": (
+        ("rule", with_traffic((REVISION, "rule-a", 50), (REVISION, "rule-a", 50))),
+        ("rule", with_traffic((REVISION, "rule-a", 50), (LATEST, "", 50))), "more than once"),
     "traffic_revision_target_names_revision": (("rule", with_traffic((REVISION, "", 100))),
-                                               ("rule", with_traffic((LATEST, "", 100)))),
-}
-
-
-REASONS = {  # what the error message must say, so each test fails for its own rule only
-    "annotation_system_namespace": "namespace", "concurrency_max": "must be between 1 and",
-    "container_port_range": "Invalid container port", "cpu_fraction_minimum": "The minimum is",
-    "cpu_whole_values": "Supported values are", "env_name_no_equals": "Invalid environment",
-    "env_name_unique": "more than once", "env_reserved_name": "reserved env names",
-    "fractional_cpu_concurrency_1": "concurrency > 1", "fractional_cpu_memory": "needs at least 1 cpu",
-    "fractional_cpu_request_billing": "request-based", "gpu_instance_billing": "instance-based",
-    "gpu_min_cpu": "at least 4 cpu", "gpu_needs_accelerator": "nvidia-l4",
-    "gpu_one_per_instance": "At most 1 GPU", "image_digest_length": "Invalid image reference",
-    "image_reference": "Invalid image reference", "label_key_lowercase": "Invalid label key",
-    "label_value_length": "Invalid value for label", "memory_absolute_max": "exceeds the maximum",
-    "memory_max_per_cpu": "must be at most 4096Mi", "memory_min_per_cpu": "at least 2048Mi",
-    "one_container": "at least one container", "revision_name_prefix": "must be prefixed",
-    "scaling_min_le_max": "less than or equal", "service_id_format": "for service_id",
-    "service_id_starts_with_letter": "for service_id", "service_id_no_trailing_hyphen": "for service_id",
-    "service_id_under_50_chars": "for service_id", "sidecars_need_one_ingress_port": "exactly one",
-    "single_port": "single port", "timeout_max": "timeout must be",
-    "traffic_no_duplicate_revision": "more than once", "traffic_percent_range": "between 0 and 100",
-    "traffic_revision_target_names_revision": "must name a revision",
-    "traffic_sums_to_100": "add up to 100",
+                                               ("rule", with_traffic((LATEST, "", 100))),
+                                               "must name a revision"),
 }
 
 
@@ -412,12 +436,12 @@ def validate_only(clients, service_id: str, svc: run_v2.Service):
 
 @pytest.mark.parametrize("rule", sorted(RULES))
 def test_validation_rule(clients, rule):
-    (bad_id, bad), (good_id, good) = RULES[rule]
+    (bad_id, bad), (good_id, good), reason = RULES[rule]
     with pytest.raises(gexc.GoogleAPICallError) as err:
         validate_only(clients, bad_id, bad)
     error = err.value.response.json()["error"]
     assert (err.value.code, error["status"]) == (400, "INVALID_ARGUMENT")
-    assert REASONS[rule] in error["message"]
+    assert reason in error["message"]
     assert validate_only(clients, good_id, good).name.endswith(f"/services/{good_id}")
     with pytest.raises(gexc.NotFound):  # validate_only stored nothing
         clients[0].get_service(name=f"{clients[2].parent}/services/{good_id}")
@@ -436,7 +460,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
     def log_message(self, *args):
         pass
-server = http.server.ThreadingHTTPServer((os.environ["MODELPORT_HOST"], int(os.environ["PORT"])), Handler)
+address = (os.environ["MODELPORT_HOST"], int(os.environ["PORT"]))
+server = http.server.ThreadingHTTPServer(address, Handler)
 server.serve_forever()
 '''
 
@@ -507,7 +532,8 @@ def test_two_revisions_split_50_50_both_answer_through_the_service_uri(clients, 
 
     svc.traffic = [run_v2.TrafficTarget(type_=LATEST, percent=100)]
     svc = update(clients, svc)
-    revisions = {c.labels["modelport.gcp.revision"] for c in _wait_for_containers(clients[2], svc.name, 1)}
+    running = _wait_for_containers(clients[2], svc.name, 1)
+    revisions = {c.labels["modelport.gcp.revision"] for c in running}
     assert revisions == {two}  # `one` lost its traffic and was stopped after the grace period
     clients[0].delete_service(name=svc.name).result(timeout=60)
 
