@@ -38,6 +38,12 @@ What a real account adds, and how it is emulated here (generic: only AWS API sta
   healthy) of the path in the container health check command (``curl http://localhost:PORT/
   PATH``), else of the target group's ``HealthCheckPath``, else a TCP connect. A task whose
   definition changes is stopped, then started again (no overlap); an exited task is restarted.
+  The task's ``executionRoleArn`` must name an IAM role that trusts ``ecs-tasks.amazonaws.com``
+  (else "ECS was unable to assume the role ..."); its permissions are not evaluated. With the
+  ``awslogs`` log driver the log group must exist (or ``awslogs-create-group: "true"``) and the
+  container's output is shipped to stream ``PREFIX/CONTAINER/TASK_ID`` (``ServiceStatus.task_id``).
+  A task that cannot start keeps ``ServiceStatus.last_error`` (the stoppedReason ECS would give)
+  and is retried every few seconds.
   Healthy tasks are registered as ``ip`` targets (address, container port) in the service's
   target groups and deregistered when they stop or turn unhealthy, as ECS does.
 * ALB: ``LoadBalancerPlane`` serves each application load balancer's ``DNSName`` (an /etc/hosts
@@ -45,6 +51,12 @@ What a real account adds, and how it is emulated here (generic: only AWS API sta
   by the listener's current default forward weights on every request.
 
 Gaps (moto 5.2.5 server mode) found while building this, for the provider author:
+
+* ``RegisterTaskDefinition`` in moto checks almost nothing for Fargate. The moto process adds
+  ECS's rules (``ClientException``): ``networkMode`` must be ``awsvpc``; task-level ``cpu`` and
+  ``memory`` must be a valid Fargate pair ("Invalid 'cpu' setting for task."); ``secrets``,
+  the ``awslogs`` driver and ECR images each require ``executionRoleArn``. ``"0.5 vCPU"`` /
+  ``"1GB"`` are stored as ``"512"`` / ``"1024"``, as ECS does.
 
 * ECS ``runningCount``/``pendingCount`` and the deployment's ``rolloutState`` do not follow any
   task in moto (``create_service`` answers ``runningCount=0``, ``rolloutState IN_PROGRESS``

@@ -25,7 +25,9 @@ from .awslogs import LogTarget
 from .containers import DockerTasks, probe
 from .ecs_state import WantedService, wanted_services
 from .net import LoopbackPool
-from .taskdef import TaskStartError, container_port, essential_container, plan_container
+from .taskdef import (
+    TaskStartError, check_execution_role, container_port, essential_container, plan_container,
+)
 
 log = logging.getLogger(__name__)
 # reporter(service_arn, cluster_arn, running, healthy, failed_tasks): the ECS agent's report
@@ -159,6 +161,7 @@ class EcsBridge:
         try:
             task_definition = self._client("ecs").describe_task_definition(
                 taskDefinition=svc.task_definition_arn)["taskDefinition"]
+            check_execution_role(task_definition, self._client("iam"))
             port = container_port(essential_container(task_definition), list(svc.load_balancers))
             address = self.pool.allocate(port or 0)
             plan = plan_container(task_definition, list(svc.load_balancers), self.registry,

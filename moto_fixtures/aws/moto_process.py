@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import signal
 import sys
 from datetime import datetime, timezone
 
 AGENT_PATH = "/moto-fixtures/ecs-agent/service-state"
+_ECR_IMAGE = re.compile(r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/")
 
 
 def report_service_state(report: dict) -> tuple[int, dict]:
@@ -93,6 +96,78 @@ def _restart_deployment(deployment: dict, service, new_revision: bool, rng) -> N
                           rolloutStateReason=f"ECS deployment {deployment['id']} in progress.")
 
 
+# Fargate task sizes: cpu units -> valid memory MiB (AWS "task-cpu-memory-error" table).
+def _fargate_memory(cpu: int) -> set[int]:
+    table = {256: [512, 1024, 2048], 512: range(1024, 4097, 1024), 1024: range(2048, 8193, 1024),
+             2048: range(4096, 16385, 1024), 4096: range(8192, 30721, 1024),
+             8192: range(16384, 61441, 4096), 16384: range(32768, 122881, 8192)}
+    return set(table.get(cpu, []))
+
+
+def _units(value, unit_word: str) -> int | None:
+    """'256' -> 256; '0.25 vCPU' -> 256; '1GB' -> 1024 (task-level cpu/memory strings)."""
+    if value is None:
+        return None
+    text = str(value).strip().lower().replace(" ", "")
+    if text.endswith(unit_word):
+        return int(float(text[: -len(unit_word)]) * 1024)
+    return int(float(text))
+
+
+def fargate_task_definition_errors(cpu, memory, network_mode, execution_role_arn,
+                                   containers: list[dict]) -> str | None:
+    """The ClientException ECS gives when registering this FARGATE task definition, or None."""
+    if network_mode != "awsvpc":
+        return "Fargate only supports network mode 'awsvpc'."
+    if cpu is None:
+        return "Fargate requires that 'cpu' be defined at the task level."
+    if memory is None:
+        return "Fargate requires that 'memory' be defined at the task level."
+    try:
+        valid = _units(memory, "gb") in _fargate_memory(_units(cpu, "vcpu"))
+    except ValueError:
+        valid = False
+    if not valid:
+        return "Invalid 'cpu' setting for task."
+    if execution_role_arn:
+        return None
+    for container in containers:
+        if container.get("secrets"):
+            return ("When you are specifying container secrets, you must also specify a value "
+                    "for 'executionRoleArn'.")
+        if (container.get("logConfiguration") or {}).get("logDriver") == "awslogs":
+            return ("Fargate requires task definition to have execution role ARN to support log "
+                    "driver awslogs.")
+        if _ECR_IMAGE.match(container.get("image", "")):
+            return "Fargate requires task definition to have execution role ARN to support ECR images."
+    return None
+
+
+def patch_register_task_definition() -> None:
+    """Reject FARGATE task definitions ECS rejects (moto checks almost none of these)."""
+    from moto.ecs.exceptions import EcsClientException
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    original = EC2ContainerServiceBackend.register_task_definition
+
+    def register_task_definition(self, family, container_definitions, *args, **kwargs):
+        if "FARGATE" in (kwargs.get("requires_compatibilities") or []):
+            error = fargate_task_definition_errors(
+                kwargs.get("cpu"), kwargs.get("memory"), kwargs.get("network_mode"),
+                kwargs.get("execution_role_arn"), container_definitions)
+            if error:
+                raise EcsClientException(error)
+        # ECS stores "0.5 vCPU" / "1GB" as CPU units / MiB: "512" / "1024".
+        for key, unit in (("cpu", "vcpu"), ("memory", "gb")):
+            try:
+                kwargs[key] = str(_units(kwargs[key], unit)) if kwargs.get(key) else kwargs.get(key)
+            except ValueError:
+                pass  # left as given; moto answers as it would
+        return original(self, family, container_definitions, *args, **kwargs)
+
+    EC2ContainerServiceBackend.register_task_definition = register_task_definition
+
+
 def with_agent_channel(app):
     """Wrap moto's WSGI app so ``AGENT_PATH`` reaches ``report_service_state``."""
     def wsgi(environ, start_response):
@@ -123,9 +198,14 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     patch_update_service()
+    patch_register_task_definition()
     app = with_agent_channel(DomainDispatcherApplication(create_backend_app))
     run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
 
 
 if __name__ == "__main__":
+    # Run as a script: drop this package's folder from sys.path so its module names
+    # (server, net, ...) cannot shadow what moto imports.
+    if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
+        sys.path.pop(0)
     main()

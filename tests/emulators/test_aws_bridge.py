@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from pathlib import Path
 
@@ -65,8 +66,23 @@ def default_network(ec2) -> tuple[str, list[str], str]:
     return vpc, [s["SubnetId"] for s in subnets], groups["SecurityGroups"][0]["GroupId"]
 
 
+def execution_role(iam, name: str = "bridge-test-execution") -> str:
+    """A task execution role trusting ECS tasks, with AWS's managed policy; returns its ARN."""
+    try:
+        return iam.get_role(RoleName=name)["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        pass
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+        "Action": "sts:AssumeRole"}]}
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    iam.attach_role_policy(RoleName=name, PolicyArn=(
+        "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"))
+    return arn
+
+
 def register_hello(ecs, family: str, image: str, env: dict, secrets: dict | None = None,
-                   log_group: str | None = None) -> str:
+                   log_group: str | None = None, role: str | None = None) -> str:
     """A Fargate task definition for the hello image; returns its ARN."""
     container = {
         "name": "app", "image": image, "essential": True,
@@ -80,9 +96,10 @@ def register_hello(ecs, family: str, image: str, env: dict, secrets: dict | None
         container["logConfiguration"] = {"logDriver": "awslogs", "options": {
             "awslogs-group": log_group, "awslogs-region": "us-east-1",
             "awslogs-stream-prefix": "hello"}}
+    extra = {"executionRoleArn": role} if role else {}
     reply = ecs.register_task_definition(
         family=family, requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="256",
-        memory="512", containerDefinitions=[container])
+        memory="512", containerDefinitions=[container], **extra)
     return reply["taskDefinition"]["taskDefinitionArn"]
 
 
@@ -166,10 +183,11 @@ def stack(aws_emulation, hello):  # noqa: F811
     # v1 by the stand-in's address, v2 by its ECR URI: both must be pulled from the stand-in.
     log_group = f"/modelport/bridge-{suffix}"
     aws.client("logs").create_log_group(logGroupName=log_group)
+    role = execution_role(aws.client("iam"))
     td_v1 = register_hello(ecs, f"hello-v1-{suffix}", f"{hello['remote']}@{digests['v1']}",
-                           {"GREETING": "hi"}, {"DB_PASSWORD": secret_arn}, log_group)
+                           {"GREETING": "hi"}, {"DB_PASSWORD": secret_arn}, log_group, role)
     ecr_uri = f"{ACCOUNT_ID}.dkr.ecr.{aws.region}.amazonaws.com/{hello['repository']}"
-    td_v2 = register_hello(ecs, f"hello-v2-{suffix}", f"{ecr_uri}@{digests['v2']}", {})
+    td_v2 = register_hello(ecs, f"hello-v2-{suffix}", f"{ecr_uri}@{digests['v2']}", {}, role=role)
     lb = elbv2.create_load_balancer(Name=f"bridge-{suffix}", Subnets=subnets[:2],
                                     SecurityGroups=[group], Type="application")["LoadBalancers"][0]
     tgs = [elbv2.create_target_group(
@@ -182,7 +200,7 @@ def stack(aws_emulation, hello):  # noqa: F811
     yield {"cluster": cluster, "lb": lb, "tgs": tgs, "services": services,
            "listener": listener["Listeners"][0]["ListenerArn"], "td": {"v1": td_v1, "v2": td_v2},
            "url": f"http://{lb['DNSName']}:80", "subnets": subnets, "group": group,
-           "log_group": log_group}
+           "log_group": log_group, "role": role}
     for arn in ecs.list_services(cluster=cluster)["serviceArns"]:
         ecs.delete_service(cluster=cluster, service=arn, force=True)
     elbv2.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
@@ -245,14 +263,18 @@ def test_secret_value_from_secrets_manager_reaches_container(aws_emulation, stac
                    "MODELPORT_HOST": v1.address}
 
 
-@pytest.mark.parametrize("broken", ["secret", "log group"])
+@pytest.mark.parametrize("broken", ["secret", "log group", "role"])
 def test_task_that_cannot_start_reports_why(aws_emulation, stack, hello, broken):  # noqa: F811
     ecs = aws_emulation.client("ecs")
     name = "hello-broken-" + broken.replace(" ", "")
     missing = f"arn:aws:secretsmanager:{aws_emulation.region}:{ACCOUNT_ID}:secret:nope-AbCdEf"
+    no_role = f"arn:aws:iam::{ACCOUNT_ID}:role/no-such-role"
     image = f"{hello['remote']}@{hello['digests']['v1']}"
-    td = (register_hello(ecs, name, image, {}, {"DB_PASSWORD": missing}) if broken == "secret"
-          else register_hello(ecs, name, image, {}, log_group="/no/such/group"))
+    td = {"secret": lambda: register_hello(ecs, name, image, {}, {"DB_PASSWORD": missing},
+                                           role=stack["role"]),
+          "log group": lambda: register_hello(ecs, name, image, {}, log_group="/no/such/group",
+                                              role=stack["role"]),
+          "role": lambda: register_hello(ecs, name, image, {}, role=no_role)}[broken]()
     ecs.create_service(cluster=stack["cluster"], serviceName=name, taskDefinition=td,
                        desiredCount=1, launchType="FARGATE", networkConfiguration={
                            "awsvpcConfiguration": {"subnets": stack["subnets"][:2],
@@ -263,8 +285,9 @@ def test_task_that_cannot_start_reports_why(aws_emulation, stack, hello, broken)
                         "error")
         status = bridge.service(name)
         assert status.container_id is None and not status.running
-        assert status.last_error.startswith("ResourceInitializationError")
-        expected = missing if broken == "secret" else "log group /no/such/group does not exist"
+        expected = {"secret": f"ResourceInitializationError: unable to pull secrets: {missing}",
+                    "log group": "log group /no/such/group does not exist",
+                    "role": f"ECS was unable to assume the role '{no_role}'"}[broken]
         assert expected in status.last_error
         bridge.wait_ticks(2)
         svc = ecs.describe_services(cluster=stack["cluster"], services=[name])["services"][0]
@@ -272,6 +295,33 @@ def test_task_that_cannot_start_reports_why(aws_emulation, stack, hello, broken)
         assert svc["deployments"][0]["rolloutState"] == "IN_PROGRESS"
     finally:
         ecs.delete_service(cluster=stack["cluster"], service=name, force=True)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"cpu": "256", "memory": "4096"}, "Invalid 'cpu' setting for task."),
+    ({"networkMode": "bridge"}, "Fargate only supports network mode 'awsvpc'."),
+    ({"secrets": True}, "you must also specify a value for 'executionRoleArn'"),
+    ({"awslogs": True}, "execution role ARN to support log driver awslogs"),
+    ({"ecr": True}, "execution role ARN to support ECR images"),
+])
+def test_fargate_task_definition_rules_are_enforced(aws_emulation, change, message):  # noqa: F811
+    container = {"name": "app", "image": "127.0.0.1:5000/x@sha256:" + "c" * 64, "essential": True}
+    if change.pop("secrets", False):
+        container["secrets"] = [{"name": "A", "valueFrom": "arn:aws:ssm:us-east-1:1:parameter/a"}]
+    if change.pop("awslogs", False):
+        container["logConfiguration"] = {"logDriver": "awslogs", "options": {"awslogs-group": "g"}}
+    if change.pop("ecr", False):
+        container["image"] = f"{ACCOUNT_ID}.dkr.ecr.us-east-1.amazonaws.com/x:1"
+    args = {"family": "rules", "requiresCompatibilities": ["FARGATE"], "networkMode": "awsvpc",
+            "cpu": "256", "memory": "512", "containerDefinitions": [container], **change}
+    ecs = aws_emulation.client("ecs")
+    with pytest.raises(ecs.exceptions.ClientException, match=re.escape(message)):
+        ecs.register_task_definition(**args)
+    # The same definition is accepted once the rule is satisfied (a valid size and role).
+    args.update(cpu="0.5 vCPU", memory="1GB", networkMode="awsvpc",
+                executionRoleArn=execution_role(aws_emulation.client("iam")))
+    registered = ecs.register_task_definition(**args)["taskDefinition"]
+    assert (registered["cpu"], registered["memory"]) == ("512", "1024")  # as ECS stores them
 
 
 def test_task_output_reaches_cloudwatch_logs(aws_emulation, stack):  # noqa: F811
