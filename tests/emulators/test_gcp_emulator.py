@@ -8,12 +8,18 @@ accepted is checked without starting containers.
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import docker
 import httpx
 import pytest
 from google.api_core import exceptions as gexc
+from google.api_core.client_options import ClientOptions
+from google.auth.credentials import AnonymousCredentials
 from google.cloud import run_v2
 from google.iam.v1 import iam_policy_pb2, policy_pb2
 from google.protobuf import duration_pb2, field_mask_pb2
@@ -588,3 +594,22 @@ def test_env_from_secret_manager_reference(clients, echo_image):
     ready = next(c for c in failed.conditions if c.type_ == "Ready")
     assert ready.reason == run_v2.Condition.CommonReason.SECRETS_ACCESS_CHECK_FAILED
     assert "no-such-secret" in ready.message
+
+
+def test_standalone_module_prints_its_endpoint_and_serves(docker_host, tmp_path):
+    repo = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "DOCKER_HOST": docker_host, "PYTHONPATH": repo}
+    log = (tmp_path / "emulator.log").open("w")
+    proc = subprocess.Popen([sys.executable, "-m", "moto_fixtures.gcp", "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=log, text=True, env=env)
+    try:
+        endpoint = proc.stdout.readline().strip()
+        assert endpoint.startswith("http://127.0.0.1:")
+        services = run_v2.ServicesClient(
+            credentials=AnonymousCredentials(), transport="rest",
+            client_options=ClientOptions(api_endpoint=endpoint))
+        assert list(services.list_services(parent="projects/demo/locations/us-central1")) == []
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        log.close()
