@@ -38,6 +38,9 @@ def main() -> None:
             done.wait()
         except KeyboardInterrupt:
             pass
+        finally:
+            if args.env_file and os.path.exists(args.env_file):
+                os.remove(args.env_file)  # its keys die with the emulation
 
 
 def _write_env_file(path: str, aws: AwsEmulation) -> None:

@@ -9,6 +9,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import signal
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -457,6 +460,31 @@ def test_listener_weights_are_read_back_unchanged(aws_emulation, stack):  # noqa
     groups = action["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]
     assert json.dumps([(g["TargetGroupArn"], g["Weight"]) for g in groups]) == json.dumps(
         [[stack["tgs"][0], 90], [stack["tgs"][1], 10]])
+
+
+def test_standalone_module_prints_endpoint_and_registry_and_stops_on_sigterm(tmp_path):
+    env_file = tmp_path / "aws.env"
+    proc = subprocess.Popen([sys.executable, "-m", "moto_fixtures.aws", "--env-file", str(env_file)],
+                            stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[2])
+    try:
+        lines = []
+        for line in proc.stdout:
+            lines.append(line.strip())
+            if line.startswith("ready"):
+                break
+        values = dict(line.split("=", 1) for line in lines if "=" in line)
+        assert httpx.get(values["AWS_ENDPOINT_URL"] + "/moto-api/", timeout=10).status_code == 200
+        assert httpx.get(f"http://{values['ECR_REGISTRY']}/v2/", timeout=10).status_code == 200
+        assert "AWS_SECRET_ACCESS_KEY=" in env_file.read_text()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert not env_file.exists()
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(values["AWS_ENDPOINT_URL"] + "/moto-api/", timeout=2)
 
 
 # ---- IAM enforcement ---------------------------------------------------------------------------
