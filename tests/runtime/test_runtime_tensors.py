@@ -75,3 +75,32 @@ def test_encode_writes_flat_data_with_shape_and_datatype():
     assert np.asarray(out["data"]).tolist() == [0.5, 0.25]
     labels = encode_tensor("l", np.array(["setosa", "virginica"]))
     assert labels == {"name": "l", "datatype": "BYTES", "shape": [2], "data": ["setosa", "virginica"]}
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+def nest(flat, shape):
+    if len(shape) <= 1:
+        return list(flat)
+    step = len(flat) // shape[0] if shape[0] else 0
+    return [nest(flat[i * step:(i + 1) * step], shape[1:]) for i in range(shape[0])]
+
+
+@settings(max_examples=200, deadline=None)
+@given(shape=st.lists(st.integers(1, 4), min_size=1, max_size=4), data=st.data())
+def test_flat_and_nested_forms_decode_identically(shape, data):
+    count = int(np.prod(shape))
+    values = data.draw(st.lists(st.integers(-1000, 1000), min_size=count, max_size=count))
+    _, flat = decode_tensor(tensor("INT32", shape, values), 0)
+    _, nested = decode_tensor(tensor("INT32", shape, nest(values, shape)), 0)
+    assert flat.shape == tuple(shape) and np.array_equal(flat, nested)
+    assert flat.ravel().tolist() == values
+
+
+@settings(max_examples=200, deadline=None)
+@given(shape=st.lists(st.integers(0, 4), min_size=1, max_size=3), extra=st.integers(1, 3))
+def test_a_value_count_other_than_the_shape_product_is_refused(shape, extra):
+    count = int(np.prod(shape)) + extra
+    with pytest.raises(BadRequest, match="needs"):
+        decode_tensor(tensor("FP64", shape, [1.0] * count), 0)
