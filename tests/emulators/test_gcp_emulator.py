@@ -187,6 +187,23 @@ def test_update_mask_changes_only_the_named_fields(clients):
     assert after.latest_created_revision == svc.latest_created_revision
 
 
+def test_reapplying_an_earlier_revision_makes_it_latest_again(clients):
+    service_id = sid("back")
+    first = create(clients, service_id, service(revision=f"{service_id}-a", env={"V": "1"}))
+    template_type = run_v2.RevisionTemplate
+    template_a = template_type.deserialize(template_type.serialize(first.template))
+    first.template.revision = f"{service_id}-b"
+    first.template.containers[0].env[0].value = "2"
+    second = update(clients, first)
+    assert second.latest_ready_revision.endswith(f"{service_id}-b")
+    second.template = template_a  # roll back: same name, same configuration as before
+    back = update(clients, second)
+    assert back.latest_created_revision.endswith(f"{service_id}-a")
+    assert back.latest_ready_revision.endswith(f"{service_id}-a")
+    assert [s.revision for s in back.traffic_statuses] == [f"{service_id}-a"]
+    assert revision_names(clients, back.name) == {f"{service_id}-a", f"{service_id}-b"}
+
+
 def test_stale_etag_is_aborted(clients):
     svc = create(clients, sid("etag"), service())
     stale = svc.etag
