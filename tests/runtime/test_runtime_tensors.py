@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from modelport.runtime.errors import BadRequest
 from modelport.runtime.tensors import decode_tensor, encode_tensor
@@ -75,9 +76,6 @@ def test_encode_writes_flat_data_with_shape_and_datatype():
     assert np.asarray(out["data"]).tolist() == [0.5, 0.25]
     labels = encode_tensor("l", np.array(["setosa", "virginica"]))
     assert labels == {"name": "l", "datatype": "BYTES", "shape": [2], "data": ["setosa", "virginica"]}
-
-
-from hypothesis import given, settings, strategies as st  # noqa: E402
 
 
 def nest(flat, shape):
