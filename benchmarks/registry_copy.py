@@ -5,7 +5,8 @@ What it does, in one run:
    (>= 500 MB in total by default) on the Docker engine at $DOCKER_HOST;
 2. exports it to a temporary OCI store and pushes it to registry A (modelport's own push);
 3. copies A -> B twice (first copy, then re-copy) with modelport, and A -> C twice with
-   ``skopeo copy``; B and C are separate fresh registries so neither tool benefits from the other;
+   ``skopeo copy``; B and C are separate fresh registries so neither tool benefits from the other,
+   repeated ``--trials`` times with the order of the tools alternating (medians reported);
 4. reports for each copy: wall time, peak RSS of the process doing the copy (``wait4`` rusage of
    the child process: modelport's copy runs in a subprocess too), blob bytes the destination
    received (counted from the destination registry's access log, independent of both tools),
@@ -14,7 +15,7 @@ What it does, in one run:
 Usage::
 
     DOCKER_HOST=unix:///run/mpdev/docker.sock python benchmarks/registry_copy.py [--size-mb 600]
-        [--layers 6] [--output json] [--keep-image]
+        [--layers 6] [--trials 3] [--store DIR] [--output json] [--remove-image]
 
 Registries and temporary data are removed at the end; the benchmark image is kept for reuse
 unless ``--remove-image`` is given.
@@ -227,6 +228,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size-mb", type=int, default=600)
     parser.add_argument("--layers", type=int, default=6)
     parser.add_argument("--output", choices=["text", "json"], default="text")
+    parser.add_argument("--trials", type=int, default=3, help="interleaved repetitions (medians reported)")
+    parser.add_argument("--store", help="OCI store to export into (default: a temporary one); a kept "
+                                        "store makes re-runs skip compression")
     parser.add_argument("--remove-image", action="store_true", help="delete the benchmark image at the end")
     parser.add_argument("--child-copy", nargs=2, metavar=("SRC", "DEST"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -252,31 +256,32 @@ def run(args) -> dict:
     tag = None
     try:
         tag = ensure_image(client, args.size_mb, args.layers, workdir)
-        store = OciStore(workdir / "oci")
+        store = OciStore(args.store or workdir / "oci")
         t0 = time.perf_counter()
         image = export_image(client, tag, store)
         export_s = time.perf_counter() - t0
-        a, b, c = (Registry(workdir / name) for name in ("registry-a", "registry-b", "registry-c"))
-        registries += [a, b, c]
+        a = Registry(workdir / "registry-a")
+        registries.append(a)
         t0 = time.perf_counter()
         pushed = push(store, image.digest, f"{a.host}/{REPO}:bench")
         push_s = time.perf_counter() - t0
         doc = json.loads(store.read_manifest(image.digest)[0])
         sizes = {d["digest"]: d["size"] for d in [doc["config"], *doc["layers"]]}
         src = f"{a.host}/{REPO}@{image.digest}"
-        runs = {}
-        for phase in ("first_copy", "re_copy"):
-            runs[phase] = {"skopeo": run_copy("skopeo", src, c, sizes, image.digest, workdir),
-                           "modelport": run_copy("modelport", src, b, sizes, image.digest, workdir)}
+        trials = [_trial(i, src, sizes, image.digest, workdir, registries) for i in range(args.trials)]
+        summary = _summarise(trials)
         return {
             "image": {"tag": tag, "digest": image.digest, "layers": len(doc["layers"]),
                       "blob_bytes": sum(sizes.values()), "export_s": round(export_s, 2),
                       "push_s": round(push_s, 2), "pushed_bytes": pushed.bytes_sent},
-            "runs": runs,
+            "summary": summary,
             "ratio_wall_modelport_over_skopeo": {
-                phase: round(r["modelport"]["wall_s"] / max(r["skopeo"]["wall_s"], 1e-9), 2)
-                for phase, r in runs.items()},
+                phase: round(r["modelport"]["median_wall_s"] / max(r["skopeo"]["median_wall_s"], 1e-9), 2)
+                for phase, r in summary.items()},
+            "trials": trials,
             "skopeo_version": subprocess.run(["skopeo", "--version"], capture_output=True, text=True).stdout.strip(),
+            "cpus": os.cpu_count(),
+            "load_average_at_end": os.getloadavg(),
         }
     finally:
         for reg in registries:
@@ -286,16 +291,58 @@ def run(args) -> dict:
             client.images.remove(tag, force=True)
 
 
+def _trial(index: int, src: str, sizes: dict, digest: str, workdir: Path, registries: list) -> dict:
+    """Fresh destination registries for each tool; first copy then re-copy; order alternates."""
+    tools = ("skopeo", "modelport") if index % 2 == 0 else ("modelport", "skopeo")
+    dests = {tool: Registry(workdir / f"dest-{tool}-{index}") for tool in tools}
+    registries.extend(dests.values())
+    result: dict = {"first_copy": {}, "re_copy": {}}
+    try:
+        for tool in tools:
+            result["first_copy"][tool] = run_copy(tool, src, dests[tool], sizes, digest, workdir)
+            result["re_copy"][tool] = run_copy(tool, src, dests[tool], sizes, digest, workdir)
+    finally:
+        for reg in dests.values():  # free the disk before the next trial
+            reg.stop()
+            registries.remove(reg)
+            shutil.rmtree(reg.root, ignore_errors=True)
+    return result
+
+
+def _summarise(trials: list[dict]) -> dict:
+    import statistics
+
+    summary: dict = {}
+    for phase in ("first_copy", "re_copy"):
+        summary[phase] = {}
+        for tool in ("modelport", "skopeo"):
+            runs = [t[phase][tool] for t in trials]
+            summary[phase][tool] = {
+                "median_wall_s": round(statistics.median(r["wall_s"] for r in runs), 2),
+                "max_peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+                "median_cpu_s": round(statistics.median(r["cpu_s"] for r in runs), 2),
+                "bytes_received": max(r["bytes_received"] for r in runs),
+                "digest_kept": all(r["digest_kept"] for r in runs),
+            }
+            if tool == "modelport":
+                summary[phase][tool]["median_in_process_copy_s"] = round(
+                    statistics.median(r["in_process_copy_s"] for r in runs), 2)
+    return summary
+
+
 def print_text(report: dict) -> None:
     img = report["image"]
     print(f"image {img['digest']}  {img['layers']} layers, {img['blob_bytes'] / 1e6:.0f} MB of blobs "
-          f"(export {img['export_s']} s, push to A {img['push_s']} s)")
-    print(f"{'run':<11}{'tool':<11}{'wall s':>8}{'peak RSS MB':>13}{'MB received':>13}{'digest kept':>13}")
-    for phase, tools in report["runs"].items():
+          f"(export {img['export_s']} s, push to A {img['push_s']} s); {len(report['trials'])} trial(s), "
+          f"medians shown")
+    print(f"{'run':<11}{'tool':<11}{'wall s':>8}{'cpu s':>8}{'peak RSS MB':>13}{'MB received':>13}{'digest kept':>13}")
+    for phase, tools in report["summary"].items():
         for tool, r in tools.items():
-            print(f"{phase:<11}{tool:<11}{r['wall_s']:>8}{r['peak_rss_mb']:>13}"
+            print(f"{phase:<11}{tool:<11}{r['median_wall_s']:>8}{r['median_cpu_s']:>8}{r['max_peak_rss_mb']:>13}"
                   f"{r['bytes_received'] / 1e6:>13.1f}{str(r['digest_kept']):>13}")
     print("wall-time ratio modelport/skopeo:", report["ratio_wall_modelport_over_skopeo"])
+    print("modelport copy time without interpreter start-up:",
+          {p: t["modelport"]["median_in_process_copy_s"] for p, t in report["summary"].items()})
 
 
 if __name__ == "__main__":

@@ -43,10 +43,24 @@ def default_scheme(registry: str) -> str:
     return "http" if registry.startswith(_LOOPBACK) else "https"
 
 
-def new_http_client(verify: bool | str = True, timeout: float = 60.0) -> httpx.Client:
-    """The httpx client (connection pool) registry calls use; share one across clients."""
-    return httpx.Client(verify=verify, timeout=httpx.Timeout(timeout, connect=15.0),
-                        limits=httpx.Limits(max_connections=32, max_keepalive_connections=32))
+def new_http_client(verify: bool | str = True, timeout: float = 60.0, *, tls: bool = True) -> httpx.Client:
+    """The httpx client (connection pool) registry calls use; share one across clients.
+
+    ``tls=False`` (only plain-http loopback registries involved) skips loading the CA bundle,
+    which costs a noticeable fraction of a short copy; such a client refuses https URLs.
+    """
+    limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
+    timeouts = httpx.Timeout(timeout, connect=15.0)
+    if not tls:
+        return httpx.Client(mounts={"https://": _NoTls()}, verify=False, timeout=timeouts, limits=limits)
+    return httpx.Client(verify=verify, timeout=timeouts, limits=limits)
+
+
+class _NoTls(httpx.BaseTransport):
+    """Stands in for https in a plain-http-only client: never connects without verification."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        raise httpx.UnsupportedProtocol(f"https is not enabled for this client ({request.url.host})")
 
 
 class RegistryClient:
@@ -64,7 +78,8 @@ class RegistryClient:
         action = "pull,push" if push else "pull"
         self._scopes = [f"repository:{repository}:{action}", *extra_scopes]
         self._owns_http = http is None
-        self._http = http or new_http_client(verify, timeout)
+        self._verify = verify
+        self._http = http or new_http_client(verify, timeout, tls=self._base.startswith("https"))
         self._lock = threading.Lock()
         self._authorization: str | None = None
 
@@ -166,7 +181,11 @@ class RegistryClient:
         query += [("scope", s) for s in scopes if s]
         auth = (creds.username, creds.password) if creds else None
         try:
-            reply = self._http.get(params["realm"], params=query, auth=auth)
+            try:
+                reply = self._http.get(params["realm"], params=query, auth=auth)
+            except httpx.UnsupportedProtocol:
+                # a plain-http registry with an https token service: a verifying one-off call
+                reply = httpx.get(params["realm"], params=query, auth=auth, verify=self._verify)
         except httpx.TransportError as exc:
             raise RegistryAuthError(f"token endpoint unreachable ({type(exc).__name__})",
                                     registry=self.registry, step=f"{step}: bearer token") from None
