@@ -87,11 +87,12 @@ class CloudRun:
 
     # -- LROs ---------------------------------------------------------------------------------
     def _wait(self, operation) -> Any:
-        from google.api_core import retry
+        from google.api_core.future import polling
 
+        # The default polls up to 20 s apart; a revision is usually ready in seconds.
         timeout = self.settings.operation_timeout_s
-        polling = retry.Retry(initial=0.3, maximum=3.0, multiplier=1.5, timeout=timeout)
-        return operation.result(timeout=timeout, polling=polling)
+        every = polling.DEFAULT_POLLING.with_delay(initial=0.3, maximum=3.0, multiplier=1.5).with_timeout(timeout)
+        return operation.result(timeout=timeout, polling=every)
 
     # -- services -----------------------------------------------------------------------------
     def get_service(self, name: str) -> dict[str, Any] | None:

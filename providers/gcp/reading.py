@@ -17,11 +17,16 @@ from .translate import (A_DIGEST, A_MODEL, A_VERSION, L_CONFIG, L_DEPLOYMENT, L_
 READY, FAILED = "CONDITION_SUCCEEDED", "CONDITION_FAILED"
 
 
+def _kind(cond: Mapping[str, Any]) -> str | None:
+    return cond.get("type_", cond.get("type"))  # proto-plus renames the field "type" to "type_"
+
+
 def condition(resource: Mapping[str, Any], kind: str = "Ready") -> Mapping[str, Any]:
     """A named condition of a revision (or the service's terminal condition)."""
-    if kind == "Ready" and resource.get("terminal_condition", {}).get("type") == "Ready":
-        return resource["terminal_condition"]
-    return next((c for c in resource.get("conditions") or [] if c.get("type") == kind), {})
+    terminal = resource.get("terminal_condition") or {}
+    if kind == "Ready" and _kind(terminal) == "Ready":
+        return terminal
+    return next((c for c in resource.get("conditions") or [] if _kind(c) == kind), {})
 
 
 def image_digest(revision: Mapping[str, Any]) -> str:

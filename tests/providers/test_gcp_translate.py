@@ -166,7 +166,7 @@ def _revision(n: str, state: str = "CONDITION_SUCCEEDED") -> dict:
             "labels": {"modelport-deployment": "iris", "modelport-revision": n, "modelport-config": "c" + n},
             "annotations": {"modelport.io/model-version": "1." + n[1]},
             "containers": [{"image": f"reg/iris@{DIGEST}"}],
-            "conditions": [{"type": "Ready", "state": state, "message": "m" + n}]}
+            "conditions": [{"type_": "Ready", "state": state, "message": "m" + n}]}
 
 
 def test_observed_from_cloud_data():
