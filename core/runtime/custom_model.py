@@ -5,8 +5,8 @@ name -> array. It returns an array-like (served as the output ``predict``) or a 
 name -> array-like. Optional module attributes ``INPUTS`` / ``OUTPUTS`` (lists of
 ``{"name", "datatype", "shape"}``) fill the model metadata. ``ValueError``/``TypeError``/
 ``KeyError`` raised by ``predict`` mean "bad input" (400); anything else is a model failure (500).
-``predict`` may run on several threads at once; set MODELPORT_PREDICT_THREADS=1 for a model
-that is not thread-safe.
+``predict`` may run on several threads at once; set MODELPORT_PREDICT_THREADS=0 for a model
+that is not thread-safe (every call then runs on the event loop, one at a time).
 """
 
 from __future__ import annotations
