@@ -36,7 +36,6 @@ class ModelHost:
         threads = config.predict_threads
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="predict") if threads else None
         self._typical_seconds = float("inf")  # unknown until measured: start on the threads
-        self._on_threads = 0  # calls running on the threads now (never inline beside them)
 
     @property
     def ready(self) -> bool:
@@ -87,7 +86,7 @@ class ModelHost:
     @property
     def inline(self) -> bool:
         """Whether the next prediction runs on the event loop (see INLINE_BELOW_SECONDS)."""
-        return self._executor is None or (self._typical_seconds < INLINE_BELOW_SECONDS and not self._on_threads)
+        return self._executor is None or self._typical_seconds < INLINE_BELOW_SECONDS
 
     async def call(self, function: Callable[..., Any], *args: Any) -> Any:
         """Run ``function(*args)`` (which calls the model), on a thread unless it is typically
@@ -96,11 +95,7 @@ class ModelHost:
             result, seconds = _timed(function, *args)
         else:
             loop = asyncio.get_running_loop()
-            self._on_threads += 1
-            try:
-                result, seconds = await loop.run_in_executor(self._executor, _timed, function, *args)
-            finally:
-                self._on_threads -= 1
+            result, seconds = await loop.run_in_executor(self._executor, _timed, function, *args)
         self._observe(seconds)
         if isinstance(result, RequestError):
             raise result
