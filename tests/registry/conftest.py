@@ -69,6 +69,19 @@ def basic_registry(htpasswd_registry):
 
 
 @pytest.fixture
+def token_registry(tmp_path):
+    """A registry using Bearer token auth from a local token service; yields (registry, server)."""
+    from .token_server import TokenServer
+
+    _need_registry_binary()
+    server = TokenServer(tmp_path, "token-user", "tok-" + uuid.uuid4().hex)
+    reg = Registry(tmp_path / "registry-token", auth=server.registry_auth_config()).start()
+    yield reg, server
+    reg.stop()
+    server.close()
+
+
+@pytest.fixture
 def store(tmp_path):
     return OciStore(tmp_path / "oci")
 

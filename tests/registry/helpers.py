@@ -34,6 +34,7 @@ class Registry:
 
     root: Path
     htpasswd: Path | None = None
+    auth: dict | None = None  # a distribution `auth:` section (e.g. token auth)
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
 
@@ -55,6 +56,8 @@ class Registry:
         }
         if self.htpasswd:
             config["auth"] = {"htpasswd": {"realm": "test", "path": str(self.htpasswd)}}
+        elif self.auth:
+            config["auth"] = self.auth
         (self.root / "config.yml").write_text(json.dumps(config))  # JSON is valid YAML
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(["docker-registry", "serve", str(self.root / "config.yml")],
@@ -235,3 +238,58 @@ def blob_sizes(store: OciStore, digest: str) -> dict[str, int]:
 def upload_requests(registry: Registry, since: int = 0) -> int:
     """Count blob-upload requests (PATCH, PUT on /blobs/) in the registry's access log since index."""
     return sum(1 for m, u, s in registry.requests()[since:] if m == "PATCH" or (m == "PUT" and "/blobs/" in u))
+
+
+class FlakyFront:
+    """An HTTP front for a registry that answers the first ``failures`` requests with the given
+    (status, Retry-After) pairs, then forwards everything (bodies buffered: small test blobs)."""
+
+    def __init__(self, upstream: str, failures: list[tuple[int, str | None]]) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.failures = list(failures)
+        self.served: list[tuple[str, int]] = []
+        front = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _handle(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                with threading.Lock():
+                    failure = front.failures.pop(0) if front.failures else None
+                if failure:
+                    status, retry_after = failure
+                    front.served.append((self.command, status))
+                    self.send_response(status)
+                    if retry_after is not None:
+                        self.send_header("Retry-After", retry_after)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+                reply = httpx.request(self.command, f"http://{upstream}{self.path}", headers=headers, content=body)
+                front.served.append((self.command, reply.status_code))
+                self.send_response(reply.status_code)
+                for key, value in reply.headers.items():
+                    if key.lower() not in ("content-length", "transfer-encoding", "connection", "date"):
+                        self.send_header(key, value)
+                data = b"" if self.command == "HEAD" else reply.content
+                self.send_header("Content-Length", reply.headers.get("content-length", str(len(data)))
+                                 if self.command == "HEAD" else str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+
+            def log_message(self, *args):
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.host = f"127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

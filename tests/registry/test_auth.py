@@ -184,3 +184,26 @@ def test_acr_admin_and_credentials_reprs_are_redacted():
     secret = uuid.uuid4().hex
     assert secret not in repr(AcrAdminAuth("admin", secret))
     assert secret not in repr(Credentials("u", secret)) and secret not in str(Credentials("u", secret))
+
+
+def test_bearer_token_flow_with_mount_scopes(store, token_registry, all_logs):
+    registry, server = token_registry
+    auth = BasicAuth(server.username, server.password)
+    digest = synthetic_image(store, [300_000, 20_000], seed="bearer")
+    pushed = push(store, digest, f"{registry.host}/team/src:v1", auth=auth)
+    copied = copy(f"{registry.host}/team/src@{digest}", f"{registry.host}/team/dst:v1",
+                  src_auth=auth, dest_auth=auth)
+    assert pushed.digest == copied.digest == digest
+    assert copied.blobs_mounted == 3 and copied.bytes_sent == 0  # token covered pull on the source
+    assert all(r["authenticated"] and r["service"] == ["modelport-test-registry"] for r in server.requests)
+    assert any({"repository:team/dst:pull,push", "repository:team/src:pull"} <= set(r["scope"])
+               for r in server.requests)
+    assert server.password not in all_logs.text + repr(pushed) + repr(copied)
+
+
+def test_bearer_token_refused_is_an_auth_error(store, token_registry):
+    registry, server = token_registry
+    digest = synthetic_image(store, [1000], seed="bearer-bad")
+    with pytest.raises(RegistryAuthError, match="bearer token") as caught:
+        push(store, digest, f"{registry.host}/team/x", auth=BasicAuth(server.username, "nope-secret"))
+    assert "nope-secret" not in str(caught.value)

@@ -8,7 +8,7 @@ import pytest
 
 from modelport.registry import (BlobDigestMismatch, RegistryUnavailable, RetryPolicy, copy, push)
 
-from .helpers import blob_sizes, synthetic_image, synthetic_index, upload_requests
+from .helpers import FlakyFront, blob_sizes, synthetic_image, synthetic_index, upload_requests
 
 MB = 1 << 20
 NO_RETRY = RetryPolicy(attempts=1)
@@ -151,3 +151,36 @@ def test_progress_events_account_for_every_byte(store, registry_a, registry_b):
     events.clear()
     copy(f"{registry_a.host}/p@{digest}", f"{registry_b.host}/p", progress=record)
     assert {e.kind for e in events} == {"skip"}
+
+
+@pytest.fixture
+def flaky_front():
+    fronts = []
+
+    def make(registry, failures):
+        front = FlakyFront(registry.host, failures)
+        fronts.append(front)
+        return front
+
+    yield make
+    for front in fronts:
+        front.close()
+
+
+def test_429_and_5xx_are_retried_honouring_retry_after(store, registry_a, flaky_front):
+    digest = synthetic_image(store, [200_000], seed="flaky")
+    front = flaky_front(registry_a, [(429, "1"), (503, None), (502, None)])
+    result = push(store, digest, f"{front.host}/f:v1", retry=RetryPolicy(attempts=5, initial_wait=0.05))
+    assert result.digest == digest
+    assert [s for _, s in front.served[:3]] == [429, 503, 502]
+    assert registry_a.manifest_digest("f", "v1") == digest
+
+
+def test_persistent_5xx_gives_a_typed_error_naming_registry_and_step(store, registry_a, flaky_front):
+    digest = synthetic_image(store, [1000], seed="down")
+    front = flaky_front(registry_a, [(503, None)] * 50)
+    with pytest.raises(RegistryUnavailable) as caught:
+        push(store, digest, f"{front.host}/d", retry=RetryPolicy(attempts=3, initial_wait=0.01, max_wait=0.05))
+    assert front.host in str(caught.value) and "HTTP 503" in str(caught.value)
+    assert "3 attempt" in str(caught.value)
+    assert registry_a.tags("d") == []
