@@ -51,6 +51,7 @@ ROUTES = (
     _route("GET", r"/v2", oip.server_metadata),
     _route("GET", rf"/v2/models/{_NAME}(?:/versions/{_VERSION})?", oip.model_metadata),
     _route("GET", rf"/v2/models/{_NAME}(?:/versions/{_VERSION})?/ready", oip.model_ready),
+    _route("GET", r"/v1/models", kserve.model_list),
     _route("GET", rf"/v1/models/{_NAME}", kserve.model_status),
 )
 

@@ -7,6 +7,11 @@ from .host import ModelHost
 from .httpio import Request, Response, json_response, parse_json
 
 
+def model_list(host: ModelHost, request: Request) -> Response:
+    """GET /v1/models: the one model this server holds."""
+    return json_response({"models": [host.config.model_name]})
+
+
 def model_status(host: ModelHost, request: Request) -> Response:
     """GET /v1/models/{name}: ``{"name", "ready"}``; 503 while not ready."""
     host.check_name(request.params["name"])

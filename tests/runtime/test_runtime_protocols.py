@@ -59,10 +59,13 @@ def test_oip_infer_returns_only_requested_outputs(iris_client):
 def test_kserve_v1_status_and_predict(iris_client):
     model = joblib.load(EXAMPLES / "iris" / "model.joblib")
     assert iris_client.get("/v1/models/iris").json() == {"name": "iris", "ready": True}
+    assert iris_client.get("/v1/models").json() == {"models": ["iris"]}
     rows = [[5.1, 3.5, 1.4, 0.2], [6.3, 2.8, 5.1, 1.5], [6.0, 2.2, 5.0, 1.5]]
     response = iris_client.post("/v1/models/iris:predict", json={"instances": rows})
     assert response.status_code == 200
     assert response.json() == {"predictions": model.predict(np.array(rows)).tolist()}
+    named = iris_client.post("/v1/models/iris:predict", json={"instances": [{"input": row} for row in rows]})
+    assert named.json() == response.json()
 
 
 def test_sagemaker_ping_and_invocations_json_list_csv(iris_client):
