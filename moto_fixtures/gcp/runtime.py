@@ -138,6 +138,11 @@ class DockerRuntime:
             port = free_port(host)
             env = self.environment(container, service, revision, project, host, port)
             instance = self._run(container, owner, revision, env, host, port)
+        except docker.errors.APIError as exc:
+            self.addresses.give_back(host)
+            raise StartFailure("INTERNAL", f"Revision '{revision}' is not ready and cannot serve "
+                               f"traffic. The container could not be created: "
+                               f"{getattr(exc, 'explanation', None) or exc}") from None
         except BaseException:
             self.addresses.give_back(host)
             raise
@@ -209,6 +214,9 @@ class DockerRuntime:
 
     def stop(self, instance: Instance, remove: bool = True) -> None:
         """Stop an instance (SIGTERM, then kill after 5 s) and free its address."""
+        if self.closing.is_set():  # teardown removes every container anyway
+            self.addresses.give_back(instance.host)
+            return
         try:
             box = self.client.containers.get(instance.container_id)
             box.stop(timeout=5)
