@@ -15,7 +15,7 @@ from .ecr_mirror import EcrMirror
 from .hosts import HostsBlock
 from .lb import LoadBalancerPlane
 from .net import LoopbackPool
-from .server import REGION, Credentials, MotoAws
+from .server import Credentials, MotoAws
 
 log = logging.getLogger(__name__)
 _ENV_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",

@@ -25,11 +25,13 @@ from moto_fixtures.aws import ACCOUNT_ID, AwsEmulation, Credentials
 from moto_fixtures.aws.containers import OWNER, SERVICE
 from moto_fixtures.aws.fixtures import aws_emulation  # noqa: F401 - the session fixture
 from moto_fixtures.aws.hosts import HostsBlock
-from moto_fixtures.aws.sample_images import build_hello, push, tiny_image
+from moto_fixtures.aws.samples import (
+    PORT, build_hello, create_service, default_network, execution_role, forward, push,
+    register_hello, tiny_image,
+)
 from moto_fixtures.aws.taskdef import TaskStartError, health_path, local_image, resolve_secret
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(600)]
-PORT = 8080
 SECRET_VALUE = "s3cr3t-" + uuid.uuid4().hex[:8]
 
 
@@ -58,69 +60,6 @@ def hello(engine, base_image, aws_emulation):  # noqa: F811
             engine.images.remove(f"{remote}@{digest}", force=True)
         except docker.errors.ImageNotFound:
             pass
-
-
-def default_network(ec2) -> tuple[str, list[str], str]:
-    """(vpc id, subnet ids, default security group id) of the default VPC."""
-    vpc = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
-    subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]
-    groups = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc]},
-                                                   {"Name": "group-name", "Values": ["default"]}])
-    return vpc, [s["SubnetId"] for s in subnets], groups["SecurityGroups"][0]["GroupId"]
-
-
-def execution_role(iam, name: str = "bridge-test-execution") -> str:
-    """A task execution role trusting ECS tasks, with AWS's managed policy; returns its ARN."""
-    try:
-        return iam.get_role(RoleName=name)["Role"]["Arn"]
-    except iam.exceptions.NoSuchEntityException:
-        pass
-    trust = {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"},
-        "Action": "sts:AssumeRole"}]}
-    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
-    iam.attach_role_policy(RoleName=name, PolicyArn=(
-        "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"))
-    return arn
-
-
-def register_hello(ecs, family: str, image: str, env: dict, secrets: dict | None = None,
-                   log_group: str | None = None, role: str | None = None) -> str:
-    """A Fargate task definition for the hello image; returns its ARN."""
-    container = {
-        "name": "app", "image": image, "essential": True,
-        "portMappings": [{"containerPort": PORT, "protocol": "tcp"}],
-        "environment": [{"name": k, "value": v} for k, v in env.items()],
-        "secrets": [{"name": k, "valueFrom": v} for k, v in (secrets or {}).items()],
-        "healthCheck": {"command": ["CMD-SHELL",
-                                    f"curl -f http://localhost:{PORT}/v2/health/ready || exit 1"]},
-    }
-    if log_group:
-        container["logConfiguration"] = {"logDriver": "awslogs", "options": {
-            "awslogs-group": log_group, "awslogs-region": "us-east-1",
-            "awslogs-stream-prefix": "hello"}}
-    extra = {"executionRoleArn": role} if role else {}
-    reply = ecs.register_task_definition(
-        family=family, requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="256",
-        memory="512", containerDefinitions=[container], **extra)
-    return reply["taskDefinition"]["taskDefinitionArn"]
-
-
-def create_service(ecs, cluster, name, task_definition, target_group, subnets, group) -> str:
-    """A Fargate service behind ``target_group``; returns its ARN."""
-    return ecs.create_service(
-        cluster=cluster, serviceName=name, taskDefinition=task_definition, desiredCount=1,
-        launchType="FARGATE",
-        networkConfiguration={"awsvpcConfiguration": {"subnets": subnets[:2],
-                                                      "securityGroups": [group]}},
-        loadBalancers=[{"targetGroupArn": target_group, "containerName": "app",
-                        "containerPort": PORT}])["service"]["serviceArn"]
-
-
-def forward(*weights: tuple[str, int]) -> list[dict]:
-    """A weighted forward default action."""
-    return [{"Type": "forward", "ForwardConfig": {"TargetGroups": [
-        {"TargetGroupArn": arn, "Weight": weight} for arn, weight in weights]}}]
 
 
 def versions_seen(url: str, requests: int) -> list[str]:

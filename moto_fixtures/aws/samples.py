@@ -1,0 +1,161 @@
+"""Samples for tests of the AWS emulation: a tiny HTTP image (FROM modelport-base:bookworm), and
+the boto3 calls that deploy it as a Fargate service behind a weighted ALB listener."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+
+import docker
+
+BASE_IMAGE = "modelport-base:bookworm"
+PORT = 8080  # the sample task definitions' container port
+
+SERVER = r'''
+import json, os, signal, sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+VERSION = os.environ.get("APP_VERSION", "unknown")
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/v2/health/ready":
+            ready = os.environ.get("READY", "1") == "1"
+            return self.send_json(200 if ready else 503, {"ready": ready})
+        if self.path.startswith("/env/"):
+            return self.send_json(200, {"value": os.environ.get(self.path[5:])})
+        self.send_json(200, {"version": VERSION, "host": os.environ["MODELPORT_HOST"]})
+
+    def send_json(self, code, body):
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+server = ThreadingHTTPServer((os.environ["MODELPORT_HOST"], int(os.environ["PORT"])), Handler)
+print(f"hello {VERSION} listening on {os.environ['MODELPORT_HOST']}:{os.environ['PORT']}",
+      flush=True)
+server.serve_forever()
+'''
+
+
+def _context(version: str, base: str) -> bytes:
+    dockerfile = (f"FROM {base}\nCOPY server.py /app/server.py\n"
+                  f"ENV APP_VERSION={version}\nCMD [\"python3\", \"/app/server.py\"]\n")
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, text in (("Dockerfile", dockerfile), ("server.py", SERVER)):
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def push(client: docker.DockerClient, local: str, repository: str, tag: str) -> str:
+    """Tag ``local`` as ``repository:tag``, push it and return the manifest digest."""
+    client.api.tag(local, repository, tag)
+    digest = None
+    for line in client.api.push(repository, tag=tag, stream=True, decode=True):
+        if "error" in line:
+            raise RuntimeError(f"push of {repository}:{tag} failed: {line['error']}")
+        digest = (line.get("aux") or {}).get("Digest", digest)
+    if digest is None:
+        raise RuntimeError(f"push of {repository}:{tag} reported no digest")
+    return digest
+
+
+def build_hello(client: docker.DockerClient, version: str, tag: str, base: str = BASE_IMAGE) -> str:
+    """Build the hello image (FROM ``base``) answering ``{"version": version}``; return its tag.
+
+    It serves on ``$MODELPORT_HOST:$PORT``: ``/v2/health/ready`` (503 when ``READY=0``),
+    ``/env/NAME`` (that variable's value) and anything else with its version.
+    """
+    client.images.build(fileobj=io.BytesIO(_context(version, base)), custom_context=True, tag=tag,
+                        rm=True, forcerm=True)
+    return tag
+
+
+def tiny_image(client: docker.DockerClient, repository: str, tag: str, content: bytes) -> str:
+    """Import a one-file image (no base needed) as ``repository:tag``."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("content.txt")
+        info.size = len(content)
+        tar.addfile(info, io.BytesIO(content))
+    client.api.import_image_from_data(buf.getvalue(), repository=repository, tag=tag)
+    return f"{repository}:{tag}"
+
+
+# ---- boto3: deploy the sample as ECS Fargate services behind an ALB ------------------------------
+
+def default_network(ec2) -> tuple[str, list[str], str]:
+    """(vpc id, subnet ids, default security group id) of the default VPC."""
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]
+    groups = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc]},
+                                                   {"Name": "group-name", "Values": ["default"]}])
+    return vpc, [s["SubnetId"] for s in subnets], groups["SecurityGroups"][0]["GroupId"]
+
+
+def execution_role(iam, name: str = "bridge-test-execution") -> str:
+    """A task execution role trusting ECS tasks, with AWS's managed policy; returns its ARN."""
+    try:
+        return iam.get_role(RoleName=name)["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        pass
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+        "Action": "sts:AssumeRole"}]}
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    iam.attach_role_policy(RoleName=name, PolicyArn=(
+        "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"))
+    return arn
+
+
+def register_hello(ecs, family: str, image: str, env: dict, secrets: dict | None = None,
+                   log_group: str | None = None, role: str | None = None) -> str:
+    """A Fargate task definition for the hello image; returns its ARN."""
+    container = {
+        "name": "app", "image": image, "essential": True,
+        "portMappings": [{"containerPort": PORT, "protocol": "tcp"}],
+        "environment": [{"name": k, "value": v} for k, v in env.items()],
+        "secrets": [{"name": k, "valueFrom": v} for k, v in (secrets or {}).items()],
+        "healthCheck": {"command": ["CMD-SHELL",
+                                    f"curl -f http://localhost:{PORT}/v2/health/ready || exit 1"]},
+    }
+    if log_group:
+        container["logConfiguration"] = {"logDriver": "awslogs", "options": {
+            "awslogs-group": log_group, "awslogs-region": "us-east-1",
+            "awslogs-stream-prefix": "hello"}}
+    extra = {"executionRoleArn": role} if role else {}
+    reply = ecs.register_task_definition(
+        family=family, requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="256",
+        memory="512", containerDefinitions=[container], **extra)
+    return reply["taskDefinition"]["taskDefinitionArn"]
+
+
+def create_service(ecs, cluster, name, task_definition, target_group, subnets, group) -> str:
+    """A Fargate service behind ``target_group``; returns its ARN."""
+    return ecs.create_service(
+        cluster=cluster, serviceName=name, taskDefinition=task_definition, desiredCount=1,
+        launchType="FARGATE",
+        networkConfiguration={"awsvpcConfiguration": {"subnets": subnets[:2],
+                                                      "securityGroups": [group]}},
+        loadBalancers=[{"targetGroupArn": target_group, "containerName": "app",
+                        "containerPort": PORT}])["service"]["serviceArn"]
+
+
+def forward(*weights: tuple[str, int]) -> list[dict]:
+    """A weighted forward default action."""
+    return [{"Type": "forward", "ForwardConfig": {"TargetGroups": [
+        {"TargetGroupArn": arn, "Weight": weight} for arn, weight in weights]}}]
