@@ -24,6 +24,7 @@ from google.cloud import run_v2
 from google.iam.v1 import iam_policy_pb2, policy_pb2
 from google.protobuf import duration_pb2, field_mask_pb2
 
+from moto_fixtures.gcp import CloudRunEmulator
 from moto_fixtures.gcp.runtime import LABEL_INSTANCE, LABEL_SERVICE
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
@@ -630,3 +631,24 @@ def test_standalone_module_prints_its_endpoint_and_serves(docker_host, tmp_path)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
         log.close()
+
+
+def test_size_rules_come_from_the_limits_table(docker_host, tmp_path):
+    from moto_fixtures.gcp.limits import find_limits_file
+
+    table = find_limits_file().read_text()
+    assert "whole_options = [1, 2, 4, 6, 8]" in table
+    edited = tmp_path / "limits.toml"
+    edited.write_text(table.replace("whole_options = [1, 2, 4, 6, 8]",
+                                    "whole_options = [1, 2, 4, 8]"))
+    six_cpu = sized(cpu="6", memory="8Gi")
+    with CloudRunEmulator(docker_host=docker_host, limits_file=str(edited)) as emulator:
+        services = run_v2.ServicesClient(
+            credentials=AnonymousCredentials(), transport="rest",
+            client_options=ClientOptions(api_endpoint=emulator.endpoint))
+        request = run_v2.CreateServiceRequest(parent="projects/p/locations/us-central1",
+                                              service=six_cpu, service_id="six",
+                                              validate_only=True)
+        with pytest.raises(gexc.BadRequest) as err:
+            services.create_service(request=request)
+        assert "Supported values are 1, 2, 4, 8" in err.value.response.json()["error"]["message"]
