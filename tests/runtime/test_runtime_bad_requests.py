@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from conftest import config_for, sample_request, serving
+from runtime_helpers import config_for, sample_request, serving
 
 INFER = "/v2/models/iris/infer"
 

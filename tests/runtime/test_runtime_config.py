@@ -9,7 +9,7 @@ from pathlib import Path
 import joblib
 import pytest
 
-from conftest import EXAMPLES
+from runtime_helpers import EXAMPLES
 from modelport.runtime.config import RuntimeConfig
 from modelport.runtime.errors import RuntimeConfigError
 from modelport.runtime.requirements import RUNTIME_MODULE, pip_download_args, runtime_requirements

@@ -5,7 +5,7 @@ import os
 import httpx
 import pytest
 
-from conftest import EXAMPLES, sample_request
+from runtime_helpers import EXAMPLES, sample_request
 from runtime_served import free_address, wait_ready
 
 docker = pytest.importorskip("docker")

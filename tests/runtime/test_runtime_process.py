@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from conftest import EXAMPLES, sample_request
+from runtime_helpers import EXAMPLES, sample_request
 from runtime_served import runtime_path_dir, start, stop, wait_ready
 
 pytestmark = pytest.mark.slow

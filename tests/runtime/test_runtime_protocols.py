@@ -5,7 +5,7 @@ import numpy as np
 import onnxruntime
 import pytest
 
-from conftest import EXAMPLES, config_for, sample_request, serving
+from runtime_helpers import EXAMPLES, config_for, sample_request, serving
 
 
 def sample_rows(example="iris"):
