@@ -4,7 +4,8 @@ The engine's ``docker save`` stream (legacy layout: ``manifest.json`` + ``<id>/l
 OCI layout of newer engines works too) is read once, as a stream: each layer is hashed (its
 diff_id) and compressed with deterministic gzip (mtime 0, no file name, fixed level) straight
 into the store, so memory stays flat whatever the layer size and the same layer always becomes
-the same blob. Layers compressed before are looked up by diff_id and only hashed, so exporting a
+the same blob. A layer whose first 4 MiB do not compress (model weights) is stored at gzip level 0:
+still valid gzip, still deterministic, but written at disk speed instead of deflate's. Layers compressed before are looked up by diff_id and only hashed, so exporting a
 model-only change writes exactly one new layer blob. The config blob is the engine's own bytes,
 so its digest is the Docker image ID.
 """
@@ -14,10 +15,12 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import itertools
 import json
 import logging
 import os
 import tarfile
+import zlib
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -28,6 +31,8 @@ from .store import OciStore
 log = logging.getLogger(__name__)
 CHUNK = 1 << 20
 DEFAULT_COMPRESSLEVEL = 6
+PROBE_BYTES = 4 << 20  # the head of each layer, compressed once to decide the level
+INCOMPRESSIBLE_RATIO = 0.95
 
 
 @dataclass(frozen=True)
@@ -153,11 +158,13 @@ def _hash_only(handle) -> str:
 def _compress(handle, store: OciStore, level: int) -> str:
     writer = store.writer()
     hasher = hashlib.sha256()
+    head = handle.read(PROBE_BYTES)
+    level = _level_for(head, level)
     total = 0
     try:
         # filename="" and mtime=0 keep the gzip header free of names and times: deterministic.
         with gzip.GzipFile(filename="", mode="wb", fileobj=writer, mtime=0, compresslevel=level) as gz:
-            for chunk in iter(lambda: handle.read(CHUNK), b""):
+            for chunk in itertools.chain([head], iter(lambda: handle.read(CHUNK), b"")):
                 hasher.update(chunk)
                 gz.write(chunk)
                 total += len(chunk)
@@ -172,6 +179,18 @@ def _compress(handle, store: OciStore, level: int) -> str:
         raise
     store.remember_layer(diff_id, digest, writer.size, total)
     return diff_id
+
+
+def _level_for(head: bytes, level: int) -> int:
+    """Store (level 0) layers whose first bytes do not compress, e.g. model weights.
+
+    deflate gains almost nothing on such data but runs at a few tens of MB/s, so a multi-GB model
+    layer would take minutes. The choice depends only on the content, so it stays deterministic.
+    """
+    if level == 0 or len(head) < PROBE_BYTES // 4:
+        return level
+    ratio = len(zlib.compress(head, 1)) / len(head)
+    return 0 if ratio > INCOMPRESSIBLE_RATIO else level
 
 
 def _write_manifest(image, diff_ids: list[str], scan: _Scan, store: OciStore, ref_name: str | None) -> ExportedImage:

@@ -77,3 +77,21 @@ def test_pushed_image_pulls_by_digest(docker_client, build_image, warm_store, re
             docker_client.images.remove(ref)
         except Exception:
             pass
+
+
+def test_incompressible_layer_is_stored_and_still_deterministic(docker_client, build_image, warm_store):
+    tag = build_image({"notes.txt": b"weights for the iris model, version 1\n" * 60_000,
+                       "weights.bin": os.urandom(6 << 20)})
+    first = export_image(docker_client, tag, warm_store)
+    text_layer, weights_layer = first.layers[-2:]
+    text_raw = warm_store.cached_layer(text_layer.diff_id)["uncompressed_size"]
+    weights_raw = warm_store.cached_layer(weights_layer.diff_id)["uncompressed_size"]
+    assert text_layer.size < text_raw / 10  # compressible: deflated
+    assert weights_raw <= weights_layer.size < weights_raw * 1.01  # random: stored (gzip level 0)
+    with gzip.open(warm_store.blob_path(weights_layer.digest)) as fh:
+        assert "sha256:" + hashlib.file_digest(fh, "sha256").hexdigest() == weights_layer.diff_id
+    # forget the stored layer and export again: it must be recompressed to the very same blob
+    warm_store.blob_path(weights_layer.digest).unlink()
+    again = export_image(docker_client, tag, warm_store)
+    assert warm_store.has_blob(weights_layer.digest)
+    assert again.digest == first.digest
