@@ -16,6 +16,7 @@ import threading
 from typing import Callable
 
 import httpx
+from botocore.exceptions import ClientError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -62,7 +63,11 @@ class ListenerProxy:
         self.app = Starlette(routes=[Route("/{path:path}", self._handle, methods=_METHODS)])
 
     async def _handle(self, request: Request) -> Response:
-        action = await run_in_threadpool(default_action_weights, self._elbv2, self.listener.arn)
+        try:
+            action = await run_in_threadpool(default_action_weights, self._elbv2,
+                                             self.listener.arn)
+        except ClientError:  # deleted since the last poll: this address stops answering soon
+            return Response("503 Service Temporarily Unavailable", status_code=503)
         if isinstance(action, dict):
             return _non_forward_response(action)
         group = pick_target_group(action, self._rng)
@@ -131,11 +136,13 @@ class LoadBalancerPlane:
         """Start proxies for new listeners, stop those of deleted ones, sync /etc/hosts."""
         listeners = {item.arn: item for item in alb_listeners(self._client("elbv2"))}
         for arn in list(self._servers):
-            if arn not in listeners:
-                self._servers.pop(arn).stop()
+            if arn not in listeners or listeners[arn].port != self._servers[arn].port:
+                self._servers.pop(arn).stop()  # deleted, or modify_listener changed its port
         for listener in listeners.values():
-            if listener.arn not in self._servers and listener.arn not in self.errors:
+            if listener.arn not in self._servers and listener.protocol == "HTTP":
                 self._serve(listener)
+            elif listener.protocol != "HTTP":
+                self.errors[listener.arn] = f"{listener.protocol} listeners are not emulated"
         live_lbs = {item.load_balancer_arn for item in listeners.values()}
         for lb_arn in list(self._addresses):
             if lb_arn not in live_lbs:
@@ -144,9 +151,6 @@ class LoadBalancerPlane:
                 self._pool.release(address)
 
     def _serve(self, listener: Listener) -> None:
-        if listener.protocol != "HTTP":
-            self.errors[listener.arn] = f"{listener.protocol} listeners are not emulated"
-            return
         address, _ = self._addresses.get(listener.load_balancer_arn) or (None, None)
         if address is None:
             address = self._pool.allocate(listener.port)
@@ -155,9 +159,10 @@ class LoadBalancerPlane:
         try:
             self._servers[listener.arn] = HttpServer(self._runner, proxy.app, address,
                                                      listener.port).start()
-        except OSError as exc:
+        except OSError as exc:  # tried again on the next pass
             self.errors[listener.arn] = f"cannot listen on {address}:{listener.port}: {exc}"
             return
+        self.errors.pop(listener.arn, None)
         self._hosts.set(listener.dns_name, address)
 
     def address_of(self, dns_name: str) -> str | None:

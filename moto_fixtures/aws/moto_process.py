@@ -19,6 +19,8 @@ import os
 import re
 import signal
 import sys
+import threading
+import time
 from datetime import datetime, timezone
 
 AGENT_PATH = "/moto-fixtures/ecs-agent/service-state"
@@ -185,12 +187,29 @@ def with_agent_channel(app):
     return wsgi
 
 
+def _exit_with_parent(pid: int) -> None:
+    def watch() -> None:
+        while True:
+            time.sleep(1)
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                os._exit(0)
+            except PermissionError:
+                pass
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def main() -> None:
     """Serve moto (threaded, like ``moto_server``) with the agent channel on 127.0.0.1."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--parent-pid", type=int, default=None,
+                        help="exit when this process is gone (no orphan after a crashed run)")
     args = parser.parse_args()
+    if args.parent_pid:
+        _exit_with_parent(args.parent_pid)
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication, MotoRequestHandler, create_backend_app,
     )

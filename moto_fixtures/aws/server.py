@@ -41,7 +41,8 @@ class Credentials:
 
 def _moto_server_command(port: int) -> list[str]:
     # A script path, not ``-m``: the server process needs only moto, not this repo on sys.path.
-    return [sys.executable, str(Path(__file__).with_name("moto_process.py")), "--port", str(port)]
+    return [sys.executable, str(Path(__file__).with_name("moto_process.py")), "--port", str(port),
+            "--parent-pid", str(os.getpid())]
 
 
 class MotoAws:
