@@ -29,6 +29,9 @@ class GroupActions:
             group = self.groups.get(key)
             if group is None:
                 return 204, None, {}
+            running = self.operations.get(group.busy_operation or "")
+            if group.provisioning_state == "Deleting" and running is not None:
+                return 202, None, self._lro_headers(running)  # already being deleted
             group.generation += 1
             group.provisioning_state = "Deleting"
             op = self._begin(group, lambda gen: self._delete_work(key, group))

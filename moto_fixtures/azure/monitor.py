@@ -52,8 +52,9 @@ class Monitor:
                     if key not in seen:
                         seen.add(key)
                         self._on_event(event)
-            except DockerException:
+            except Exception:  # noqa: BLE001 - a slow or restarting engine must not end the watch
                 self._stop.wait(1)
+                continue  # retry the same window: an event missed here would be lost
             since = until
 
     def _on_event(self, event: dict) -> None:
@@ -78,17 +79,23 @@ class Monitor:
     # -- probes ----------------------------------------------------------------------------
     def _probes(self) -> None:
         while not self._stop.wait(_TICK):
-            with self.service.lock:
-                work = [(g, spec, g.containers.get(spec["name"]))
-                        for g in self.service.groups.values()
-                        if not g.stopped and not g.busy_operation and g.ip
-                        for spec in g.container_specs()]
-            for group, spec, record in work:
-                if record is not None and record.docker_id:
-                    for kind in ("readinessProbe", "livenessProbe"):
-                        probe = spec["properties"].get(kind)
-                        if probe:
-                            self._maybe_probe(group, spec["name"], record, kind, probe)
+            try:
+                self._probe_all()
+            except Exception:  # noqa: BLE001 - one failed round must not end the watch
+                continue
+
+    def _probe_all(self) -> None:
+        with self.service.lock:
+            work = [(g, spec, g.containers.get(spec["name"]))
+                    for g in self.service.groups.values()
+                    if not g.stopped and not g.busy_operation and g.ip
+                    for spec in g.container_specs()]
+        for group, spec, record in work:
+            if record is not None and record.docker_id:
+                for kind in ("readinessProbe", "livenessProbe"):
+                    probe = spec["properties"].get(kind)
+                    if probe:
+                        self._maybe_probe(group, spec["name"], record, kind, probe)
 
     def _maybe_probe(self, group, name: str, record, kind: str, probe: dict) -> None:
         attrs = self.service.runtime.inspect(record.docker_id)

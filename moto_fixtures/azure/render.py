@@ -59,9 +59,7 @@ def group_state(group: Group, states: list[dict]) -> str:
         return "Stopped"
     if states and all(s["state"] == "Terminated" for s in states):
         return "Succeeded" if all(s.get("exitCode") == 0 for s in states) else "Failed"
-    if any(s["state"] == "Running" for s in states):
-        return "Running"
-    return "Pending"
+    return "Running"  # provisioned; containers may be restarting (CrashLoopBackOff)
 
 
 def group_json(group: Group, inspections: dict[str, dict | None]) -> dict:

@@ -124,6 +124,10 @@ class DockerRuntime:
             return attrs
         except NotFound:
             return None
+        except APIError as exc:
+            if exc.status_code == 409:  # another request is already removing it
+                return None
+            raise
 
     def restart(self, docker_id: str) -> None:
         """Restart a container in place (liveness probe failure)."""

@@ -252,8 +252,10 @@ def test_container_logs(client, azure_emulator, groups, image):
     rg, name = azure_emulator.resource_group, unique()
     ip = accepted(client, groups, rg, name, body(image)).ip_address.ip
     http_get(f"http://{ip}:{PORT}/logged")
-    logs = client.containers.list_logs(rg, name, "web", tail=10).content
-    assert "request /logged" in logs
+    deadline = time.monotonic() + 30
+    while "request /logged" not in client.containers.list_logs(rg, name, "web", tail=10).content:
+        assert time.monotonic() < deadline  # the engine copies output asynchronously
+        time.sleep(0.5)
     with pytest.raises(ResourceNotFoundError):
         client.containers.list_logs(rg, name, "nope")
 
@@ -769,7 +771,10 @@ def test_exited_container_is_terminated_with_its_exit_code(client, azure_emulato
     assert (state.exit_code, state.detail_status) == (3, "Error")
     assert state.finish_time and state.start_time
     assert group.instance_view.state == "Failed"
-    assert "bye" in client.containers.list_logs(rg, name, "web").content
+    deadline = time.monotonic() + 30
+    while "bye" not in client.containers.list_logs(rg, name, "web").content:
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
 
 
 def test_restart_policy_always_restarts_an_exited_container(client, azure_emulator, groups,
