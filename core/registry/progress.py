@@ -10,7 +10,7 @@ import threading
 from dataclasses import dataclass
 from typing import Callable, Literal
 
-EventKind = Literal["start", "skip", "mount", "bytes", "done"]
+EventKind = Literal["start", "skip", "mount", "bytes", "rewind", "done"]
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,8 @@ class ProgressEvent:
 
     ``start``: upload begins (``size`` is the blob size); ``skip``: the destination already has it;
     ``mount``: mounted from another repository of the same registry; ``bytes``: ``nbytes`` more
-    were sent; ``done``: the blob is committed at the destination.
+    were sent; ``rewind``: an attempt failed and will be retried, so the ``nbytes`` it reported
+    no longer count; ``done``: the blob is committed at the destination.
     """
 
     kind: EventKind
@@ -86,6 +87,9 @@ class RichProgress:
         if event.kind == "bytes":
             self.sent += event.nbytes
             return 0, event.nbytes
+        if event.kind == "rewind":
+            self.sent -= event.nbytes
+            return 0, -event.nbytes
         return 0, 0
 
 

@@ -50,7 +50,9 @@ def parse_reference(text: str) -> Reference:
     if "@" in rest:
         rest, digest = rest.rsplit("@", 1)
         if not is_digest(digest):
-            raise InvalidReference(f"invalid digest in reference {text!r}", step="parse reference")
+            # the text before "@" is not echoed: it could be credentials pasted into a reference
+            raise InvalidReference(f"invalid digest {digest!r} (expected sha256:<64 hex digits>)",
+                                   step="parse reference")
     host, sep, path = rest.partition("/")
     if not sep or not _looks_like_host(host):
         raise InvalidReference(

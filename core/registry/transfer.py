@@ -170,12 +170,21 @@ class _Transfer:
         # A session left over from a failed mount attempt is used once; retries start afresh.
         location = session[0] or self.dest.start_upload()
         session[0] = None
+        reported = [0]
+
+        def progress(event) -> None:
+            reported[0] += event.nbytes
+            if self.progress is not None:
+                self.progress(event)
+
         try:
             with self.source.blob_chunks(digest) as chunks:
                 body = verified_chunks(chunks, digest, size, source=self.source.name,
-                                       progress=self.progress, abort=self.abort)
+                                       progress=progress, abort=self.abort)
                 location = self.dest.patch_upload(location, body, size)
             self.dest.finish_upload(location, digest)
         except BaseException:
             self.dest.cancel_upload(location)
+            if reported[0]:
+                emit(self.progress, "rewind", digest, size, reported[0])
             raise

@@ -129,9 +129,13 @@ def test_connection_reset_mid_blob_is_retried(store, registry_a, registry_b, pro
     push(store, digest, f"{registry_a.host}/r")
     proxy = proxy_to(registry_b)
     proxy.drop_after = 1 * MB
-    result = copy(f"{registry_a.host}/r@{digest}", f"{proxy.host}/r:v1",
+    events = []
+    result = copy(f"{registry_a.host}/r@{digest}", f"{proxy.host}/r:v1", progress=events.append,
                   retry=RetryPolicy(attempts=4, initial_wait=0.05, max_wait=0.2))
     assert proxy.drops == 1
+    assert any(e.kind == "rewind" for e in events)
+    net = sum(e.nbytes for e in events if e.kind == "bytes") - sum(e.nbytes for e in events if e.kind == "rewind")
+    assert net == result.bytes_sent
     assert result.digest == digest and registry_b.manifest_digest("r", "v1") == digest
 
 
