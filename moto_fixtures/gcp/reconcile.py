@@ -140,7 +140,8 @@ class Reconciler:
     # -- data plane ----------------------------------------------------------------------
     def _start(self, record: ServiceRecord, revision: RevisionRecord) -> None:
         try:
-            instance = self.runtime.start(record.name, revision.name, revision.template)
+            instance = self.runtime.start(record.name, revision.name, revision.template,
+                                          record.data["uid"])
         except StartFailure as failure:
             with self.store.lock:
                 mark_failed(revision, failure)
@@ -181,7 +182,7 @@ class Reconciler:
             self.routers.close(record)
             for revision in list(record.revisions.values()):
                 revision.instance = None
-            self.runtime.remove_containers(record.name)
+            self.runtime.remove_containers(record.data["uid"])
             self.store.finish_operation(op_name, snapshot)
 
     def _delete_revision(self, record: ServiceRecord, revision: RevisionRecord, op_name: str,
@@ -189,7 +190,7 @@ class Reconciler:
         instance, revision.instance = revision.instance, None
         if instance:
             self.runtime.stop(instance)
-        self.runtime.remove_containers(record.name, revision.name)
+        self.runtime.remove_containers(record.data["uid"], revision.name)
         self.store.finish_operation(op_name, snapshot)
 
     def close(self) -> None:

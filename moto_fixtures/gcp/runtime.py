@@ -27,6 +27,7 @@ LABEL_EMULATOR = "modelport.emulator"
 LABEL_INSTANCE = "modelport.emulator.instance"
 LABEL_SERVICE = "modelport.gcp.service"
 LABEL_REVISION = "modelport.gcp.revision"
+LABEL_SERVICE_UID = "modelport.gcp.service-uid"  # a re-created service has a new uid
 EMULATOR_NAME = "gcp-cloudrun"
 DEFAULT_PORT = 8080
 
@@ -101,11 +102,13 @@ class DockerRuntime:
         self.secrets = secrets if secrets is not None else {}
         self.closing = threading.Event()  # set at teardown: pending probes give up at once
 
-    def labels(self, owner: str = "", revision: str = "") -> dict:
+    def labels(self, owner: str = "", revision: str = "", owner_uid: str = "") -> dict:
         """Labels put on every container this emulator creates (owner: full service name)."""
         labels = {LABEL_EMULATOR: EMULATOR_NAME, LABEL_INSTANCE: self.instance_id}
         if owner:
             labels[LABEL_SERVICE] = owner
+        if owner_uid:
+            labels[LABEL_SERVICE_UID] = owner_uid
         if revision:
             labels[LABEL_REVISION] = revision
         return labels
@@ -125,7 +128,7 @@ class DockerRuntime:
             raise StartFailure("CONTAINER_MISSING", f"Image '{image}' not found. "
                                f"({getattr(exc, 'explanation', None) or exc})") from None
 
-    def start(self, owner: str, revision: str, template: dict) -> Instance:
+    def start(self, owner: str, revision: str, template: dict, owner_uid: str = "") -> Instance:
         """Run the revision's container and wait for its startup probe; raise StartFailure.
 
         `owner` is the service's full name projects/P/locations/L/services/S.
@@ -137,7 +140,8 @@ class DockerRuntime:
         try:
             port = free_port(host)
             env = self.environment(container, service, revision, project, host, port)
-            instance = self._run(container, owner, revision, env, host, port)
+            labels = self.labels(owner, revision, owner_uid)
+            instance = self._run(container, revision, env, host, port, labels)
         except docker.errors.APIError as exc:
             self.addresses.give_back(host)
             raise StartFailure("INTERNAL", f"Revision '{revision}' is not ready and cannot serve "
@@ -177,14 +181,14 @@ class DockerRuntime:
                            f"Secret projects/{project}/secrets/{short}/versions/{version} was not "
                            "found.")
 
-    def _run(self, container: dict, owner: str, revision: str, env: dict, host: str,
-             port: int) -> Instance:
+    def _run(self, container: dict, revision: str, env: dict, host: str, port: int,
+             labels: dict) -> Instance:
         name = f"cloudrun-{revision}-{uuid.uuid4().hex[:6]}"
         created = self.client.containers.run(
             container["image"], name=name, detach=True, network_mode="host",
             entrypoint=container.get("command") or None, command=container.get("args") or None,
             working_dir=container.get("workingDir") or None, environment=env,
-            labels=self.labels(owner, revision))
+            labels=labels)
         return Instance(created.id, name, host, port)
 
     def _wait_ready(self, instance: Instance, container: dict, revision: str) -> None:
@@ -229,11 +233,11 @@ class DockerRuntime:
         finally:
             self.addresses.give_back(instance.host)
 
-    def remove_containers(self, owner: str | None = None, revision: str | None = None) -> int:
+    def remove_containers(self, owner_uid: str | None = None, revision: str | None = None) -> int:
         """Remove this emulator's containers (of a service or revision, or all); return how many."""
         filters = [f"{LABEL_INSTANCE}={self.instance_id}"]
-        if owner:
-            filters.append(f"{LABEL_SERVICE}={owner}")
+        if owner_uid:
+            filters.append(f"{LABEL_SERVICE_UID}={owner_uid}")
         if revision:
             filters.append(f"{LABEL_REVISION}={revision}")
         boxes = self.client.containers.list(all=True, filters={"label": filters})
