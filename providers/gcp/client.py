@@ -190,3 +190,51 @@ class CloudRun:
                                            for b in policy["bindings"]])
         with api_errors("set IAM policy"):
             self.services.set_iam_policy(request={"resource": resource, "policy": body})
+
+
+def artifact_registry_available() -> bool:
+    """Is google-cloud-artifact-registry installed (an optional extra of this provider)?"""
+    import importlib.util
+
+    return importlib.util.find_spec("google.cloud.artifactregistry_v1") is not None
+
+
+class ArtifactRegistry:
+    """Docker repositories in Artifact Registry (only with google-cloud-artifact-registry installed)."""
+
+    def __init__(self, settings: GcpSettings) -> None:
+        from google.cloud import artifactregistry_v1
+
+        self._ar = artifactregistry_v1
+        self.settings = settings
+        self.client = artifactregistry_v1.ArtifactRegistryClient(credentials=credentials(settings))
+
+    def name(self) -> str:
+        s = self.settings
+        return f"projects/{s.project}/locations/{s.region}/repositories/{s.repository}"
+
+    def exists(self) -> bool:
+        """Does the target's repository exist?"""
+        from google.api_core import exceptions as gexc
+
+        with api_errors("get Artifact Registry repository"):
+            try:
+                self.client.get_repository(name=self.name())
+                return True
+            except gexc.NotFound:
+                return False
+
+    def create(self) -> None:
+        """Create the target's Docker repository (an existing one is fine)."""
+        from google.api_core import exceptions as gexc
+
+        s = self.settings
+        repository = self._ar.Repository(format_=self._ar.Repository.Format.DOCKER,
+                                          labels={"modelport-managed": "true"})
+        with api_errors("create Artifact Registry repository"):
+            try:
+                op = self.client.create_repository(parent=f"projects/{s.project}/locations/{s.region}",
+                                                   repository_id=s.repository, repository=repository)
+                op.result(timeout=s.operation_timeout_s)
+            except gexc.Conflict:  # created meanwhile (AlreadyExists over gRPC, 409 over REST)
+                pass

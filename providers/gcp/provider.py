@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from modelport.errors import ProviderError
-from modelport.provider import (Capabilities, Health, Observed, Provider, RegistryTarget, Resource,
+from modelport.provider import (Capabilities, Health, InfraChange, Observed, Provider, RegistryTarget, Resource,
                                 Revision, RevisionSpec, Size, Target)
 
 from . import reading, sizes
@@ -66,6 +66,28 @@ class GcpProvider(Provider):
         return RegistryTarget(repository, self._auth[s])
 
     # -- reads ------------------------------------------------------------------------------
+    def _repository(self, target: Target):
+        """The Artifact Registry repository to check, or None when it is not ours to manage: a
+        registry override, anonymous access, or google-cloud-artifact-registry not installed
+        (then the repository must exist; see the package docstring)."""
+        from .client import ArtifactRegistry, artifact_registry_available
+
+        s = target.settings
+        if s.registry or s.credentials == "anonymous" or not artifact_registry_available():
+            return None
+        return ArtifactRegistry(s)
+
+    def infrastructure_plan(self, target: Target, deployment: str, observed: Observed) -> list[InfraChange]:
+        repository = self._repository(target)
+        if repository is None or repository.exists():
+            return []
+        return [InfraChange("create", "artifact-registry-repository", repository.name())]
+
+    def ensure_infrastructure(self, target: Target, deployment: str) -> None:
+        repository = self._repository(target)
+        if repository is not None and not repository.exists():
+            repository.create()
+
     def _service(self, target: Target, deployment: str) -> dict[str, Any] | None:
         service = self._cloud(target).get_service(tr.service_name(target.settings, deployment))
         if service is not None and (service.get("labels") or {}).get(tr.L_DEPLOYMENT) != deployment:
