@@ -47,8 +47,11 @@ What a real account adds, and how it is emulated here (generic: only AWS API sta
   Healthy tasks are registered as ``ip`` targets (address, container port) in the service's
   target groups and deregistered when they stop or turn unhealthy, as ECS does.
 * ALB: ``LoadBalancerPlane`` serves each application load balancer's ``DNSName`` (an /etc/hosts
-  line in a block marked with the owner pid) on each HTTP listener port, choosing a target group
-  by the listener's current default forward weights on every request.
+  line in a block marked with the owner pid) on each HTTP listener port. Every request reads the
+  listener's current rules (``describe_rules``), takes the first matching rule by priority
+  (conditions: path-pattern, host-header, http-header, http-request-method, query-string,
+  source-ip; the default rule last) and picks a target group by its forward weights;
+  ``fixed-response`` is answered as configured, other actions with 503.
 
 Gaps (moto 5.2.5 server mode) found while building this, for the provider author:
 
@@ -75,7 +78,7 @@ Gaps (moto 5.2.5 server mode) found while building this, for the provider author
   ``force=True`` or ``desiredCount=0`` first, as in AWS.
 * ELBv2 target health is ``healthy`` for any registered target (moto does no health checks), and
   a target group with no targets reports an empty list; the bridge only registers healthy tasks.
-  Listener rules other than the default action are not served; HTTPS listeners are not served.
+  HTTPS listeners are not served (no certificates); redirect/authenticate actions are not emulated.
   Load balancer DNS names are ``<name>-1.us-east-1.elb.amazonaws.com``: two emulations running
   at the same time must not use the same load balancer name.
 * ``ecr.put_image`` into a missing repository is an HTTP 500 in moto (the mirror checks first).

@@ -82,20 +82,3 @@ def alb_listeners(elbv2) -> list[Listener]:
                                   int(item["Port"]), item.get("Protocol", "HTTP"))
                          for item in reply["Listeners"])
     return found
-
-
-def default_action_weights(elbv2, listener_arn: str) -> list[tuple[str, int]] | dict:
-    """The listener's CURRENT default action: ``[(target group arn, weight), ...]`` for a forward,
-    or the action itself (a dict) for anything else (fixed-response, redirect)."""
-    listener = elbv2.describe_listeners(ListenerArns=[listener_arn])["Listeners"][0]
-    actions = sorted(listener.get("DefaultActions", []), key=lambda a: a.get("Order", 0))
-    if not actions:
-        return {}
-    action = actions[-1]  # the terminal action comes last (authenticate-* come first)
-    if action.get("Type") != "forward":
-        return action
-    groups = (action.get("ForwardConfig") or {}).get("TargetGroups")
-    if groups:
-        return [(g["TargetGroupArn"], 1 if g.get("Weight") is None else int(g["Weight"]))
-                for g in groups]
-    return [(action["TargetGroupArn"], 1)]

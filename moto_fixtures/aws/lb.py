@@ -2,10 +2,10 @@
 
 Every load balancer gets a loopback address, written to /etc/hosts next to its ``DNSName``. Each
 HTTP listener is a small proxy on that address and port. Per request it reads the listener's
-CURRENT default action from moto (so ``modify_listener`` takes effect on the next request), picks
-a target group by the forward weights, and sends the request to a healthy task of the ECS service
+CURRENT rules from moto (so ``modify_listener`` takes effect on the next request), takes the
+first matching rule's action (``rules.py``), picks a target group by its forward weights, and sends the request to a healthy task of the ECS service
 registered behind that group. No healthy target: 503; target unreachable: 502 (as an ALB does).
-HTTPS listeners are not served (no certificates here); listener rules are ignored.
+HTTPS listeners are not served (no certificates here).
 """
 
 from __future__ import annotations
@@ -25,9 +25,10 @@ from starlette.routing import Route
 
 from .aio import HttpServer, LoopThread
 from .bridge import EcsBridge
-from .ecs_state import Listener, alb_listeners, default_action_weights
+from .ecs_state import Listener, alb_listeners
 from .hosts import HostsBlock
 from .net import LoopbackPool
+from .rules import RequestFacts, chosen_action, forward_weights
 
 log = logging.getLogger(__name__)
 _HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
@@ -51,6 +52,16 @@ def _non_forward_response(action: dict) -> Response:
     return Response(f"listener action {action.get('Type')!r} is not emulated", status_code=503)
 
 
+def _facts(request: Request) -> RequestFacts:
+    headers: dict[str, list[str]] = {}
+    for name, value in request.headers.items():
+        headers.setdefault(name.lower(), []).append(value)
+    return RequestFacts(method=request.method, path=request.url.path,
+                        host=request.headers.get("host", ""), headers=headers,
+                        query=list(request.query_params.multi_items()),
+                        source_ip=request.client.host if request.client else "")
+
+
 class ListenerProxy:
     """The ASGI app of one listener."""
 
@@ -64,18 +75,23 @@ class ListenerProxy:
 
     async def _handle(self, request: Request) -> Response:
         try:
-            action = await run_in_threadpool(default_action_weights, self._elbv2,
-                                             self.listener.arn)
+            rules = await run_in_threadpool(self._rules)
         except ClientError:  # deleted since the last poll: this address stops answering soon
             return Response("503 Service Temporarily Unavailable", status_code=503)
-        if isinstance(action, dict):
+        action = chosen_action(rules, _facts(request))
+        weights = forward_weights(action)
+        if weights is None:
             return _non_forward_response(action)
-        group = pick_target_group(action, self._rng)
+        group = pick_target_group(weights, self._rng)
         targets = self._bridge.healthy_targets(group) if group else []
         if not targets:
             return Response("503 Service Temporarily Unavailable", status_code=503)
         address, port = self._rng.choice(targets)
         return await self._forward(request, address, port)
+
+    def _rules(self) -> list[dict]:
+        # Read on every request: modify_listener / set_rule_priorities apply to the next one.
+        return self._elbv2.describe_rules(ListenerArn=self.listener.arn)["Rules"]
 
     async def _forward(self, request: Request, address: str, port: int) -> Response:
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}

@@ -25,6 +25,7 @@ from moto_fixtures.aws import ACCOUNT_ID, AwsEmulation, Credentials
 from moto_fixtures.aws.containers import OWNER, SERVICE
 from moto_fixtures.aws.fixtures import aws_emulation  # noqa: F401 - the session fixture
 from moto_fixtures.aws.hosts import HostsBlock
+from moto_fixtures.aws.rules import RequestFacts, chosen_action, forward_weights
 from moto_fixtures.aws.samples import (
     PORT, build_hello, create_service, default_network, execution_role, forward, push,
     register_hello, tiny_image,
@@ -62,9 +63,9 @@ def hello(engine, base_image, aws_emulation):  # noqa: F811
             pass
 
 
-def versions_seen(url: str, requests: int) -> list[str]:
+def versions_seen(url: str, requests: int, headers: dict | None = None) -> list[str]:
     """The ``version`` each of ``requests`` GETs of ``url`` answered."""
-    with httpx.Client(timeout=10) as client:
+    with httpx.Client(timeout=10, headers=headers) as client:
         return [client.get(url).json()["version"] for _ in range(requests)]
 
 
@@ -188,6 +189,15 @@ def test_weighted_listener_splits_then_follows_new_weights(aws_emulation, stack)
     elbv2.modify_listener(ListenerArn=stack["listener"],
                           DefaultActions=forward((stack["tgs"][0], 100), (stack["tgs"][1], 0)))
     assert set(versions_seen(stack["url"] + "/", 30)) == {"v1"}
+    # A listener rule on a header still reaches v2 (how a health gate smoke-tests a revision).
+    rule = elbv2.create_rule(ListenerArn=stack["listener"], Priority=10, Conditions=[
+        {"Field": "http-header", "HttpHeaderConfig": {"HttpHeaderName": "X-Revision",
+                                                      "Values": ["v2"]}}],
+        Actions=forward((stack["tgs"][1], 1)))["Rules"][0]["RuleArn"]
+    assert set(versions_seen(stack["url"] + "/", 10, {"X-Revision": "v2"})) == {"v2"}
+    assert set(versions_seen(stack["url"] + "/", 10, {"X-Revision": "v3"})) == {"v1"}
+    elbv2.delete_rule(RuleArn=rule)
+    assert set(versions_seen(stack["url"] + "/", 10, {"X-Revision": "v2"})) == {"v1"}
     elbv2.modify_listener(ListenerArn=stack["listener"],
                           DefaultActions=forward((stack["tgs"][0], 0), (stack["tgs"][1], 100)))
     assert set(versions_seen(stack["url"] + "/", 30)) == {"v2"}
@@ -487,6 +497,33 @@ def test_image_and_health_path_are_read_from_the_task_definition():
         "CMD-SHELL", "curl -fsS http://localhost:8080/v2/health/ready || exit 1"]}}
     assert health_path(check) == "/v2/health/ready"
     assert health_path({"healthCheck": {"command": ["CMD", "python3", "-c", "pass"]}}) is None
+
+
+def test_listener_rules_are_chosen_like_an_alb():
+    rule = lambda priority, conditions, target: {  # noqa: E731
+        "Priority": priority, "Conditions": conditions, "IsDefault": priority == "default",
+        "Actions": [{"Type": "forward", "TargetGroupArn": target}]}
+    rules = [
+        rule("default", [], "tg-default"),
+        rule("20", [{"Field": "path-pattern", "Values": ["/v2/models/*"]}], "tg-path"),
+        rule("5", [{"Field": "http-header", "HttpHeaderConfig": {
+            "HttpHeaderName": "X-Revision", "Values": ["r?"]}},
+            {"Field": "http-request-method", "HttpRequestMethodConfig": {"Values": ["POST"]}}],
+             "tg-header"),
+        rule("7", [{"Field": "query-string", "QueryStringConfig": {
+            "Values": [{"Key": "canary", "Value": "TRUE"}]}}], "tg-query"),
+    ]
+
+    def target(method="GET", path="/", headers=None, query=()):
+        facts = RequestFacts(method, path, "lb", headers or {}, list(query), "10.0.0.1")
+        return forward_weights(chosen_action(rules, facts))
+
+    assert target() == [("tg-default", 1)]
+    assert target(path="/v2/models/iris/infer") == [("tg-path", 1)]
+    assert target("POST", "/v2/models/x", {"x-revision": ["R2"]}) == [("tg-header", 1)]
+    assert target("GET", "/v2/models/x", {"x-revision": ["r2"]}) == [("tg-path", 1)]
+    assert target(query=[("canary", "true")]) == [("tg-query", 1)]
+    assert target("POST", "/", {"x-revision": ["r10"]}) == [("tg-default", 1)]
 
 
 def test_hosts_block_is_owned_and_stale_blocks_are_removed(tmp_path):
