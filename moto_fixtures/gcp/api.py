@@ -6,8 +6,8 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import logging
 import re
-import traceback
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
@@ -40,6 +40,7 @@ ROUTES = [  # (method, pattern, handler name)
     ("DELETE", rf"{_LOC}/operations/(?P<op>{_SEG})", "delete_operation"),
     ("POST", rf"{_LOC}/operations/(?P<op>{_SEG}):wait", "wait_operation"),
 ]
+LOG = logging.getLogger(__name__)
 COMPILED = [(m, re.compile(f"^/v2/{p}$"), h) for m, p, h in ROUTES]
 
 
@@ -73,7 +74,11 @@ def _page(items: list, call: Call) -> tuple[list, str]:
 
 
 class Api:
-    """Dispatches REST calls to the control plane, answering JSON in the API's shapes."""
+    """Dispatches REST calls to the control plane, answering JSON in the API's shapes.
+
+    Each handler named in ROUTES takes the call and the path variables and returns
+    (message type used to render the reply, canonical dict).
+    """
 
     def __init__(self, emulator):
         self.em = emulator
@@ -96,7 +101,7 @@ class Api:
         except ApiError as exc:
             return JSONResponse(exc.http_body(), status_code=exc.http_status)
         except Exception:  # noqa: BLE001 - answered as INTERNAL like the real front end
-            traceback.print_exc()
+            LOG.exception("internal error answering %s %s", request.method, request.url.path)
             error = ApiError("INTERNAL", "Internal error in the Cloud Run emulator.")
             return JSONResponse(error.http_body(), status_code=500)
 

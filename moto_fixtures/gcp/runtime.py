@@ -1,5 +1,8 @@
 """The data plane: revisions as containers on the local Docker engine (host networking).
 
+Containers run with restart policy "always": an instance that crashes after it became ready is
+started again by the engine (same address and port), as Cloud Run replaces a crashed instance.
+
 Every instance gets its own loopback address (MODELPORT_HOST) and a free port (PORT), so two
 revisions never collide even when the image binds 0.0.0.0. Containers carry labels naming the
 emulator instance, so teardown finds and removes every one of them.
@@ -188,7 +191,7 @@ class DockerRuntime:
             container["image"], name=name, detach=True, network_mode="host",
             entrypoint=container.get("command") or None, command=container.get("args") or None,
             working_dir=container.get("workingDir") or None, environment=env,
-            labels=labels)
+            labels=labels, restart_policy={"Name": "always"})
         return Instance(created.id, name, host, port)
 
     def _wait_ready(self, instance: Instance, container: dict, revision: str) -> None:
@@ -198,7 +201,7 @@ class DockerRuntime:
         with httpx.Client(timeout=spec.timeout) as http:
             while True:
                 state = self._state(instance)
-                if state.get("Status") in ("exited", "dead"):
+                if _has_exited(state):
                     raise StartFailure("HEALTH_CHECK_CONTAINER_ERROR",
                                        not_started_message(revision, instance, state, spec),
                                        revision_reason=True)
@@ -211,10 +214,12 @@ class DockerRuntime:
                 time.sleep(0.2)
 
     def _state(self, instance: Instance) -> dict:
+        """The container's State, plus its RestartCount."""
         try:
-            return self.client.api.inspect_container(instance.container_id)["State"]
+            info = self.client.api.inspect_container(instance.container_id)
         except docker.errors.NotFound:
-            return {"Status": "dead", "ExitCode": -1}
+            return {"Status": "dead", "ExitCode": -1, "RestartCount": 0}
+        return {**info["State"], "RestartCount": info.get("RestartCount", 0)}
 
     def stop(self, instance: Instance, remove: bool = True) -> None:
         """Stop an instance (SIGTERM, then kill after 5 s) and free its address."""
@@ -255,6 +260,13 @@ class DockerRuntime:
         self.closing.set()
         self.remove_containers()
         self.client.close()
+
+
+def _has_exited(state: dict) -> bool:
+    """True once the main process has exited (restarts included: the engine restarts crashed
+    instances after they were ready, as Cloud Run replaces them, but not during startup)."""
+    return (state.get("Status") in ("exited", "dead") or bool(state.get("Restarting"))
+            or state.get("RestartCount", 0) > 0)
 
 
 def declared_port(container: dict) -> int:

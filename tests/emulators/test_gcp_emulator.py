@@ -476,6 +476,8 @@ APP = '''
 import os, json, http.server
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
+        if self.path == "/crash":
+            os._exit(7)
         body = b"ok" if self.path == "/healthz" else json.dumps(
             {"version": os.environ["VERSION"], "revision": os.environ["K_REVISION"]}).encode()
         self.send_response(200)
@@ -652,3 +654,19 @@ def test_size_rules_come_from_the_limits_table(docker_host, tmp_path):
         with pytest.raises(gexc.BadRequest) as err:
             services.create_service(request=request)
         assert "Supported values are 1, 2, 4, 8" in err.value.response.json()["error"]["message"]
+
+
+def test_instance_that_crashes_after_start_is_replaced(clients, echo_image):
+    service_id = sid("phoenix")
+    svc = create(clients, service_id, echo_service(echo_image, f"{service_id}-a", "a"))
+    with pytest.raises(httpx.HTTPError):  # the process dies mid-request
+        httpx.get(f"{svc.uri}/crash", headers=ID_TOKEN, timeout=10).raise_for_status()
+    deadline = time.monotonic() + 60
+    while True:
+        reply = httpx.get(svc.uri, headers=ID_TOKEN, timeout=10)
+        if reply.status_code == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert reply.json()["version"] == "a"
+    [box] = emulator_containers(clients[2], svc.name)
+    assert box.attrs["RestartCount"] >= 1
