@@ -56,6 +56,13 @@ def _svc(project: str, location: str, service: str) -> str:
     return f"projects/{project}/locations/{location}/services/{service}"
 
 
+def _real_location(location: str) -> None:
+    """Services live in one region: the "-" wildcard is refused where a region is required."""
+    if location == "-":
+        raise invalid("Location must be a valid Google Cloud region, and cannot be the '-' "
+                      "wildcard.", "parent")
+
+
 def _flag(call: Call, name: str) -> bool:
     return call.query.get(name, "").lower() in ("true", "1")
 
@@ -107,6 +114,7 @@ class Api:
 
     # -- services ------------------------------------------------------------------------
     def create_service(self, call, project, location):
+        _real_location(location)
         service_id = call.query.get("serviceId", "")
         body = parse("Service", call.body, "service")
         parent = f"projects/{project}/locations/{location}"
@@ -114,6 +122,7 @@ class Api:
         return "Operation", op
 
     def list_services(self, call, project, location):
+        _real_location(location)
         items = self.em.control.list(f"projects/{project}/locations/{location}")
         page, token = _page(items, call)
         return "ListServicesResponse", {"services": page, "nextPageToken": token}

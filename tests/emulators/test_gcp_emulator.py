@@ -134,6 +134,20 @@ def test_create_twice_is_a_conflict(clients):
     assert err.value.response.json()["error"]["status"] == "ALREADY_EXISTS"
 
 
+def test_lists_are_paged_and_revisions_listed_across_services(clients):
+    services, revisions, emu = clients
+    names = {create(clients, sid("page"), service()).name for _ in range(2)}
+    pager = services.list_services(request=run_v2.ListServicesRequest(parent=emu.parent,
+                                                                      page_size=1))
+    first_page = next(iter(pager.pages))
+    assert len(first_page.services) == 1 and first_page.next_page_token
+    assert names <= {s.name for s in pager}  # the pager follows the page tokens
+    everywhere = {r.service for r in revisions.list_revisions(parent=f"{emu.parent}/services/-")}
+    assert names <= everywhere
+    with pytest.raises(gexc.BadRequest):
+        list(services.list_services(parent=f"projects/{emu.project}/locations/-"))
+
+
 def test_update_missing_service_needs_allow_missing(clients):
     name = f"{clients[2].parent}/services/{sid('missing')}"
     svc = service()
