@@ -28,6 +28,7 @@ from .sources import RegistrySource, Source, StoreSource, verified_chunks
 from .store import OciStore
 
 log = logging.getLogger(__name__)
+DEFAULT_CONCURRENCY = 6  # blobs in flight at once (skopeo's default too); memory stays ~40 MB
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class TransferResult:
 
 def push(store: OciStore, digest: str, dest: str, auth: RegistryAuth | None = None, *,
          progress: ProgressCallback | None = None, retry: RetryPolicy | None = None,
-         concurrency: int = 4, verify: bool | str = True) -> TransferResult:
+         concurrency: int = DEFAULT_CONCURRENCY, verify: bool | str = True) -> TransferResult:
     """Push manifest ``digest`` (and everything it references) from ``store`` to
     ``dest`` = ``host[:port]/repo[:tag]``. Without a tag the manifest is stored by digest only."""
     target = _destination(dest)
@@ -63,7 +64,8 @@ def push(store: OciStore, digest: str, dest: str, auth: RegistryAuth | None = No
 
 def copy(src_ref: str, dest_repo: str, *, src_auth: RegistryAuth | None = None,
          dest_auth: RegistryAuth | None = None, progress: ProgressCallback | None = None,
-         retry: RetryPolicy | None = None, concurrency: int = 4, verify: bool | str = True) -> TransferResult:
+         retry: RetryPolicy | None = None, concurrency: int = DEFAULT_CONCURRENCY,
+         verify: bool | str = True) -> TransferResult:
     """Copy ``host/repo@sha256:…`` (a tag is resolved to its digest first) to
     ``dest_repo`` = ``host[:port]/repo[:tag]``, keeping the digest."""
     src = parse_reference(src_ref)
@@ -134,7 +136,8 @@ class _Transfer:
 
     def blobs(self, descriptors: list[dict]) -> None:
         """Send blobs concurrently; the first failure stops the others and is raised."""
-        unique = list({d["digest"]: d for d in descriptors}.values())
+        # largest first: the long uploads start early instead of trailing alone at the end
+        unique = sorted({d["digest"]: d for d in descriptors}.values(), key=lambda d: -int(d["size"]))
         with ThreadPoolExecutor(max_workers=min(self.concurrency, len(unique)) or 1) as pool:
             futures = [pool.submit(self.blob, d["digest"], int(d["size"])) for d in unique]
             try:
