@@ -17,6 +17,7 @@ Every function takes an optional :class:`Session` (state store, providers, progr
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +27,10 @@ from .engine.executor import Result, Runtime
 from .engine.gate import Smoke, infer
 from .engine.images import ImageMover, image_present
 from .engine.plan import Plan, step
-from .engine.revision import revision_spec, size_of
+from .engine.revision import from_data, revision_spec, size_of, with_config
 from .engine.session import Session, resolve_secret_values, spec_root
 from .errors import NotFound, UsageError
-from .provider import ImageRef, Provider, Target
+from .provider import ImageRef, Provider, RevisionSpec, Target
 from .spec import LoadedSpec, Spec, load_spec
 
 
@@ -253,7 +254,6 @@ def migrate(name: str, source: str, dest: str, retire_source: bool = False, spec
     if source == dest:
         raise UsageError("--from and --to name the same target")
     loaded = _spec_for(s, name, source, spec)
-    spec_ = loaded.spec
     src_provider, src_t = s.target(loaded, source)
     dst_provider, dst_t = s.target(loaded, dest)
     executor.check_unfinished(s.state, name)
@@ -261,16 +261,19 @@ def migrate(name: str, source: str, dest: str, retire_source: bool = False, spec
     active = strategies.active_revision(observed_src)
     if active is None:
         raise NotFound(f"{name} is not serving on {source}; nothing to migrate")
-    src_image = _image_of(s, name, source, observed_src.revision(active).digest)
-    size, notes = dst_provider.fit_size(size_of(spec_), dst_t)
+    src_rev = _revision_of(s, name, source, observed_src.revision(active).digest)
+    src_image = src_rev.image
+    # the revision moves as it is (image, env, secrets, scaling, model version); only the size is
+    # fitted to what the destination allows and the settings are the destination's
+    size, notes = dst_provider.fit_size(src_rev.size, dst_t)
     observed = dst_provider.observe(dst_t, name)
     infra = _infra_steps(dst_provider, dst_t, name, observed)
     image_steps, placed = _image_steps(dst_provider, dst_t, name, ImageRef(src_image.digest, src_image.image_id),
                                        source=(source, src_image))
-    rev = revision_spec(spec_, placed, "r0", size, dst_t.settings)
+    rev = with_config(replace(src_rev, image=placed, size=size, revision="r0"), dst_t.settings)
     known = [r["revision"] for r in s.state.revisions(name, dest)]
     rollout = strategies.plan_rollout(dst_provider, dst_t, observed, rev, "blue-green", [100],
-                                      spec_.rollout.keep_revisions, known, image_steps, infra, kind="migrate")
+                                      loaded.spec.rollout.keep_revisions, known, image_steps, infra, kind="migrate")
     extra = [step("compare", dest, f"compare outputs on {source} and {dest} for the sample input",
                   source=source)]
     if retire_source:
@@ -286,13 +289,12 @@ def migrate(name: str, source: str, dest: str, retire_source: bool = False, spec
     return result
 
 
-def _image_of(s: Session, name: str, target: str, digest: str) -> ImageRef:
+def _revision_of(s: Session, name: str, target: str, digest: str) -> RevisionSpec:
     for row in reversed(s.state.revisions(name, target)):
-        if row["digest"] == digest and row["image_ref"]:
-            data = json.loads(row["image_ref"])
-            return ImageRef(data["digest"], data["image_id"], data.get("ref"))
-    raise NotFound(f"the image {digest} of {name} on {target} is not in the state store",
-                   hint="redeploy it once with this modelport so its image is recorded")
+        if row["digest"] == digest and row["spec"]:
+            return from_data(json.loads(row["spec"]))
+    raise NotFound(f"the revision of {name} on {target} serving {digest[:19]} is not in the state store",
+                   hint="redeploy it once with this modelport so its revision is recorded")
 
 
 def status(name: str | None = None, target: str | None = None, spec: str | Path | None = None,

@@ -131,11 +131,13 @@ def plan_cmd(session: Session, path, target, strategy, steps):
 
 
 def _result_text(result, verb: str) -> str:
-    lines = [result.plan.render(), ""]
+    lines = []  # the steps were reported as they ran; `plan` shows the full diff
     if result.status == "unchanged":
-        lines.append(f"{verb}: nothing to do")
+        lines.append(f"{verb} {result.plan.deployment}: nothing to do (everything is as the spec says)")
     else:
-        lines.append(f"{verb}: {result.status} (operation #{result.operation})")
+        lines.append(f"{verb} {result.plan.deployment}: {result.status} ({len(result.plan.changes)} change(s), "
+                     f"operation #{result.operation})")
+    lines += [f"note: {n}" for n in result.plan.notes]
     if result.endpoint:
         lines.append(f"endpoint: {result.endpoint}  revision: {result.revision}")
     return "\n".join(lines)

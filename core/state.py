@@ -26,7 +26,7 @@ CREATE TABLE IF NOT EXISTS deployments (
   PRIMARY KEY (name, target));
 CREATE TABLE IF NOT EXISTS revisions (
   name TEXT NOT NULL, target TEXT NOT NULL, revision TEXT NOT NULL, digest TEXT NOT NULL,
-  image_ref TEXT, config TEXT, model_version TEXT, created REAL NOT NULL, deleted REAL,
+  image_ref TEXT, config TEXT, model_version TEXT, created REAL NOT NULL, deleted REAL, spec TEXT,
   PRIMARY KEY (name, target, revision));
 CREATE TABLE IF NOT EXISTS operations (
   id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, kind TEXT NOT NULL,
@@ -245,12 +245,15 @@ class StateStore:
         return [{**dict(r), "traffic": json.loads(r["traffic"] or "{}")} for r in rows]
 
     def record_revision(self, name: str, target: str, revision: str, digest: str,
-                        image_ref: str | None, config: str, model_version: str) -> None:
+                        image_ref: str | None, config: str, model_version: str,
+                        spec: dict[str, Any] | None = None) -> None:
+        """Record a created revision; ``spec`` is its RevisionSpec data (references, never values)."""
         with self._conn() as db:
-            db.execute("INSERT INTO revisions VALUES (?,?,?,?,?,?,?,?,NULL) ON CONFLICT DO UPDATE SET"
+            db.execute("INSERT INTO revisions VALUES (?,?,?,?,?,?,?,?,NULL,?) ON CONFLICT DO UPDATE SET"
                        " digest=excluded.digest, image_ref=excluded.image_ref, config=excluded.config,"
-                       " model_version=excluded.model_version, deleted=NULL",
-                       (name, target, revision, digest, image_ref, config, model_version, time.time()))
+                       " model_version=excluded.model_version, deleted=NULL, spec=excluded.spec",
+                       (name, target, revision, digest, image_ref, config, model_version, time.time(),
+                        json.dumps(spec) if spec is not None else None))
 
     def mark_revision_deleted(self, name: str, target: str, revision: str) -> None:
         with self._conn() as db:

@@ -176,7 +176,7 @@ def execute(s: dict[str, Any], rt: Runtime, plan: Plan) -> None:
         rev = _with_secrets(rev, rt, binding)
         provider.create_revision(target, rev)
         rt.state.record_revision(name, target.name, rev.revision, rev.image.digest, _image_json(rev),
-                                 rev.config, rev.model_version)
+                                 rev.config, rev.model_version, spec=s["rev"])
     elif op == "wait_ready":
         gates.wait_until(lambda: provider.health(target, name, s["revision"]), rt.gate_timeout,
                          f"revision {s['revision']} on {target.name}")

@@ -20,17 +20,21 @@ def revision_spec(spec: Spec, image: ImageRef, revision: str, size: Size | None 
                   target_settings: Any = None) -> RevisionSpec:
     """The neutral revision for ``spec`` with ``image``; ``config`` hashes everything that makes
     two revisions differ besides their name (so an unchanged spec plans nothing)."""
-    size = size or size_of(spec)
+    rev = RevisionSpec(deployment=spec.deployment, revision=revision, image=image, size=size or size_of(spec),
+                       port=spec.serving.port, env=dict(spec.env), secrets=dict(spec.secrets),
+                       min_instances=spec.scaling.min_instances, max_instances=spec.scaling.max_instances,
+                       concurrency=spec.scaling.concurrency, model_name=spec.model.name,
+                       model_version=spec.model.version, config="")
+    return with_config(rev, target_settings)
+
+
+def with_config(rev: RevisionSpec, target_settings: Any = None) -> RevisionSpec:
+    """``rev`` with its ``config`` hash recomputed for a target's settings."""
     settings = target_settings.model_dump(mode="json") if hasattr(target_settings, "model_dump") else {}
-    fields = {"digest": image.digest, "size": asdict(size), "port": spec.serving.port,
-              "env": dict(spec.env), "secrets": dict(spec.secrets),
-              "scaling": spec.scaling.model_dump(), "settings": settings}
-    config = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
-    return RevisionSpec(deployment=spec.deployment, revision=revision, image=image, size=size,
-                        port=spec.serving.port, env=dict(spec.env), secrets=dict(spec.secrets),
-                        min_instances=spec.scaling.min_instances, max_instances=spec.scaling.max_instances,
-                        concurrency=spec.scaling.concurrency, model_name=spec.model.name,
-                        model_version=spec.model.version, config=config)
+    fields = {"digest": rev.image.digest, "size": asdict(rev.size), "port": rev.port, "env": dict(rev.env),
+              "secrets": dict(rev.secrets), "scaling": [rev.min_instances, rev.max_instances, rev.concurrency],
+              "settings": settings}
+    return replace(rev, config=hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16])
 
 
 def to_data(rev: RevisionSpec) -> dict[str, Any]:
