@@ -92,7 +92,7 @@ class DockerRuntime:
         amount = {**resources["requests"], **{k: v for k, v in (resources.get("limits") or {})
                                               .items() if v is not None}}
         kwargs = dict(
-            image=props["image"], name=f"aci-{instance}-{name}", detach=True,
+            image=props["image"], name=f"aci-{self.instance_id[:8]}-{instance}-{name}",
             network_mode="host", environment=env,
             labels={LABEL: LABEL_VALUE, INSTANCE_LABEL: self.instance_id,
                     GROUP_LABEL: group_id, CONTAINER_LABEL: name},
@@ -102,7 +102,13 @@ class DockerRuntime:
             mem_limit=f"{int(float(amount['memoryInGB']) * 1024)}m")
         if _RESTART[restart_policy]:
             kwargs["restart_policy"] = _RESTART[restart_policy]
-        return self.client.containers.run(**kwargs).id
+        container = self.client.containers.create(**kwargs)
+        try:
+            container.start()
+        except APIError:
+            container.remove(force=True)  # never leave a half-made container behind
+            raise
+        return container.id
 
     def inspect(self, docker_id: str | None) -> dict | None:
         """Docker's inspect document, or None once the container is gone."""

@@ -231,7 +231,8 @@ def test_delete_removes_group_and_its_containers(client, azure_emulator, docker_
     assert not docker_client.containers.list(all=True, filters={"label": label})
 
 
-def test_update_in_place_recreates_containers(client, azure_emulator, groups, image):
+def test_update_in_place_recreates_containers(client, azure_emulator, groups, image,
+                                              docker_client):
     rg, name = azure_emulator.resource_group, unique()
     payload = body(image)
     ip = accepted(client, groups, rg, name, payload).ip_address.ip
@@ -239,7 +240,10 @@ def test_update_in_place_recreates_containers(client, azure_emulator, groups, im
         {"name": "VERSION", "value": "2"}]
     poller = client.container_groups.begin_create_or_update(rg, name, raw(payload))
     assert poller.result().provisioning_state == "Succeeded"
-    assert http_get(f"http://{ip}:{PORT}/env/VERSION")["value"] == "2"
+    serving = [c.name for c in docker_client.containers.list()
+               if f"MODELPORT_HOST={ip}" in c.attrs["Config"]["Env"]]
+    assert len(serving) == 1, serving  # the old container is gone, the new one serves
+    assert http_get(f"http://{ip}:{PORT}/env/VERSION")["value"] == "2", serving
 
 
 def test_update_of_cpu_needs_a_new_group(client, azure_emulator, groups, image):
@@ -831,3 +835,18 @@ def test_emulator_stop_removes_its_containers(image, docker_client):
         label = f"{INSTANCE_LABEL}={arm.instance_id}"
         assert docker_client.containers.list(filters={"label": label})
     assert docker_client.containers.list(all=True, filters={"label": label}) == []
+
+
+def test_container_that_cannot_start_fails_the_operation(client, azure_emulator, groups, image,
+                                                         docker_client):
+    rg, name, payload = azure_emulator.resource_group, unique(), body(image)
+    payload["properties"]["containers"][0]["properties"]["command"] = ["/no/such/binary"]
+    groups(name)
+    poller = client.container_groups.begin_create_or_update(rg, name, raw(payload))
+    with pytest.raises(HttpResponseError):
+        poller.result()
+    group = client.container_groups.get(rg, name)
+    assert group.provisioning_state == "Failed"
+    assert [e.name for e in group.instance_view.events] == ["Failed"]
+    label = f"{GROUP_LABEL}={group.id}"
+    assert not docker_client.containers.list(all=True, filters={"label": label})
