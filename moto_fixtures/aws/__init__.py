@@ -43,7 +43,12 @@ What a real account adds, and how it is emulated here (generic: only AWS API sta
   ``awslogs`` log driver the log group must exist (or ``awslogs-create-group: "true"``) and the
   container's output is shipped to stream ``PREFIX/CONTAINER/TASK_ID`` (``ServiceStatus.task_id``).
   A task that cannot start keeps ``ServiceStatus.last_error`` (the stoppedReason ECS would give)
-  and is retried every few seconds.
+  and is retried every few seconds; a task unhealthy for longer than its health check's
+  ``startPeriod + interval x retries`` is stopped ("Task failed container health checks") and
+  replaced. Service ``events`` get ECS-style messages ("has started 1 tasks", "has stopped 1
+  running tasks ... Stopped reason: ...", "has reached a steady state"); with
+  ``deploymentCircuitBreaker.enable`` the deployment turns FAILED once failed tasks reach ECS's
+  threshold (half the desired count, 3 to 200) and no more tasks start for it.
   Healthy tasks are registered as ``ip`` targets (address, container port) in the service's
   target groups and deregistered when they stop or turn unhealthy, as ECS does.
 * ALB: ``LoadBalancerPlane`` serves each application load balancer's ``DNSName`` (an /etc/hosts
@@ -74,6 +79,9 @@ Gaps (moto 5.2.5 server mode) found while building this, for the provider author
   ``securityGroups``). Services need ``networkConfiguration.awsvpcConfiguration`` with existing
   subnets and security groups (the default VPC's subnets and ``default`` group work; DNS
   hostnames are on there).
+* ``create_service`` drops ``deploymentConfiguration`` in moto; the moto process keeps it (ECS
+  defaults 200/100, breaker off) so ``describe_services`` returns it. ``update_service`` with a
+  new task definition starts a new PRIMARY deployment (IN_PROGRESS) and stores the full ARN.
 * ``delete_service`` marks the service INACTIVE (still listed by ``list_services``) and needs
   ``force=True`` or ``desiredCount=0`` first, as in AWS.
 * ELBv2 target health is ``healthy`` for any registered target (moto does no health checks), and

@@ -30,8 +30,8 @@ from .taskdef import (
 )
 
 log = logging.getLogger(__name__)
-# reporter(service_arn, cluster_arn, running, healthy, failed_tasks): the ECS agent's report
-Reporter = Callable[[str, str, int, bool, int], object]
+# reporter(service_arn, cluster_arn, running, healthy, failed_tasks, events): the ECS agent's report
+Reporter = Callable[[str, str, int, bool, int, list], object]
 RETRY_AFTER = 3.0  # seconds before a task that failed to start is tried again
 
 
@@ -57,6 +57,10 @@ class ServiceStatus:
     task_id: str | None = None
     log_target: LogTarget | None = None
     log_cursor: int = 0  # unix ns of the last log line shipped to CloudWatch Logs
+    unhealthy_since: float | None = None  # monotonic time; None while healthy
+    unhealthy_after: float = 90.0
+    steady: bool = False
+    pending_events: tuple[str, ...] = ()  # service events not yet reported to ECS
 
 
 class EcsBridge:
@@ -128,19 +132,34 @@ class EcsBridge:
     def _reconcile_task(self, svc: WantedService) -> None:
         status = self._status[svc.arn]
         if status.container_id is None:
-            if time.monotonic() >= status.next_attempt:
+            # A deployment the circuit breaker failed launches no more tasks.
+            if time.monotonic() >= status.next_attempt and svc.rollout_state != "FAILED":
                 self._start_task(svc, status)
             return
         self._ship_logs(svc.arn)
         status = self._status[svc.arn]  # shipping moved the log cursor
         state, exit_code = self.tasks.state(status.container_id)
         if state != "running":
-            self._task_stopped(status, state, exit_code)
+            self._task_stopped(status, f"Essential container in task exited "
+                                       f"(state {state}, exit code {exit_code})")
             return
         problem = probe(status.address, status.port, status.health_path)
-        self._set(replace(status, running=True, healthy=problem is None,
-                          last_error=problem if problem else status.last_error))
+        now = time.monotonic()
+        since = None if problem is None else (status.unhealthy_since or now)
+        if since is not None and now - since > status.unhealthy_after:
+            self._task_stopped(status, f"Task failed container health checks ({problem})")
+            return
+        status = replace(status, running=True, healthy=problem is None, unhealthy_since=since,
+                         last_error=problem if problem else status.last_error)
+        if status.healthy and not status.steady:
+            status = replace(status, steady=True, pending_events=status.pending_events + (
+                f"(service {svc.name}) has reached a steady state.",))
+        self._set(status)
         self._sync_targets(svc.arn)
+
+    def _event(self, arn: str, message: str) -> None:
+        status = self._status[arn]
+        self._set(replace(status, pending_events=status.pending_events + (message,)))
 
     def _report(self, svc: WantedService) -> None:
         """Make the service's counts in ECS follow the task (one container stands for all)."""
@@ -148,16 +167,21 @@ class EcsBridge:
         running = svc.desired_count if status.running else 0
         done = status.healthy and running >= svc.desired_count
         unchanged = (svc.running_count == running and svc.failed_tasks == status.failed_tasks
-                     and (svc.rollout_state == "COMPLETED") == done)
+                     and (svc.rollout_state == "COMPLETED") == done and not status.pending_events)
         if self._reporter is None or unchanged:
             return
         try:
-            self._reporter(svc.arn, svc.cluster_arn, running, status.healthy, status.failed_tasks)
+            self._reporter(svc.arn, svc.cluster_arn, running, status.healthy, status.failed_tasks,
+                           list(status.pending_events))
         except Exception as exc:  # noqa: BLE001 - the service may be gone since this pass began
             log.info("ECS bridge: state report for %s: %s", svc.name, exc)
+            return
+        current = self._status[svc.arn]
+        self._set(replace(current, pending_events=current.pending_events[
+            len(status.pending_events):]))
 
     def _start_task(self, svc: WantedService, status: ServiceStatus) -> None:
-        address = None
+        address, task_id = None, uuid.uuid4().hex
         try:
             task_definition = self._client("ecs").describe_task_definition(
                 taskDefinition=svc.task_definition_arn)["taskDefinition"]
@@ -168,7 +192,6 @@ class EcsBridge:
                                   self._client("secretsmanager"), self._client("ssm"), address)
             if plan.health_path is None and svc.target_group_arns:
                 plan = replace(plan, health_path=self._target_group_health_path(svc))
-            task_id = uuid.uuid4().hex
             target = self._prepare_logs(plan, task_id)
             container_id = self.tasks.run(plan, svc.arn, _container_name(self.tasks.owner, svc))
         except (TaskStartError, OSError, ClientError) as exc:
@@ -176,12 +199,16 @@ class EcsBridge:
                 self.pool.release(address)
             self._set(replace(status, last_error=str(exc), failed_tasks=status.failed_tasks + 1,
                               next_attempt=time.monotonic() + RETRY_AFTER))
+            self._event(svc.arn, f"(service {svc.name}) has stopped 1 running tasks: "
+                                 f"(task {task_id}). Stopped reason: {exc}")
             log.warning("ECS bridge: cannot start %s: %s", svc.name, exc)
             return
         self._set(replace(status, image=plan.image, address=address, port=plan.port,
                           container_id=container_id, health_path=plan.health_path,
                           running=True, healthy=False, task_id=task_id, log_target=target,
-                          log_cursor=0))
+                          log_cursor=0, unhealthy_since=time.monotonic(),
+                          unhealthy_after=plan.unhealthy_after))
+        self._event(svc.arn, f"(service {svc.name}) has started 1 tasks: (task {task_id}).")
 
     def _prepare_logs(self, plan, task_id: str) -> LogTarget | None:
         if plan.log_options is None:
@@ -215,15 +242,17 @@ class EcsBridge:
                 return group.get("HealthCheckPath") or "/"
         return None
 
-    def _task_stopped(self, status: ServiceStatus, state: str, exit_code: int | None) -> None:
-        reason = f"Essential container in task exited (state {state}, exit code {exit_code})"
+    def _task_stopped(self, status: ServiceStatus, reason: str) -> None:
+        """The task stopped (exited, or ECS stopped it as unhealthy): count it, start another."""
         self.tasks.remove(status.container_id)
         if status.address:
             self.pool.release(status.address)
         self._set(replace(status, container_id=None, address=None, running=False,
                           healthy=False, last_error=reason, failed_tasks=status.failed_tasks + 1,
-                          next_attempt=time.monotonic() + RETRY_AFTER))
+                          next_attempt=time.monotonic() + RETRY_AFTER, steady=False))
         self._sync_targets(status.service_arn)
+        self._event(status.service_arn, f"(service {status.service_name}) has stopped 1 running "
+                                        f"tasks: (task {status.task_id}). Stopped reason: {reason}")
 
     def _remove(self, arn: str) -> None:
         self._ship_logs(arn)

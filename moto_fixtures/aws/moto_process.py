@@ -6,7 +6,11 @@ account the ECS agent reports task state to the control plane over a private cha
 no tasks for services, so the bridge reports what it runs here::
 
     POST /moto-fixtures/ecs-agent/service-state
-    {"serviceArn": ..., "clusterArn": ..., "running": 1, "healthy": true, "failedTasks": 0}
+    {"serviceArn": ..., "clusterArn": ..., "running": 1, "healthy": true, "failedTasks": 0,
+     "events": ["(service x) has started 1 tasks: (task 0123...)."]}
+
+With ``deploymentCircuitBreaker.enable`` the PRIMARY deployment turns FAILED once ``failedTasks``
+reaches ECS's threshold; events are prepended to the service's ``events``.
 
 This path is no AWS API: product code never calls it, and IAM enforcement does not apply to it.
 """
@@ -40,18 +44,70 @@ def report_service_state(report: dict) -> tuple[int, dict]:
     service.running_count = running
     service.pending_count = service.desired_count - running
     done = bool(report.get("healthy")) and running >= service.desired_count
+    _add_events(service, report.get("events") or [])
+    state = "IN_PROGRESS"
     for deployment in service.deployments:
-        if deployment.get("status") != "PRIMARY":
-            continue
-        deployment.update(
-            desiredCount=service.desired_count, runningCount=running,
-            pendingCount=service.desired_count - running,
-            failedTasks=int(report.get("failedTasks", deployment.get("failedTasks", 0))),
-            rolloutState="COMPLETED" if done else "IN_PROGRESS",
-            rolloutStateReason=f"ECS deployment {deployment['id']} "
-                               + ("completed." if done else "in progress."),
-            updatedAt=datetime.now(timezone.utc))
-    return 200, {"runningCount": running, "rolloutState": "COMPLETED" if done else "IN_PROGRESS"}
+        if deployment.get("status") == "PRIMARY":
+            state = _update_deployment(service, deployment, running, done,
+                                       int(report.get("failedTasks", 0)))
+    return 200, {"runningCount": running, "rolloutState": state}
+
+
+def _update_deployment(service, deployment: dict, running: int, done: bool, failed: int) -> str:
+    """Counts and rollout state of the PRIMARY deployment, with the circuit breaker's verdict."""
+    if deployment.get("rolloutState") == "FAILED":
+        state, reason = "FAILED", deployment.get("rolloutStateReason")
+    elif done:
+        state, reason = "COMPLETED", f"ECS deployment {deployment['id']} completed."
+    elif _breaker_trips(service, failed):
+        state, reason = "FAILED", "ECS deployment circuit breaker: tasks failed to start."
+        _add_events(service, [f"(service {service.name}) deployment {deployment['id']} "
+                              "deployment failed: tasks failed to start."])
+    else:
+        state, reason = "IN_PROGRESS", f"ECS deployment {deployment['id']} in progress."
+    deployment.update(desiredCount=service.desired_count, runningCount=running,
+                      pendingCount=service.desired_count - running, failedTasks=failed,
+                      rolloutState=state, rolloutStateReason=reason,
+                      updatedAt=datetime.now(timezone.utc))
+    return state
+
+
+def _breaker_trips(service, failed: int) -> bool:
+    """ECS's deployment circuit breaker: 0.5 x desired tasks failed, at least 3, at most 200."""
+    config = getattr(service, "deployment_configuration", None) or {}
+    if not (config.get("deploymentCircuitBreaker") or {}).get("enable"):
+        return False
+    return failed >= min(200, max(3, -(-service.desired_count // 2)))
+
+
+def _add_events(service, messages: list[str]) -> None:
+    """Service events, newest first, as ``describe_services`` lists them (at most 100)."""
+    import uuid
+
+    now = datetime.now(timezone.utc)
+    for message in messages:
+        service.events.insert(0, {"id": str(uuid.uuid4()), "createdAt": now, "message": message})
+    del service.events[100:]
+
+
+def patch_create_service() -> None:
+    """Keep ``deploymentConfiguration`` (moto drops it) so describe_services returns it and the
+    circuit breaker can act on it; ECS's defaults when it is not given."""
+    from moto.ecs.responses import EC2ContainerServiceResponse
+
+    original = EC2ContainerServiceResponse.create_service
+
+    def create_service(self):
+        result = original(self)
+        cluster = self._get_param("cluster", "default").rsplit("/", 1)[-1]
+        service = self.ecs_backend.services[f"{cluster}:{self._get_param('serviceName')}"]
+        config = {"maximumPercent": 200, "minimumHealthyPercent": 100,
+                  "deploymentCircuitBreaker": {"enable": False, "rollback": False}}
+        config.update(self._get_param("deploymentConfiguration") or {})
+        service.deployment_configuration = config
+        return result
+
+    EC2ContainerServiceResponse.create_service = create_service
 
 
 def patch_update_service() -> None:
@@ -218,6 +274,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     patch_update_service()
     patch_register_task_definition()
+    patch_create_service()
     app = with_agent_channel(DomainDispatcherApplication(create_backend_app))
     run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
 

@@ -123,7 +123,8 @@ def execution_role(iam, name: str = "bridge-test-execution") -> str:
 
 
 def register_hello(ecs, family: str, image: str, env: dict, secrets: dict | None = None,
-                   log_group: str | None = None, role: str | None = None) -> str:
+                   log_group: str | None = None, role: str | None = None,
+                   health: dict | None = None) -> str:
     """A Fargate task definition for the hello image; returns its ARN."""
     container = {
         "name": "app", "image": image, "essential": True,
@@ -131,7 +132,8 @@ def register_hello(ecs, family: str, image: str, env: dict, secrets: dict | None
         "environment": [{"name": k, "value": v} for k, v in env.items()],
         "secrets": [{"name": k, "valueFrom": v} for k, v in (secrets or {}).items()],
         "healthCheck": {"command": ["CMD-SHELL",
-                                    f"curl -f http://localhost:{PORT}/v2/health/ready || exit 1"]},
+                                    f"curl -f http://localhost:{PORT}/v2/health/ready || exit 1"],
+                        **(health or {})},
     }
     if log_group:
         container["logConfiguration"] = {"logDriver": "awslogs", "options": {
@@ -144,11 +146,12 @@ def register_hello(ecs, family: str, image: str, env: dict, secrets: dict | None
     return reply["taskDefinition"]["taskDefinitionArn"]
 
 
-def create_service(ecs, cluster, name, task_definition, target_group, subnets, group) -> str:
+def create_service(ecs, cluster, name, task_definition, target_group, subnets, group,
+                   **extra) -> str:
     """A Fargate service behind ``target_group``; returns its ARN."""
     return ecs.create_service(
         cluster=cluster, serviceName=name, taskDefinition=task_definition, desiredCount=1,
-        launchType="FARGATE",
+        launchType="FARGATE", **extra,
         networkConfiguration={"awsvpcConfiguration": {"subnets": subnets[:2],
                                                       "securityGroups": [group]}},
         loadBalancers=[{"targetGroupArn": target_group, "containerName": "app",

@@ -116,11 +116,13 @@ class MotoAws:
         return Credentials(key["AccessKeyId"], key["SecretAccessKey"])
 
     def report_service_state(self, service_arn: str, cluster_arn: str, running: int,
-                             healthy: bool, failed_tasks: int = 0) -> dict:
-        """Tell ECS how many of a service's tasks run (the ECS agent's job; see moto_process)."""
+                             healthy: bool, failed_tasks: int = 0,
+                             events: list[str] | None = None) -> dict:
+        """Tell ECS how many of a service's tasks run, and what happened to them (the ECS
+        agent's job; see moto_process)."""
         reply = httpx.post(f"{self.endpoint_url}{AGENT_PATH}", timeout=10, json={
             "serviceArn": service_arn, "clusterArn": cluster_arn, "running": running,
-            "healthy": healthy, "failedTasks": failed_tasks})
+            "healthy": healthy, "failedTasks": failed_tasks, "events": events or []})
         reply.raise_for_status()
         return reply.json()
 

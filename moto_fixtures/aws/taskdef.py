@@ -27,6 +27,7 @@ class ContainerPlan:
     command: list[str] | None = None
     health_path: str | None = None
     log_options: dict[str, str] | None = None  # the awslogs driver's options, when it is used
+    unhealthy_after: float = 90.0  # seconds unhealthy before ECS stops the task
 
 
 def essential_container(task_definition: dict) -> dict:
@@ -143,7 +144,15 @@ def plan_container(task_definition: dict, load_balancers: list[dict], registry: 
         command=container.get("command") or None,
         health_path=health_path(container),
         log_options=_awslogs_options(container),
+        unhealthy_after=unhealthy_after(container),
     )
+
+
+def unhealthy_after(container: dict) -> float:
+    """How long a task may stay unhealthy before ECS replaces it: the health check's
+    ``startPeriod + interval x retries`` (ECS defaults 0, 30 s, 3)."""
+    check = container.get("healthCheck") or {}
+    return float(check.get("startPeriod", 0) + check.get("interval", 30) * check.get("retries", 3))
 
 
 def _awslogs_options(container: dict) -> dict[str, str] | None:

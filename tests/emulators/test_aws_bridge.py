@@ -22,6 +22,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from moto_fixtures.aws import ACCOUNT_ID, AwsEmulation, Credentials
+from moto_fixtures.aws.bridge import RETRY_AFTER
 from moto_fixtures.aws.containers import OWNER, SERVICE
 from moto_fixtures.aws.fixtures import aws_emulation  # noqa: F401 - the session fixture
 from moto_fixtures.aws.hosts import HostsBlock
@@ -397,6 +398,40 @@ def test_unhealthy_task_is_not_routed(aws_emulation, hello):  # noqa: F811
     bridge.wait_for(lambda b: b.service(f"sick-{suffix}") is None, 60, "sick service gone")
     bridge.wait_for(lambda b: aws.load_balancers.address_of(lb["DNSName"]) is None, 30, "lb gone")
     assert lb["DNSName"] not in Path("/etc/hosts").read_text()
+
+
+def test_circuit_breaker_fails_a_deployment_whose_tasks_stay_unhealthy(aws_emulation, hello):  # noqa: F811,E501
+    aws = aws_emulation
+    ecs, elbv2 = aws.client("ecs"), aws.client("elbv2")
+    vpc, subnets, group = default_network(aws.client("ec2"))
+    suffix = uuid.uuid4().hex[:6]
+    tg = elbv2.create_target_group(Name=f"cb-{suffix}", Protocol="HTTP", Port=PORT, VpcId=vpc,
+                                   TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
+    cluster = ecs.create_cluster(clusterName=f"cb-{suffix}")["cluster"]["clusterArn"]
+    td = register_hello(ecs, f"cb-{suffix}", f"{hello['remote']}@{hello['digests']['v1']}",
+                        {"READY": "0"}, health={"interval": 5, "retries": 1, "startPeriod": 0})
+    name = f"cb-{suffix}"
+    create_service(ecs, cluster, name, td, tg, subnets, group, deploymentConfiguration={
+        "maximumPercent": 200, "minimumHealthyPercent": 100,
+        "deploymentCircuitBreaker": {"enable": True, "rollback": False}})
+    try:
+        def rollout():
+            svc = ecs.describe_services(cluster=cluster, services=[name])["services"][0]
+            return svc["deployments"][0]
+        aws.bridge.wait_for(lambda b: rollout()["rolloutState"] == "FAILED", 240, "FAILED")
+        deployment = rollout()
+        assert deployment["failedTasks"] >= 3
+        assert "circuit breaker" in deployment["rolloutStateReason"]
+        svc = ecs.describe_services(cluster=cluster, services=[name])["services"][0]
+        assert svc["deploymentConfiguration"]["deploymentCircuitBreaker"]["enable"] is True
+        messages = [e["message"] for e in svc["events"]]
+        assert "deployment failed: tasks failed to start." in messages[0]
+        assert any("Task failed container health checks" in m for m in messages)
+        assert any("has started 1 tasks" in m for m in messages)
+        aws.bridge.wait_ticks(int(RETRY_AFTER / aws.bridge.interval) + 4)
+        assert aws.bridge.service(name).container_id is None  # no new task after FAILED
+    finally:
+        ecs.delete_service(cluster=cluster, service=name, force=True)
 
 
 def test_listener_weights_are_read_back_unchanged(aws_emulation, stack):  # noqa: F811
