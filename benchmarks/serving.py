@@ -3,7 +3,14 @@
 (a) the runtime in a container (``--image``: an image built by ``modelport build``; or ``--dev``:
     the base image with this checkout's runtime and the pinned wheels mounted, as the tests do),
 (b) a reference in the same run: the same model called directly behind one plain starlette route
-    on uvicorn (httptools + uvloop, one worker), on the same host.
+    on uvicorn (httptools + uvloop, one worker), in a container of the same base image with the
+    same pinned wheels (plus starlette), on the same host. Both in containers, because on a busy
+    host Docker's cgroup gives a container far less CPU than a host process gets;
+(c) with ``--host-runtime``, also this checkout's runtime as a plain host process.
+
+Servers are measured in alternating rounds so background load hits each alike; the table gives
+throughput, latency percentiles and the server's own CPU time per request (from /proc), which
+is the number least disturbed by other work on the machine.
 
 Both get the same request body (examples/iris/sample.json, 2 rows), the same fixed number of
 requests at the same fixed concurrency, from the same client: a small asyncio HTTP/1.1 keep-alive
@@ -36,6 +43,8 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "iris"
 BASE_IMAGE = "modelport-base:bookworm"
+# the tests' helper that lays out the runtime and the pinned wheels in a base-image container
+sys.path.insert(0, str(REPO / "tests" / "runtime"))
 
 REFERENCE_APP = '''
 import os
@@ -140,15 +149,37 @@ def summarize(name: str, rounds: list[tuple[list[float], int, float]], concurren
 # ---------------------------------------------------------------- the servers
 
 
-def start_reference(tmp: Path) -> tuple[subprocess.Popen, str]:
-    """The reference app on uvicorn in a subprocess of this Python."""
-    (tmp / "reference_app.py").write_text(REFERENCE_APP)
+REFERENCE_EXTRA = ("starlette==1.10.0", "anyio==4.16.0", "idna==3.20", "typing_extensions==4.16.0")
+
+
+def start_reference(engine, args: argparse.Namespace, tmp: Path) -> tuple[object, str]:
+    """The reference app on uvicorn in a container of the base image (same Python, same cgroup
+    treatment as the runtime's container), with the runtime's sklearn wheels plus starlette."""
+    from runtime_container import run_runtime, site_packages
+
+    (tmp / "reference").mkdir()
+    (tmp / "reference" / "reference_app.py").write_text(REFERENCE_APP)
     host, port = free_address()
-    env = {**os.environ, "REFERENCE_MODEL": str(EXAMPLE / "model.joblib"), "PYTHONPATH": str(tmp)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "reference_app:app", "--host", host, "--port", str(port),
-         "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"],
-        env=env, cwd=tmp)
+    command = ("python3", "-m", "uvicorn", "reference_app:app", "--host", host, "--port", str(port),
+               "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning")
+    env = {"REFERENCE_MODEL": "/opt/model/model.joblib", "PYTHONPATH": "/opt/reference:/opt/site"}
+    site = site_packages(("sklearn",), REFERENCE_EXTRA)
+    container = run_runtime(engine, args.base_image, site, env,
+                            {EXAMPLE: "/opt/model", tmp / "reference": "/opt/reference"}, command)
+    return container, f"http://{host}:{port}"
+
+
+def start_host_runtime(tmp: Path) -> tuple[subprocess.Popen, str]:
+    """The same runtime as a host process of this Python (separates the runtime from the image's Python)."""
+    link = tmp / "pythonpath" / "modelport_runtime"
+    link.parent.mkdir()
+    link.symlink_to(REPO / "core" / "runtime", target_is_directory=True)
+    host, port = free_address()
+    env = {**os.environ, "PYTHONPATH": str(link.parent), "MODELPORT_HOST": host, "PORT": str(port),
+           "MODELPORT_MODEL_NAME": "iris", "MODELPORT_FRAMEWORK": "sklearn",
+           "MODELPORT_MODEL_PATH": str(EXAMPLE / "model.joblib")}
+    process = subprocess.Popen([sys.executable, "-m", "modelport_runtime", "serve"], env=env, cwd=tmp,
+                               stderr=subprocess.DEVNULL)
     return process, f"http://{host}:{port}"
 
 
@@ -163,8 +194,7 @@ def start_runtime(engine, args: argparse.Namespace) -> tuple[object, str, str]:
         container = engine.containers.run(args.image, detach=True, network_mode="host", name=name, environment=env)
     else:
         model = "iris"
-        sys.path.insert(0, str(REPO / "tests" / "runtime"))
-        from runtime_container import run_runtime, site_packages  # the tests' dev layout
+        from runtime_container import run_runtime, site_packages
 
         env.update(MODELPORT_MODEL_NAME=model, MODELPORT_FRAMEWORK="sklearn", MODELPORT_MODEL_PATH="/opt/model/model.joblib")
         container = run_runtime(engine, args.base_image, site_packages(("sklearn",)), env, {EXAMPLE: "/opt/model"})
@@ -177,17 +207,24 @@ def run(args: argparse.Namespace) -> list[Result]:
 
     engine = docker.from_env()
     body = (EXAMPLE / "sample.json").read_bytes()
-    container = process = None
+    containers, processes = [], []
     with tempfile.TemporaryDirectory() as tmp:
         try:
             container, runtime_url, model = start_runtime(engine, args)
-            process, reference_url = start_reference(Path(tmp))
-            _wait_post(f"{runtime_url}/v2/models/{model}/infer", body, lambda: _container_gone(container))
-            _wait_post(f"{reference_url}/infer", body, lambda: process.poll() is not None)
-            container.reload()
-            servers = [("modelport runtime (container)", runtime_url, f"/v2/models/{model}/infer",
-                        container.attrs["State"]["Pid"]),
-                       ("reference starlette route (host)", reference_url, "/infer", process.pid)]
+            containers.append(container)
+            reference, reference_url = start_reference(engine, args, Path(tmp))
+            containers.append(reference)
+            infer = f"/v2/models/{model}/infer"
+            _wait_post(runtime_url + infer, body, lambda: _container_gone(container))
+            _wait_post(f"{reference_url}/infer", body, lambda: _container_gone(reference))
+            servers = [("modelport runtime (container)", runtime_url, infer, _pid(container)),
+                       ("reference starlette route (container)", reference_url, "/infer", _pid(reference))]
+            if args.host_runtime:
+                host_process, host_url = start_host_runtime(Path(tmp))
+                processes.append(host_process)
+                _wait_post(f"{host_url}/v2/models/iris/infer", body, lambda: host_process.poll() is not None)
+                servers.append(("modelport runtime (host process)", host_url, "/v2/models/iris/infer",
+                                host_process.pid))
             for _, url, path, _ in servers:
                 measure(url, path, body, args.warmup, args.concurrency)
             rounds: dict[str, list] = {name: [] for name, *_ in servers}
@@ -200,17 +237,22 @@ def run(args: argparse.Namespace) -> list[Result]:
                     cpu[name] += cpu_seconds(pid) - before
             return [summarize(name, rounds[name], args.concurrency, cpu[name]) for name in rounds]
         finally:
-            if container is not None:
+            for container in containers:
                 container.remove(force=True)
-            if process is not None:
+            for process in processes:
                 process.terminate()
                 process.wait(30)
+
+
+def _pid(container) -> int:
+    container.reload()
+    return container.attrs["State"]["Pid"]
 
 
 def _container_gone(container) -> bool:
     container.reload()
     if container.status in ("exited", "dead"):
-        raise SystemExit("the runtime container exited:\n" + container.logs().decode(errors="replace")[-3000:])
+        raise SystemExit(f"container {container.name} exited:\n" + container.logs().decode(errors="replace")[-3000:])
     return False
 
 
@@ -258,6 +300,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per server (requests split)")
     parser.add_argument("--runtime-env", action="append", default=[], metavar="KEY=VALUE",
                         help="extra environment for the runtime container (e.g. MODELPORT_PREDICT_THREADS=0)")
+    parser.add_argument("--host-runtime", action="store_true",
+                        help="also measure this checkout's runtime as a host process (same Python as the reference)")
     parser.add_argument("--output", choices=("table", "json"), default="table")
     args = parser.parse_args(argv)
     if not (1 <= args.requests <= 200_000 and 1 <= args.concurrency <= 256 and 1 <= args.rounds <= 20):
