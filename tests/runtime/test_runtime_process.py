@@ -141,3 +141,27 @@ def test_several_workers_with_a_broken_model_exit_1(tmp_path):
         assert process.wait(60) == 1
     finally:
         stop(process)
+
+
+def test_oversized_bodies_get_413_over_real_http_and_the_server_keeps_serving(tmp_path):
+    process, url = start(tmp_path, {**iris_env(), "MODELPORT_MAX_BODY_BYTES": "1000000"})
+    try:
+        wait_ready(url, process)
+        big = b"[" + b"1," * 1_500_000 + b"1]"
+
+        def chunks():  # no Content-Length: refused while it streams in
+            for _ in range(100):
+                yield b" " * 65536
+
+        with httpx.Client(timeout=60) as client:
+            declared = client.post(f"{url}/v2/models/iris/infer", content=big,
+                                   headers={"content-type": "application/json"})
+            assert declared.status_code == 413 and "limit" in declared.json()["error"]
+            streamed = client.post(f"{url}/v2/models/iris/infer", content=chunks(),
+                                   headers={"content-type": "application/json"})
+            assert streamed.status_code == 413
+            assert client.post(f"{url}/v2/models/iris/infer", json=sample_request()).status_code == 200
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+    finally:
+        stop(process)
