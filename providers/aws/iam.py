@@ -29,6 +29,7 @@ READ = {
     "logs": ["DescribeLogGroups", "ListTagsLogGroup", "FilterLogEvents"],
     "iam": ["ListRoles", "ListRoleTags"],
     "secretsmanager": ["ListSecrets"],
+    "application-autoscaling": ["DescribeScalableTargets"],
 }
 WRITE = {
     "elasticloadbalancing": ["CreateLoadBalancer", "DeleteLoadBalancer", "CreateListener", "ModifyListener",

@@ -64,8 +64,10 @@ def _ecs(client: AwsClient, settings: AwsSettings) -> list[Resource]:
                                 include=["TAGS"])
             out += [_resource("ecs service", s["serviceArn"], from_tag_list(s.get("tags")))
                     for s in reply["services"] if s.get("status") == "ACTIVE"]
-    for arn in client.pages("ecs", "list_task_definitions", "taskDefinitionArns",
-                            familyPrefix=f"{settings.name_prefix}-", status="ACTIVE"):
+    # familyPrefix is a full family name, so list every ACTIVE one and keep modelport's by name
+    for arn in client.pages("ecs", "list_task_definitions", "taskDefinitionArns", status="ACTIVE"):
+        if not arn.rsplit("/", 1)[-1].startswith(f"{settings.name_prefix}-"):
+            continue
         tags = client.call("ecs", "list_tags_for_resource", resourceArn=arn).get("tags")
         out.append(_resource("task definition", arn, from_tag_list(tags)))
     return _keep(out)

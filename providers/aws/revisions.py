@@ -126,9 +126,12 @@ class Revisions:
     def delete(self, revision: str) -> None:
         """Delete every resource of ``revision`` (missing ones are fine)."""
         n = self.names
-        self.client.call("application-autoscaling", "deregister_scalable_target", ServiceNamespace="ecs",
-                         ResourceId=tr.scaling_resource(n, revision), ScalableDimension="ecs:service:DesiredCount",
-                         missing=("ObjectNotFoundException",))
+        scaling = {"ServiceNamespace": "ecs", "ResourceIds": [tr.scaling_resource(n, revision)],
+                   "ScalableDimension": "ecs:service:DesiredCount"}
+        if self.client.call("application-autoscaling", "describe_scalable_targets", **scaling)["ScalableTargets"]:
+            self.client.call("application-autoscaling", "deregister_scalable_target", ServiceNamespace="ecs",
+                             ResourceId=scaling["ResourceIds"][0], ScalableDimension=scaling["ScalableDimension"],
+                             missing=("ObjectNotFoundException",))
         if self.service(revision) is not None:
             self.client.call("ecs", "delete_service", cluster=n.cluster, service=n.service(revision), force=True,
                              missing=SVC_MISSING)

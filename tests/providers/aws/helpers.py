@@ -122,6 +122,13 @@ def tagged(aws, deployment: str) -> list[tuple[str, str]]:
                                            include=["TAGS"])["services"]:
                 if s["status"] == "ACTIVE" and {"key": "modelport:deployment", "value": deployment} in s.get("tags", []):
                     found.append(("ecs service", s["serviceArn"]))
+    for arn in ecs.list_task_definitions(status="ACTIVE")["taskDefinitionArns"]:
+        if {"key": "modelport:deployment", "value": deployment} in ecs.list_tags_for_resource(resourceArn=arn)["tags"]:
+            found.append(("task definition", arn))
+    secrets = aws.client("secretsmanager").list_secrets(
+        Filters=[{"Key": "tag-value", "Values": [deployment]}])["SecretList"]
+    found += [("secret", x["ARN"]) for x in secrets
+              if {"Key": "modelport:deployment", "Value": deployment} in x.get("Tags", [])]
     groups = aws.client("ec2").describe_security_groups(
         Filters=[{"Name": "tag:modelport:deployment", "Values": [deployment]}])["SecurityGroups"]
     found += [("security group", g["GroupId"]) for g in groups]
