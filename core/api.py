@@ -397,3 +397,29 @@ def abort(name: str, session: Session | None = None) -> dict[str, Any]:
     finally:
         s.state.release_lock(name)
     return {"operation": op.id, "status": "aborted", "undone_from_step": op.done + 1}
+
+
+# -- registries ----------------------------------------------------------------------------------------
+
+def push(path: str | Path | None = None, target: str = "", progress=None, session: Session | None = None):
+    """Build (cached) and push the image to ``target``'s registry by digest; returns the
+    :class:`~modelport.registry.TransferResult` (its ``digest`` equals the built digest)."""
+    from .registry import OciStore
+    from .registry import push as registry_push
+
+    s = _session(session)
+    loaded = validate(path, s)
+    provider, t = s.target(loaded, target)
+    dest = provider.registry(t, loaded.spec.deployment)
+    if dest is None:
+        raise UsageError(f"target {target!r} ({provider.name}) has no image registry",
+                         hint=f"set registry = \"host:port/path\" in [targets.{target}] to push there")
+    built = build_image(s.docker(), loaded, s.report)
+    return registry_push(OciStore(), built.digest, dest.repository, auth=dest.auth, progress=progress)
+
+
+def copy(src_ref: str, dest_repo: str, src_auth=None, dest_auth=None, progress=None):
+    """Copy an image by digest between registries, sending only the blobs the destination lacks."""
+    from .registry import copy as registry_copy
+
+    return registry_copy(src_ref, dest_repo, src_auth=src_auth, dest_auth=dest_auth, progress=progress)

@@ -280,6 +280,62 @@ def abort_cmd(session: Session, name):
     return data, f"operation #{data['operation']} aborted and rolled back"
 
 
+def _bar(output: str, title: str):
+    from contextlib import nullcontext
+
+    from .registry import RichProgress
+    return nullcontext(None) if output == "json" else RichProgress(title)
+
+
+def _registry_auth(prefix: str):
+    """Basic credentials from MODELPORT_<PREFIX>_USERNAME / _PASSWORD (never from arguments,
+    which end up in shell history and process lists), else anonymous."""
+    from .registry import BasicAuth
+
+    user = os.environ.get(f"MODELPORT_{prefix}_USERNAME")
+    password = os.environ.get(f"MODELPORT_{prefix}_PASSWORD")
+    return BasicAuth(user, password) if user and password else None
+
+
+def _transfer_text(result) -> str:
+    return (f"{result.destination or 'destination'}@{result.digest}\n  sent {result.blobs_sent} blob(s), "
+            f"{result.bytes_sent} bytes; skipped {result.blobs_skipped} already there ({result.bytes_skipped} bytes)")
+
+
+@main.command("push")
+@PATH
+@TO
+@OUTPUT
+@click.pass_context
+def push_cmd(ctx, path, target, output):
+    """Push the built image to the target's registry by digest."""
+    _run_transfer(ctx, output, f"push to {target}", lambda s, bar: api.push(path, target, bar, s))
+
+
+@main.command("copy")
+@click.argument("src_ref")
+@click.argument("dest_repo")
+@OUTPUT
+@click.pass_context
+def copy_cmd(ctx, src_ref, dest_repo, output):
+    """Copy SRC_REF (host/repo@sha256:...) to DEST_REPO (host/repo) keeping its digest.
+
+    Credentials: MODELPORT_SRC_USERNAME/_PASSWORD and MODELPORT_DEST_USERNAME/_PASSWORD."""
+    _run_transfer(ctx, output, "copy", lambda s, bar: api.copy(src_ref, dest_repo, _registry_auth("SRC"),
+                                                              _registry_auth("DEST"), bar))
+
+
+def _run_transfer(ctx, output, title, fn):
+    # reuse the error/exit-code/JSON handling of `command` for a body that draws a progress bar
+    @command(click.Group(), "transfer")
+    def run(session):
+        with _bar(output, title) as bar:
+            result = fn(session, bar)
+        return result.to_dict(), _transfer_text(result)
+
+    ctx.invoke(run, output=output)
+
+
 @command(main, "providers")
 def providers_cmd(session: Session):
     """Installed providers and their capabilities."""

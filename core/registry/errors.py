@@ -7,8 +7,10 @@ digests, HTTP status codes and the registry's own error codes.
 
 from __future__ import annotations
 
+from ..errors import ModelportError, UsageError
 
-class RegistryError(Exception):
+
+class RegistryError(ModelportError):
     """Base class: something went wrong talking to an OCI registry or the local image store."""
 
     def __init__(self, message: str, *, registry: str = "", step: str = "") -> None:
@@ -17,8 +19,11 @@ class RegistryError(Exception):
         where = " ".join(p for p in (f"[{registry}]" if registry else "", step) if p)
         super().__init__(f"{where}: {message}" if where else message)
 
+    def __str__(self) -> str:
+        return self.message
 
-class InvalidReference(RegistryError):
+
+class InvalidReference(RegistryError, UsageError):
     """An image reference or repository name could not be parsed."""
 
 
