@@ -4,10 +4,11 @@ The engine's ``docker save`` stream (legacy layout: ``manifest.json`` + ``<id>/l
 OCI layout of newer engines works too) is read once, as a stream: each layer is hashed (its
 diff_id) and compressed with deterministic gzip (mtime 0, no file name, fixed level) straight
 into the store, so memory stays flat whatever the layer size and the same layer always becomes
-the same blob. A layer whose first 4 MiB do not compress (model weights) is stored at gzip level 0:
-still valid gzip, still deterministic, but written at disk speed instead of deflate's. Layers compressed before are looked up by diff_id and only hashed, so exporting a
-model-only change writes exactly one new layer blob. The config blob is the engine's own bytes,
-so its digest is the Docker image ID.
+the same blob. A layer whose first 4 MiB do not compress (model weights) is stored at gzip
+level 0: still valid gzip, still deterministic, but written at disk speed instead of deflate's.
+Layers compressed before are looked up by diff_id and only hashed, so exporting a model-only
+change writes exactly one new layer blob. The config blob is the engine's own bytes, so its
+digest is the Docker image ID.
 """
 
 from __future__ import annotations
