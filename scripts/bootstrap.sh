@@ -40,7 +40,9 @@ _venv() {
   _log "pip install '.[test]' into $VENV (not editable)"
   # --upgrade rebuilds the local project every run (dependencies only when needed), so edits
   # to the tree are picked up while already-satisfied dependencies cost nothing.
-  (cd "$REPO_ROOT" && "$VENV/bin/python" -m pip install -qq --upgrade \
+  # --no-compile: byte-compiling every dependency (botocore, scipy, ...) roughly doubled the
+  # CPU time of a first install; Python compiles what is actually imported.
+  (cd "$REPO_ROOT" && "$VENV/bin/python" -m pip install -qq --no-compile --upgrade \
       --upgrade-strategy only-if-needed '.[test]')
   # Test-only extra not (yet) in pyproject's [test]: bcrypt, for htpasswd files of auth
   # registries (tests/registry uses it directly; moto_fixtures falls back to it).
