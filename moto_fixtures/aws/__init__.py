@@ -39,7 +39,10 @@ What a real account adds, and how it is emulated here (generic: only AWS API sta
   PATH``), else of the target group's ``HealthCheckPath``, else a TCP connect. A task whose
   definition changes is stopped, then started again (no overlap); an exited task is restarted.
   The task's ``executionRoleArn`` must name an IAM role that trusts ``ecs-tasks.amazonaws.com``
-  (else "ECS was unable to assume the role ..."); its permissions are not evaluated. With the
+  (else "ECS was unable to assume the role ...") and whose policies (managed and inline,
+  evaluated with moto's IAM policy engine, resource ARNs included) allow
+  ``secretsmanager:GetSecretValue`` / ``ssm:GetParameters`` on each secret
+  (``exec_role.py``); ECR-pull and logs permissions are not evaluated. With the
   ``awslogs`` log driver the log group must exist (or ``awslogs-create-group: "true"``) and the
   container's output is shipped to stream ``PREFIX/CONTAINER/TASK_ID`` (``ServiceStatus.task_id``).
   A task that cannot start keeps ``ServiceStatus.last_error`` (the stoppedReason ECS would give)

@@ -25,9 +25,8 @@ from .awslogs import LogTarget
 from .containers import DockerTasks, probe
 from .ecs_state import WantedService, wanted_services
 from .net import LoopbackPool
-from .taskdef import (
-    TaskStartError, check_execution_role, container_port, essential_container, plan_container,
-)
+from .exec_role import check_execution_role
+from .taskdef import TaskStartError, container_port, essential_container, plan_container
 
 log = logging.getLogger(__name__)
 # reporter(service_arn, cluster_arn, running, healthy, failed_tasks, events): the ECS agent's report

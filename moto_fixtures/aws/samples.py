@@ -107,8 +107,13 @@ def default_network(ec2) -> tuple[str, list[str], str]:
     return vpc, [s["SubnetId"] for s in subnets], groups["SecurityGroups"][0]["GroupId"]
 
 
-def execution_role(iam, name: str = "bridge-test-execution") -> str:
-    """A task execution role trusting ECS tasks, with AWS's managed policy; returns its ARN."""
+SECRETS_PATTERN = "arn:aws:secretsmanager:*:*:secret:bridge-test/*"
+
+
+def execution_role(iam, name: str = "bridge-test-execution",
+                   secrets: str | None = SECRETS_PATTERN) -> str:
+    """A task execution role trusting ECS tasks, with AWS's managed policy and (when ``secrets``
+    is a resource pattern) an inline policy to read those Secrets Manager secrets; its ARN."""
     try:
         return iam.get_role(RoleName=name)["Role"]["Arn"]
     except iam.exceptions.NoSuchEntityException:
@@ -119,6 +124,10 @@ def execution_role(iam, name: str = "bridge-test-execution") -> str:
     arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
     iam.attach_role_policy(RoleName=name, PolicyArn=(
         "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"))
+    if secrets:
+        iam.put_role_policy(RoleName=name, PolicyName="read-secrets", PolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Resource": secrets,
+                                                    "Action": "secretsmanager:GetSecretValue"}]}))
     return arn
 
 

@@ -106,23 +106,6 @@ def _secretsmanager_value(parts: list[str], secretsmanager) -> str:
                              f"{json_key!r}") from None
 
 
-def check_execution_role(task_definition: dict, iam) -> None:
-    """ECS assumes the execution role to pull images, fetch secrets and write logs: the role
-    must exist and trust ``ecs-tasks.amazonaws.com``, or the task stops before it starts."""
-    arn = task_definition.get("executionRoleArn")
-    if not arn:
-        return
-    message = (f"ECS was unable to assume the role '{arn}' that was provided for this task. "
-               "Please verify that the role being passed has the proper trust relationship and "
-               "permissions and that your IAM user has permissions to pass this role.")
-    try:
-        role = iam.get_role(RoleName=arn.rsplit("/", 1)[-1])["Role"]
-    except Exception:  # noqa: BLE001 - NoSuchEntity, or anything else that makes it unusable
-        raise TaskStartError(message) from None
-    if "ecs-tasks.amazonaws.com" not in json.dumps(role.get("AssumeRolePolicyDocument", {})):
-        raise TaskStartError(message)
-
-
 def plan_container(task_definition: dict, load_balancers: list[dict], registry: str,
                    secretsmanager, ssm, address: str) -> ContainerPlan:
     """Everything needed to start the service's task, secrets resolved, ``PORT``/``MODELPORT_HOST`` set."""

@@ -216,15 +216,20 @@ def test_secret_value_from_secrets_manager_reaches_container(aws_emulation, stac
                    "MODELPORT_HOST": v1.address}
 
 
-@pytest.mark.parametrize("broken", ["secret", "log group", "role"])
+@pytest.mark.parametrize("broken", ["secret", "secret access", "log group", "role"])
 def test_task_that_cannot_start_reports_why(aws_emulation, stack, hello, broken):  # noqa: F811
     ecs = aws_emulation.client("ecs")
     name = "hello-broken-" + broken.replace(" ", "")
-    missing = f"arn:aws:secretsmanager:{aws_emulation.region}:{ACCOUNT_ID}:secret:nope-AbCdEf"
+    missing = (f"arn:aws:secretsmanager:{aws_emulation.region}:{ACCOUNT_ID}:secret:"
+               "bridge-test/nope-AbCdEf")
+    other = aws_emulation.client("secretsmanager").create_secret(
+        Name=f"other/{uuid.uuid4().hex[:6]}", SecretString="x")["ARN"]  # the role may not read it
     no_role = f"arn:aws:iam::{ACCOUNT_ID}:role/no-such-role"
     image = f"{hello['remote']}@{hello['digests']['v1']}"
     td = {"secret": lambda: register_hello(ecs, name, image, {}, {"DB_PASSWORD": missing},
                                            role=stack["role"]),
+          "secret access": lambda: register_hello(ecs, name, image, {}, {"DB_PASSWORD": other},
+                                                  role=stack["role"]),
           "log group": lambda: register_hello(ecs, name, image, {}, log_group="/no/such/group",
                                               role=stack["role"]),
           "role": lambda: register_hello(ecs, name, image, {}, role=no_role)}[broken]()
@@ -239,6 +244,8 @@ def test_task_that_cannot_start_reports_why(aws_emulation, stack, hello, broken)
         status = bridge.service(name)
         assert status.container_id is None and not status.running
         expected = {"secret": f"ResourceInitializationError: unable to pull secrets: {missing}",
+                    "secret access": "not authorized to perform: secretsmanager:GetSecretValue "
+                                     f"on resource: {other}",
                     "log group": "log group /no/such/group does not exist",
                     "role": f"ECS was unable to assume the role '{no_role}'"}[broken]
         assert expected in status.last_error
