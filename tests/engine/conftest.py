@@ -13,7 +13,7 @@ from modelport.provider import ImageRef
 from modelport.spec import load_spec
 from modelport.state import StateStore
 
-from .memory_provider import MemoryPlugin, MemoryProvider
+from modelport.testing.memory import MemoryPlugin, MemoryProvider
 
 SAMPLE = {"inputs": [{"name": "input", "shape": [2, 4], "datatype": "FP32",
                       "data": [[5.1, 3.5, 1.4, 0.2], [6.3, 2.8, 5.1, 1.5]]}]}

@@ -138,7 +138,7 @@ def test_canary_refused_without_split(tmp_path):
     from modelport.plugins import load_providers
     from modelport.state import StateStore
 
-    from .memory_provider import MemoryPlugin, MemoryProvider
+    from modelport.testing.memory import MemoryPlugin, MemoryProvider
 
     provider = MemoryProvider(split=False)
     session = Session(state=StateStore(tmp_path / "s.db"),

@@ -1,4 +1,4 @@
-"""An in-memory provider for engine tests: real HTTP endpoints, state in dicts, faults on command.
+"""An in-memory provider for tests: real HTTP endpoints, state in dicts, faults on command.
 
 Each revision is a tiny HTTP server on 127.0.0.1 answering the OIP health and infer routes with
 outputs that carry the model version, so tests can tell which revision answered. The deployment
