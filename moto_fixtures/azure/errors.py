@@ -14,9 +14,10 @@ from __future__ import annotations
 MODELLED_CODES = frozenset({
     "InvalidContainerGroupName", "InvalidDnsNameLabel", "InvalidRestartPolicy",
     "InvalidIpAddressType", "InvalidGpuSku", "InvalidContainerPort", "IpAddressPortsExceedLimit",
-    "IpAddressPortNotExposed", "ContainerGroupContainersLimitExceeded", "ContainerGroupQuotaReached",
-    "ContainerGroupTransitioning", "PropertyChangeNotAllowed", "InvalidResourceRequests",
-    "DuplicateContainerName",
+    "IpAddressPortNotExposed", "ContainerGroupContainersLimitExceeded",
+    "ContainerGroupQuotaReached", "ContainerGroupTransitioning", "PropertyChangeNotAllowed",
+    "InvalidResourceRequests", "DuplicateContainerName", "InvalidSku", "InvalidPriority",
+    "InvalidProtocol", "ContainerGroupDeploymentFailed",
 })
 
 

@@ -14,7 +14,7 @@ from .actions import GroupActions
 from .errors import ArmError, group_not_found, resource_group_not_found
 from .lifecycle import provision, stop_containers
 from .limits import AciLimits
-from .model import ContainerRecord, Group, Operation, add_event, normalize_location
+from .model import ContainerRecord, Group, Operation, normalize_location
 from .render import group_json
 from .runtime import DockerRuntime
 from .validation import validate_group

@@ -7,7 +7,11 @@ Every test talks to ``moto_fixtures.azure`` through ``azure-mgmt-containerinstan
 from __future__ import annotations
 
 import json
+import os
+import signal
 import ssl
+import subprocess
+import sys
 import time
 import urllib.request
 import uuid
@@ -20,7 +24,7 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.core.rest import HttpRequest
 from azure.mgmt.containerinstance import ContainerInstanceManagementClient
 from azure.mgmt.containerinstance.models import (
-    Container, ContainerGroup, ContainerPort, EnvironmentVariable, IpAddress, Port,
+    Container, ContainerGroup, ContainerPort, IpAddress, Port,
     ResourceRequests, ResourceRequirements)
 
 from moto_fixtures.azure import ArmEmulator, StaticTokenCredential
@@ -850,3 +854,19 @@ def test_container_that_cannot_start_fails_the_operation(client, azure_emulator,
     assert [e.name for e in group.instance_view.events] == ["Failed"]
     label = f"{GROUP_LABEL}={group.id}"
     assert not docker_client.containers.list(all=True, filters={"label": label})
+
+
+def test_standalone_server_prints_its_address_and_ca():
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto_fixtures.azure", "--port", "0", "--resource-group", "demo"],
+        stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    try:
+        lines = dict(proc.stdout.readline().strip().split("=", 1) for _ in range(2))
+        client = ContainerInstanceManagementClient(
+            StaticTokenCredential(), "00000000-0000-0000-0000-000000000000",
+            base_url=lines["base_url"], connection_verify=lines["ca_pem"])
+        assert list(client.container_groups.list_by_resource_group("demo")) == []
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
