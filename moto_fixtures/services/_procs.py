@@ -13,7 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 
+_LIBC = ctypes.CDLL(None, use_errno=True)
 _MNT_DETACH = 2
+_PR_SET_PDEATHSIG = 1
 
 
 class ServiceError(RuntimeError):
@@ -48,13 +50,9 @@ def spawn(argv: list[str], log_path: Path, pass_fds: tuple[int, ...] = (),
             raise ServiceError(f"{argv[0]} is not installed (run scripts/bootstrap.sh)") from exc
 
 
-_LIBC = ctypes.CDLL(None, use_errno=True)
-_PR_SET_PDEATHSIG = 1
-
-
 def _term_on_parent_death() -> None:
     # Runs in the forked child: only a plain libc call, loaded beforehand (no imports here).
-    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    _LIBC.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
 
 
 def log_tail(log_path: Path, lines: int = 15) -> str:

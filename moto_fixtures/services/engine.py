@@ -72,7 +72,7 @@ class DockerEngine:
         if self.on_spawn:
             self.on_spawn(self)
         try:
-            wait_until(self._answers, lambda: self._proc.poll() is None, timeout=90,
+            wait_until(self._answers, lambda: self._proc.poll() is None, timeout=180,
                        what=f"dockerd (pid {self.pid})", log_path=self.log_path)
         except BaseException:
             self.stop()

@@ -113,7 +113,8 @@ class Registry:
         self._proc = spawn([_registry_bin(), "serve", str(config_path)], self.log_path,
                            die_with_parent=self.die_with_parent)
         self.pid = self._proc.pid
-        wait_until(self._answers, lambda: self._proc.poll() is None, timeout=30,
+        # Generous: on a loaded CI machine start-up can take many seconds.
+        wait_until(self._answers, lambda: self._proc.poll() is None, timeout=60,
                    what=f"docker-registry on {self.host}", log_path=self.log_path)
 
     def _answers(self) -> bool:
