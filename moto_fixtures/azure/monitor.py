@@ -6,6 +6,7 @@ restart the container, as ACI does.
 from __future__ import annotations
 
 import datetime as dt
+import ssl
 import threading
 import time
 import urllib.request
@@ -16,6 +17,10 @@ from .model import add_event, now_iso
 from .runtime import docker_time
 
 _TICK = 0.5
+# Like the kubelet, an https probe does not verify the certificate.
+_NO_VERIFY = ssl.create_default_context()
+_NO_VERIFY.check_hostname = False
+_NO_VERIFY.verify_mode = ssl.CERT_NONE
 
 
 class Monitor:
@@ -119,7 +124,7 @@ class Monitor:
             headers = {h["name"]: h["value"] for h in get.get("httpHeaders") or []}
             try:
                 with urllib.request.urlopen(urllib.request.Request(url, headers=headers),
-                                            timeout=timeout) as resp:
+                                            timeout=timeout, context=_NO_VERIFY) as resp:
                     return None if 200 <= resp.status < 400 else f"HTTP probe failed with " \
                                                                   f"statuscode: {resp.status}"
             except Exception as exc:  # noqa: BLE001 - every failure is a probe failure

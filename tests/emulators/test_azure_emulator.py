@@ -33,7 +33,7 @@ from moto_fixtures.azure.fixtures import azure_emulator  # noqa: F401 - pytest f
 from moto_fixtures.azure.registry import LocalRegistry
 from moto_fixtures.azure.runtime import GROUP_LABEL, INSTANCE_LABEL
 
-pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(300)]
 
 REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "azure"
 if not REFERENCE.is_dir():
