@@ -28,5 +28,5 @@ against ``limits.toml`` (a copy of the project's reference table) in :mod:`.size
 Known limits: a private service (the default) answers 403 to the engine's endpoint smoke
 request and to ``modelport predict``, which send no identity token; deploy with ``public = true``
 or call the service with an ID token. Old revisions keep their tag (0% traffic) so rollback and
-per-revision smoke tests reach them; Cloud Run scales them to zero.
+per-revision smoke tests reach them (revisions beyond keep_revisions are deleted).
 """

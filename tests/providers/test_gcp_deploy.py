@@ -114,7 +114,12 @@ def test_private_service_refuses_anonymous_calls_and_public_flips_iam(tmp_path, 
     provider.delete_revision(public, name, "r1")
     provider.delete_revision(public, name, "r1")  # a missing revision is not an error
     assert revision_ids(cloud, name) == [f"{name}-r2"]
-    provider.destroy(public, name)
+    mine = [(r.kind, r.revision, r.digest) for r in provider.list_resources(public) if r.deployment == name]
+    assert mine == [("cloud-run-service", None, None), ("cloud-run-revision", "r2", image.digest)]
+    service_resource = next(r for r in provider.list_resources(public) if r.deployment == name)
+    provider.delete_resource(public, service_resource)
+    with pytest.raises(gexc.NotFound):
+        read_service(cloud, name)
     assert service_containers(cloud, name) == []
 
 
