@@ -74,7 +74,8 @@ class EcsBridge:
         self.pool = pool
         self.interval = interval
         self._status: dict[str, ServiceStatus] = {}
-        self._registered: dict[str, set[str]] = {}  # service arn -> target groups it is in
+        # service arn -> {(target group, address, port)} registered in ELBv2
+        self._registered: dict[str, set[tuple[str, str, int]]] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -264,26 +265,31 @@ class EcsBridge:
             self.pool.release(status.address)
         with self._lock:
             self._status.pop(arn, None)
+        self._registered.pop(arn, None)
 
     # ---- ELBv2 target registration -------------------------------------------------------
     def _sync_targets(self, arn: str) -> None:
-        """Register a healthy task's address in its target groups; deregister otherwise."""
+        """Register a healthy task's address in its target groups; deregister otherwise
+        (including an earlier address of a task that was replaced)."""
         status = self._status[arn]
         registered = self._registered.setdefault(arn, set())
-        want = set(status.target_group_arns) if status.healthy and status.address else set()
-        elbv2 = self._client("elbv2") if want != registered else None
-        for tg in want - registered:
-            self._call_quietly(elbv2.register_targets, tg, status)
-        for tg in registered - want:
-            self._call_quietly(elbv2.deregister_targets, tg, status)
+        want = ({(tg, status.address, status.port or 80) for tg in status.target_group_arns}
+                if status.healthy and status.address else set())
+        if want == registered:
+            return
+        elbv2 = self._client("elbv2")
+        for target in want - registered:
+            self._call_quietly(elbv2.register_targets, target)
+        for target in registered - want:
+            self._call_quietly(elbv2.deregister_targets, target)
         self._registered[arn] = want
 
-    def _call_quietly(self, call, target_group: str, status: ServiceStatus) -> None:
+    def _call_quietly(self, call, target: tuple[str, str, int]) -> None:
+        group, address, port = target
         try:
-            call(TargetGroupArn=target_group,
-                 Targets=[{"Id": status.address or "", "Port": status.port or 80}])
+            call(TargetGroupArn=group, Targets=[{"Id": address, "Port": port}])
         except Exception as exc:  # noqa: BLE001 - the target group may already be deleted
-            log.info("ECS bridge: target registration in %s: %s", target_group, exc)
+            log.info("ECS bridge: target registration in %s: %s", group, exc)
 
     # ---- what tests and the load balancer plane read ------------------------------------
     def _set(self, status: ServiceStatus) -> None:

@@ -216,6 +216,27 @@ def test_secret_value_from_secrets_manager_reaches_container(aws_emulation, stac
                    "MODELPORT_HOST": v1.address}
 
 
+def test_exited_task_is_replaced_and_its_target_follows(aws_emulation, stack, engine):  # noqa: F811
+    bridge, elbv2 = aws_emulation.bridge, aws_emulation.client("elbv2")
+    bridge.wait_for(healthy("hello-v1"), 120, "hello-v1 healthy")
+    before = bridge.service("hello-v1")
+    engine.containers.get(before.container_id).kill()
+    bridge.wait_for(lambda b: healthy("hello-v1")(b)
+                    and b.service("hello-v1").container_id != before.container_id, 120,
+                    "hello-v1 replaced")
+    after = bridge.service("hello-v1")
+    assert after.failed_tasks == before.failed_tasks + 1
+    assert "Essential container in task exited" in after.last_error
+    bridge.wait_ticks(2)
+    health = elbv2.describe_target_health(TargetGroupArn=stack["tgs"][0])
+    assert [(h["Target"]["Id"], h["Target"]["Port"]) for h in health["TargetHealthDescriptions"]
+            ] == [(after.address, PORT)]
+    events = aws_emulation.client("ecs").describe_services(
+        cluster=stack["cluster"], services=["hello-v1"])["services"][0]["events"]
+    assert any(f"(task {before.task_id}). Stopped reason: Essential container in task exited"
+               in e["message"] for e in events)
+
+
 @pytest.mark.parametrize("broken", ["secret", "secret access", "log group", "role"])
 def test_task_that_cannot_start_reports_why(aws_emulation, stack, hello, broken):  # noqa: F811
     ecs = aws_emulation.client("ecs")
