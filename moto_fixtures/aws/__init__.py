@@ -68,15 +68,17 @@ Gaps (moto 5.2.5 server mode) found while building this, for the provider author
   ``memory`` must be a valid Fargate pair ("Invalid 'cpu' setting for task."); ``secrets``,
   the ``awslogs`` driver and ECR images each require ``executionRoleArn``. ``"0.5 vCPU"`` /
   ``"1GB"`` are stored as ``"512"`` / ``"1024"``, as ECS does.
-
 * ECS ``runningCount``/``pendingCount`` and the deployment's ``rolloutState`` do not follow any
   task in moto (``create_service`` answers ``runningCount=0``, ``rolloutState IN_PROGRESS``
   forever; ``update_service(desiredCount=N)`` sets ``runningCount=N`` at once). Here the moto
   process (``moto_process.py``) has a private channel standing for the ECS agent's reports: the
   bridge sets ``runningCount`` = ``desiredCount`` while the service's container runs (0
   otherwise), ``rolloutState`` = ``COMPLETED`` once it is also healthy, and ``failedTasks`` =
-  task starts that failed or exited. Right after ``update_service`` moto's own answer shows
-  for up to one bridge pass (~0.5 s). One container stands for all ``desiredCount`` tasks.
+  task starts that failed or exited (the patched ``update_service`` no longer jumps
+  ``runningCount`` to a new ``desiredCount``; the next bridge pass, ~0.5 s, sets it). One
+  container stands for all ``desiredCount`` tasks.
+* Application Auto Scaling only records scalable targets and policies in moto: nothing scales,
+  and ``desiredCount`` is never changed by it.
 * ECS ``list_tasks``/``describe_tasks`` show no tasks for services (moto creates none); Fargate
   ``run_task`` answers HTTP 500 unless each container has ``memory`` (and needs
   ``securityGroups``). Services need ``networkConfiguration.awsvpcConfiguration`` with existing
