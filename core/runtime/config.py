@@ -28,6 +28,7 @@ class RuntimeConfig:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     workers: int = 1
     predict_threads: int = 2
+    inline_below_ms: int = 10
     graceful_timeout: int = 30
     access_log: bool = False
 
@@ -62,6 +63,7 @@ class RuntimeConfig:
             max_body_bytes=_integer(env, "MODELPORT_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 1, 2**40),
             workers=_integer(env, "MODELPORT_WORKERS", 1, 1, 64),
             predict_threads=_integer(env, "MODELPORT_PREDICT_THREADS", min(4, os.cpu_count() or 1), 0, 64),
+            inline_below_ms=_integer(env, "MODELPORT_INLINE_BELOW_MS", 10, 0, 60_000),
             graceful_timeout=_integer(env, "MODELPORT_GRACEFUL_TIMEOUT", 30, 0, 3600),
             access_log=(env.get("MODELPORT_ACCESS_LOG") or "").lower() in ("1", "true", "yes"),
         )

@@ -15,10 +15,11 @@ from .frameworks import ServedModel, load_model
 
 log = logging.getLogger(__name__)
 
-# A prediction that usually takes less than this runs on the event loop itself: handing a
-# sub-millisecond call to a thread costs more than the call (GIL hand-offs between the loop and
-# the thread), while a slower one would stall health checks and other requests meanwhile.
-INLINE_BELOW_SECONDS = 0.002
+# A prediction that typically takes less than MODELPORT_INLINE_BELOW_MS (default 10 ms of wall
+# time) runs on the event loop itself: handing a millisecond call to a thread costs more than the
+# call (GIL hand-offs between the loop and the thread), while a slower one would stall health
+# checks and other requests meanwhile. Wall time on a busy host runs several times the CPU time,
+# so the threshold is well above what a small model needs.
 _SMOOTHING = 0.2
 
 
@@ -36,6 +37,7 @@ class ModelHost:
         threads = config.predict_threads
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="predict") if threads else None
         self._typical_seconds = float("inf")  # unknown until measured: start on the threads
+        self._inline_below = config.inline_below_ms / 1000
 
     @property
     def ready(self) -> bool:
@@ -85,8 +87,8 @@ class ModelHost:
 
     @property
     def inline(self) -> bool:
-        """Whether the next prediction runs on the event loop (see INLINE_BELOW_SECONDS)."""
-        return self._executor is None or self._typical_seconds < INLINE_BELOW_SECONDS
+        """Whether the next prediction runs on the event loop (see MODELPORT_INLINE_BELOW_MS)."""
+        return self._executor is None or self._typical_seconds < self._inline_below
 
     async def call(self, function: Callable[..., Any], *args: Any) -> Any:
         """Run ``function(*args)`` (which calls the model), on a thread unless it is typically

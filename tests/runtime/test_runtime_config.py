@@ -27,12 +27,13 @@ def test_defaults_when_only_the_required_variables_are_set():
 def test_every_variable_is_read():
     env = {**BASE, "MODELPORT_MODEL_VERSION": "2.1", "PORT": "9000", "MODELPORT_HOST": "127.0.0.7",
            "MODELPORT_MAX_BODY_BYTES": "1024", "MODELPORT_WORKERS": "3", "MODELPORT_PREDICT_THREADS": "0",
-           "MODELPORT_GRACEFUL_TIMEOUT": "9", "MODELPORT_ACCESS_LOG": "true", "MODELPORT_FRAMEWORK": "CUSTOM",
+           "MODELPORT_GRACEFUL_TIMEOUT": "9", "MODELPORT_INLINE_BELOW_MS": "3", "MODELPORT_ACCESS_LOG": "true", "MODELPORT_FRAMEWORK": "CUSTOM",
            "MODELPORT_PREDICT_FILE": "/m/predict.py"}
     config = RuntimeConfig.from_env(env)
     assert (config.model_version, config.port, config.host, config.max_body_bytes) == ("2.1", 9000, "127.0.0.7", 1024)
     assert (config.workers, config.predict_threads, config.graceful_timeout, config.access_log) == (3, 0, 9, True)
     assert config.framework == "custom" and config.predict_file == Path("/m/predict.py")
+    assert config.inline_below_ms == 3
 
 
 @pytest.mark.parametrize("change,words", [
