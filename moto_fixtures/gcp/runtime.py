@@ -1,7 +1,8 @@
 """The data plane: revisions as containers on the local Docker engine (host networking).
 
-Containers run with restart policy "always": an instance that crashes after it became ready is
-started again by the engine (same address and port), as Cloud Run replaces a crashed instance.
+Once ready, a container gets restart policy "always": an instance that crashes then is started
+again by the engine (same address and port), as Cloud Run replaces a crashed instance;
+one that fails its liveness probe is restarted (liveness.py).
 
 Every instance gets its own loopback address (MODELPORT_HOST) and a free port (PORT), so two
 revisions never collide even when the image binds 0.0.0.0. Containers carry labels naming the
@@ -23,6 +24,7 @@ import docker
 import docker.errors
 import httpx
 
+from .liveness import LivenessMonitor
 from .probes import ProbeSpec, probe_once, startup_probe
 
 LOG = logging.getLogger(__name__)
@@ -104,6 +106,7 @@ class DockerRuntime:
         self.addresses = AddressPool()
         self.secrets = secrets if secrets is not None else {}
         self.closing = threading.Event()  # set at teardown: pending probes give up at once
+        self.liveness = LivenessMonitor(self.client, self.closing)
 
     def labels(self, owner: str = "", revision: str = "", owner_uid: str = "") -> dict:
         """Labels put on every container this emulator creates (owner: full service name)."""
@@ -159,6 +162,13 @@ class DockerRuntime:
             # Kept (stopped) so `docker logs` still shows why it failed; removed with the service.
             self.stop(instance, remove=False)
             raise
+        # Only a ready instance is restarted when it crashes; during startup an exit is a failure.
+        try:
+            self.client.api.update_container(instance.container_id,
+                                             restart_policy={"Name": "always"})
+        except docker.errors.APIError as exc:  # it died right after its probe passed
+            LOG.warning("could not set the restart policy of %s: %s", instance.name, exc)
+        self.liveness.watch(instance, container)
         return instance
 
     def environment(self, container: dict, service: str, revision: str, project: str,
@@ -191,7 +201,7 @@ class DockerRuntime:
             container["image"], name=name, detach=True, network_mode="host",
             entrypoint=container.get("command") or None, command=container.get("args") or None,
             working_dir=container.get("workingDir") or None, environment=env,
-            labels=labels, restart_policy={"Name": "always"})
+            labels=labels)
         return Instance(created.id, name, host, port)
 
     def _wait_ready(self, instance: Instance, container: dict, revision: str) -> None:
@@ -214,15 +224,14 @@ class DockerRuntime:
                 time.sleep(0.2)
 
     def _state(self, instance: Instance) -> dict:
-        """The container's State, plus its RestartCount."""
         try:
-            info = self.client.api.inspect_container(instance.container_id)
+            return self.client.api.inspect_container(instance.container_id)["State"]
         except docker.errors.NotFound:
-            return {"Status": "dead", "ExitCode": -1, "RestartCount": 0}
-        return {**info["State"], "RestartCount": info.get("RestartCount", 0)}
+            return {"Status": "dead", "ExitCode": -1}
 
     def stop(self, instance: Instance, remove: bool = True) -> None:
         """Stop an instance (SIGTERM, then kill after 5 s) and free its address."""
+        self.liveness.forget(instance)
         if self.closing.is_set():  # teardown removes every container anyway
             self.addresses.give_back(instance.host)
             return
@@ -263,10 +272,8 @@ class DockerRuntime:
 
 
 def _has_exited(state: dict) -> bool:
-    """True once the main process has exited (restarts included: the engine restarts crashed
-    instances after they were ready, as Cloud Run replaces them, but not during startup)."""
-    return (state.get("Status") in ("exited", "dead") or bool(state.get("Restarting"))
-            or state.get("RestartCount", 0) > 0)
+    """True once the main process has exited (no restart policy applies during startup)."""
+    return state.get("Status") in ("exited", "dead")
 
 
 def declared_port(container: dict) -> int:

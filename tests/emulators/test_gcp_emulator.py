@@ -489,9 +489,16 @@ def test_validation_rule(clients, rule):
 APP = '''
 import os, json, http.server
 class Handler(http.server.BaseHTTPRequestHandler):
+    frozen = False
+
     def do_GET(self):
         if self.path == "/crash":
             os._exit(7)
+        if self.path == "/freeze":  # from now on the health check fails
+            Handler.frozen = True
+        if self.path == "/healthz" and Handler.frozen:
+            self.send_error(500)
+            return
         body = b"ok" if self.path == "/healthz" else json.dumps(
             {"version": os.environ["VERSION"], "revision": os.environ["K_REVISION"]}).encode()
         self.send_response(200)
@@ -670,17 +677,40 @@ def test_size_rules_come_from_the_limits_table(docker_host, tmp_path):
         assert "Supported values are 1, 2, 4, 8" in err.value.response.json()["error"]["message"]
 
 
+def answer_within(url: str, seconds: float) -> httpx.Response:
+    """GET `url` until it answers 200 or `seconds` pass; the last reply."""
+    deadline = time.monotonic() + seconds
+    while True:
+        reply = httpx.get(url, headers=ID_TOKEN, timeout=10)
+        if reply.status_code == 200 or time.monotonic() > deadline:
+            return reply
+        time.sleep(0.5)
+
+
 def test_instance_that_crashes_after_start_is_replaced(clients, echo_image):
     service_id = sid("phoenix")
     svc = create(clients, service_id, echo_service(echo_image, f"{service_id}-a", "a"))
     with pytest.raises(httpx.HTTPError):  # the process dies mid-request
         httpx.get(f"{svc.uri}/crash", headers=ID_TOKEN, timeout=10).raise_for_status()
-    deadline = time.monotonic() + 60
-    while True:
-        reply = httpx.get(svc.uri, headers=ID_TOKEN, timeout=10)
-        if reply.status_code == 200 or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
+    reply = answer_within(svc.uri, 60)
     assert reply.json()["version"] == "a"
     [box] = emulator_containers(clients[2], svc.name)
     assert box.attrs["RestartCount"] >= 1
+
+
+def test_instance_failing_its_liveness_probe_is_restarted(clients, echo_image):
+    service_id = sid("alive")
+    svc = echo_service(echo_image, f"{service_id}-a", "a")
+    svc.template.containers[0].liveness_probe = run_v2.Probe(
+        http_get=run_v2.HTTPGetAction(path="/healthz"), period_seconds=1, failure_threshold=2)
+    svc = create(clients, service_id, svc)
+    [box] = emulator_containers(clients[2], svc.name)
+    started_at = box.attrs["State"]["StartedAt"]
+    assert httpx.get(f"{svc.uri}/freeze", headers=ID_TOKEN, timeout=10).status_code == 200
+    deadline = time.monotonic() + 60
+    while box.attrs["State"]["StartedAt"] == started_at and time.monotonic() < deadline:
+        time.sleep(0.5)
+        box.reload()
+    assert box.attrs["State"]["StartedAt"] != started_at  # a new process
+    reply = answer_within(f"{svc.uri}/healthz", 30)
+    assert (reply.status_code, reply.text) == (200, "ok")  # not frozen any more
