@@ -188,8 +188,9 @@ class DockerRuntime:
         version = ref.get("version") or "latest"
         for key in (name, f"projects/{project}/secrets/{short}", short):
             if key in self.secrets:
-                value = self.secrets[key]
-                return value.get(version, value.get("latest")) if isinstance(value, dict) else value
+                found = _secret_version(self.secrets[key], version)
+                if found is not None:
+                    return found
         raise StartFailure("SECRETS_ACCESS_CHECK_FAILED",
                            f"Secret projects/{project}/secrets/{short}/versions/{version} was not "
                            "found.")
@@ -269,6 +270,18 @@ class DockerRuntime:
         self.closing.set()
         self.remove_containers()
         self.client.close()
+
+
+def _secret_version(value, version: str) -> str | None:
+    """A secret's value at `version`; "latest" is the highest numbered (or "latest") one."""
+    if not isinstance(value, dict):
+        return value
+    if version in value:
+        return value[version]
+    if version == "latest" and value:
+        numbered = sorted((int(k), v) for k, v in value.items() if k.isdigit())
+        return numbered[-1][1] if numbered else None
+    return None
 
 
 def _has_exited(state: dict) -> bool:
