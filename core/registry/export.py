@@ -20,10 +20,12 @@ import itertools
 import json
 import logging
 import os
+import queue
 import tarfile
+import threading
 import zlib
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from .errors import ExportError
 from .mediatypes import OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST
@@ -99,7 +101,7 @@ def _scan(image, diff_ids: list[str], store: OciStore, level: int, *, trust_size
     pending_sizes = _cached_sizes(diff_ids, store) if trust_sizes else {}
     scan = _Scan()
     try:
-        stream = io.BufferedReader(_IterReader(image.save(chunk_size=CHUNK)), CHUNK)
+        stream = io.BufferedReader(_IterReader(_prefetch(image.save(chunk_size=CHUNK))), CHUNK)
         with tarfile.open(fileobj=stream, mode="r|") as tar:
             for member in tar:
                 _take(tar, member, scan, config_hex, store, level, pending_sizes)
@@ -222,6 +224,44 @@ def _layer(store: OciStore, diff_id: str) -> ExportedLayer:
     if entry is None:
         raise ExportError(f"layer {diff_id} was not stored", step="export")
     return ExportedLayer(entry["digest"], entry["size"], diff_id)
+
+
+def _prefetch(chunks: Iterable[bytes], depth: int = 8) -> Iterator[bytes]:
+    """Read ``chunks`` in a background thread, at most ``depth`` ahead.
+
+    A profile of a 673 MB export showed about as much time waiting for the engine's stream as
+    compressing it; this lets the two overlap. Memory stays bounded by ``depth`` chunks.
+    """
+    buffer: queue.Queue = queue.Queue(depth)
+    stop = threading.Event()
+    end = object()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                buffer.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def pump() -> None:
+        try:
+            for chunk in chunks:
+                if not put(chunk):
+                    return
+            put(end)
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(exc)
+
+    threading.Thread(target=pump, name="docker-save-reader", daemon=True).start()
+    try:
+        while (item := buffer.get()) is not end:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
 
 
 class _IterReader(io.RawIOBase):
