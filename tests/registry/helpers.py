@@ -92,7 +92,7 @@ class Registry:
         return self.root / "data" / "docker" / "registry" / "v2" / "blobs" / "sha256" / hex_[:2] / hex_ / "data"
 
     def has_manifest(self, repo: str, reference: str, auth=None) -> bool:
-        accept = ", ".join([OCI_MANIFEST, OCI_INDEX, "application/vnd.docker.distribution.manifest.v2+json"])
+        accept = ", ".join([OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST])
         r = httpx.head(f"http://{self.host}/v2/{repo}/manifests/{reference}", headers={"Accept": accept},
                        auth=auth)
         return r.status_code == 200
@@ -103,7 +103,7 @@ class Registry:
 
     def manifest_digest(self, repo: str, reference: str) -> str:
         r = httpx.get(f"http://{self.host}/v2/{repo}/manifests/{reference}",
-                      headers={"Accept": f"{OCI_MANIFEST}, {OCI_INDEX}"})
+                      headers={"Accept": f"{OCI_MANIFEST}, {OCI_INDEX}, {DOCKER_MANIFEST}, {DOCKER_LIST}"})
         r.raise_for_status()
         return "sha256:" + hashlib.sha256(r.content).hexdigest()
 
@@ -191,32 +191,42 @@ class CountingProxy:
                     pass
 
 
-def synthetic_image(store: OciStore, layer_sizes: list[int], seed: str) -> str:
-    """Store an OCI image with random layers of the given sizes; returns the manifest digest."""
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+
+
+def synthetic_image(store: OciStore, layer_sizes: list[int], seed: str, *, docker: bool = False) -> str:
+    """Store an image with random layers of the given sizes; returns the manifest digest.
+    ``docker=True`` writes Docker schema 2 media types instead of OCI ones."""
     layers = []
     for i, size in enumerate(layer_sizes):
         data = _random_bytes(f"{seed}-{i}", size)
         digest, n = store.write_blob(data)
-        layers.append({"mediaType": OCI_LAYER_GZIP, "digest": digest, "size": n})
+        layer_type = "application/vnd.docker.image.rootfs.diff.tar.gzip" if docker else OCI_LAYER_GZIP
+        layers.append({"mediaType": layer_type, "digest": digest, "size": n})
     config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []},
                          "config": {"Labels": {"seed": seed}}}).encode()
     config_digest, config_size = store.write_blob(config)
-    manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-                "config": {"mediaType": OCI_CONFIG, "digest": config_digest, "size": config_size},
+    media_type = DOCKER_MANIFEST if docker else OCI_MANIFEST
+    config_type = "application/vnd.docker.container.image.v1+json" if docker else OCI_CONFIG
+    manifest = {"schemaVersion": 2, "mediaType": media_type,
+                "config": {"mediaType": config_type, "digest": config_digest, "size": config_size},
                 "layers": layers}
     digest, _ = store.write_blob(json.dumps(manifest, indent=3).encode())
-    store.add_manifest(digest, OCI_MANIFEST)
+    store.add_manifest(digest, media_type)
     return digest
 
 
-def synthetic_index(store: OciStore, children: list[str]) -> str:
-    """Store an OCI index over stored manifests (odd whitespace on purpose: bytes must survive)."""
-    manifests = [{"mediaType": OCI_MANIFEST, "digest": d, "size": store.blob_size(d),
+def synthetic_index(store: OciStore, children: list[str], *, docker: bool = False) -> str:
+    """Store an OCI index (or Docker manifest list) over stored manifests (odd whitespace on
+    purpose: the bytes must survive unchanged)."""
+    child_type, media_type = (DOCKER_MANIFEST, DOCKER_LIST) if docker else (OCI_MANIFEST, OCI_INDEX)
+    manifests = [{"mediaType": child_type, "digest": d, "size": store.blob_size(d),
                   "platform": {"architecture": arch, "os": "linux"}}
                  for d, arch in zip(children, ["amd64", "arm64", "ppc64le", "s390x"])]
-    body = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests}, indent=5).encode()
+    body = json.dumps({"schemaVersion": 2, "mediaType": media_type, "manifests": manifests}, indent=5).encode()
     digest, _ = store.write_blob(body + b"\n")
-    store.add_manifest(digest, OCI_INDEX)
+    store.add_manifest(digest, media_type)
     return digest
 
 

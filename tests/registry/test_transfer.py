@@ -205,3 +205,17 @@ def test_memory_stays_bounded_whatever_the_layer_size(store, registry_a, registr
         tracemalloc.stop()
     # a 48 MB layer streams through: Python-side peak is a few 1 MiB chunks, not the layer
     assert push_peak < 12 * MB and copy_peak < 12 * MB
+
+
+def test_docker_manifest_list_by_tag_keeps_digest_and_media_type(store, registry_a, registry_b):
+    import httpx
+
+    children = [synthetic_image(store, [100_000], seed=f"docker-{i}", docker=True) for i in range(2)]
+    listing = synthetic_index(store, children, docker=True)
+    push(store, listing, f"{registry_a.host}/legacy:stable")
+    result = copy(f"{registry_a.host}/legacy:stable", f"{registry_b.host}/legacy:stable")  # tag resolved
+    assert result.digest == listing and result.manifests == 3
+    assert registry_b.manifest_digest("legacy", "stable") == listing
+    reply = httpx.get(f"http://{registry_b.host}/v2/legacy/manifests/{children[0]}",
+                      headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"})
+    assert reply.headers["content-type"] == "application/vnd.docker.distribution.manifest.v2+json"
