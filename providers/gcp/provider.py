@@ -169,7 +169,7 @@ class GcpProvider(Provider):
         wanted = tr.traffic(deployment, live, tags)
         if _same_traffic(service.get("traffic") or [], wanted):
             return
-        updated = cloud.update_service(service["name"], {"traffic": wanted}, fields=["traffic"])
+        updated = self._update_traffic(target, service["name"], wanted)
         serving = reading.traffic_of(updated, deployment)
         if serving != live:
             raise ProviderError("gcp", "set traffic", f"Cloud Run serves {serving} instead of {live}", retryable=True)
@@ -192,8 +192,7 @@ class GcpProvider(Provider):
                or t.get("revision") == tr.revision_id(deployment, revision) for t in spec):
             kept = reading.tagged(service, deployment) - {revision}
             weights = reading.spec_weights(service, deployment)
-            cloud.update_service(service["name"], {"traffic": tr.traffic(deployment, weights, kept)},
-                                 fields=["traffic"])
+            self._update_traffic(target, service["name"], tr.traffic(deployment, weights, kept))
         cloud.delete_revision(full)
 
     def destroy(self, target: Target, deployment: str) -> None:
@@ -220,6 +219,19 @@ class GcpProvider(Provider):
     def _revision_names(self, target: Target, service: dict[str, Any], deployment: str) -> set[str]:
         return {tr.modelport_revision(r["name"], deployment) for r in self._cloud(target).list_revisions(service["name"])}
 
+    def _update_traffic(self, target: Target, name: str, wanted: list[dict[str, Any]]) -> dict[str, Any]:
+        """Update the traffic only. The operation also fails while the latest created revision
+        cannot start (Cloud Run reports the service not ready) even though the routes were
+        applied; then the routes Cloud Run serves decide, not the operation's error."""
+        cloud = self._cloud(target)
+        try:
+            return cloud.update_service(name, {"traffic": wanted}, fields=["traffic"])
+        except ProviderError:
+            service = cloud.get_service(name)
+            if service is None or not _same_traffic(service.get("traffic") or [], wanted) or not _routed(service, wanted):
+                raise
+            return service
+
     def _ensure_invoker(self, target: Target, name: str) -> None:
         """Public: allUsers may invoke; private: that binding is absent (read, then write if needed)."""
         cloud = self._cloud(target)
@@ -234,3 +246,10 @@ def _same_traffic(current: list[dict[str, Any]], wanted: list[dict[str, Any]]) -
                       for e in entries)
     return norm(current) == norm(wanted) and all(
         e.get("type_") in (tr.REVISION_TRAFFIC, 2) for e in current)
+
+
+def _routed(service: Mapping[str, Any], wanted: list[dict[str, Any]]) -> bool:
+    """Do the serving routes (traffic_statuses) match the wanted percents?"""
+    serving = {st.get("revision"): int(st.get("percent") or 0) for st in service.get("traffic_statuses") or []
+               if st.get("percent")}
+    return serving == {t["revision"]: t["percent"] for t in wanted if t["percent"]}

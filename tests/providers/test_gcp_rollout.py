@@ -5,6 +5,7 @@ and predictions go through the service URL and the revisions' tag URLs."""
 from __future__ import annotations
 
 import pytest
+from google.api_core import exceptions as gexc
 
 import modelport.api as mp
 from modelport.engine.session import Session
@@ -117,4 +118,25 @@ def test_failed_gate_rolls_back_then_rollback(tmp_path, session, cloud, registry
     assert mp.rollback(name, "gcp", revision="r2", session=session).status == "unchanged"
     kinds = [o["kind"] for o in mp.history(name, session=session)["operations"]]
     assert kinds == ["deploy", "swap", "swap", "rollback", "rollback"]
+    mp.destroy(name, "gcp", session=session)
+
+
+def test_revision_that_cannot_start_is_a_failed_gate(tmp_path, session, cloud, registry):
+    """Cloud Run reports the revision failed (its operation fails); the gate names the reason and
+    the engine removes it: the whole service on a first deploy, only the revision on a swap."""
+    name = unique()
+    target = {"gcp": gcp_target(cloud, registry)}
+    broken = {"MODELPORT_MODEL_PATH": "/nowhere/model.joblib"}  # the server exits at start
+    with pytest.raises(HealthGateFailed, match="not ready"):
+        mp.deploy(write_project(tmp_path / "bad1", "1", name, target, env=broken), "gcp", session=session)
+    with pytest.raises(gexc.NotFound):
+        read_service(cloud, name)
+
+    good = mp.deploy(write_project(tmp_path / "v1", "1", name, target), "gcp", session=session)
+    assert served_version(good.endpoint) == "1"
+    with pytest.raises(HealthGateFailed, match="not ready"):
+        mp.swap(write_project(tmp_path / "bad2", "2", name, target, env=broken), "gcp", "canary", session=session)
+    assert serving_split(cloud, name) == {f"{name}-{good.revision}": 100}
+    assert revision_ids(cloud, name) == [f"{name}-{good.revision}"]
+    assert served_version(good.endpoint) == "1"
     mp.destroy(name, "gcp", session=session)
