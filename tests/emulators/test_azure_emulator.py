@@ -870,3 +870,18 @@ def test_standalone_server_prints_its_address_and_ca():
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
+
+
+def test_delete_while_provisioning_leaves_nothing(client, azure_emulator, image, docker_client):
+    rg, name = azure_emulator.resource_group, unique()
+    initial = client.container_groups.begin_create_or_update(
+        rg, name, raw(body(image)), polling=False, cls=lambda r, _, __: r).result()
+    group_id = json.loads(initial.http_response.text())["id"]
+    client.container_groups.begin_delete(rg, name).result()
+    with pytest.raises(ResourceNotFoundError):
+        client.container_groups.get(rg, name)
+    label, deadline = f"{GROUP_LABEL}={group_id}", time.monotonic() + 30
+    # A superseded provisioning step removes what it started as soon as it notices.
+    while docker_client.containers.list(all=True, filters={"label": label}):
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
