@@ -91,20 +91,21 @@ class MemoryProvider(Provider):
     # reads --------------------------------------------------------------------------------------
     def observe(self, target: Target, deployment: str) -> Observed:
         self._call("observe")
+        key = _key(target, deployment)
         revs = tuple(Revision(name, spec.image.digest, spec.config, True, server.url,
                               extra={"model_version": spec.model_version})
-                     for name, (spec, server) in sorted(self.revisions.get(deployment, {}).items()))
-        router = self.routers.get(deployment)
-        return Observed(deployment, revs, dict(self.traffic.get(deployment, {})),
-                        router.url if router and self.traffic.get(deployment) else None,
-                        tuple(sorted(i for i in self.infra if i.startswith(deployment + "/"))))
+                     for name, (spec, server) in sorted(self.revisions.get(key, {}).items()))
+        router = self.routers.get(key)
+        return Observed(deployment, revs, dict(self.traffic.get(key, {})),
+                        router.url if router and self.traffic.get(key) else None,
+                        tuple(sorted(i for i in self.infra if i.startswith(key + "/"))))
 
     def infrastructure_plan(self, target, deployment, observed):
         return [] if observed.infrastructure else [InfraChange("create", "router", deployment)]
 
     def health(self, target: Target, deployment: str, revision: str) -> Health:
         self._call("health")
-        entry = self.revisions.get(deployment, {}).get(revision)
+        entry = self.revisions.get(_key(target, deployment), {}).get(revision)
         if entry is None:
             return Health(False, "no such revision", failed=True)
         url = entry[1].url
@@ -115,21 +116,23 @@ class MemoryProvider(Provider):
         return Health(code == 200, f"ready answered {code}", url)
 
     def list_resources(self, target: Target) -> list[Resource]:
-        return [Resource("revision", f"{d}/{r}", d, r, spec.image.digest)
-                for d, revs in self.revisions.items() for r, (spec, _s) in revs.items()]
+        return [Resource("revision", f"{k}/{r}", k.split("/", 1)[1], r, spec.image.digest)
+                for k, revs in self.revisions.items() if k.startswith(target.name + "/")
+                for r, (spec, _s) in revs.items()]
 
     # writes -------------------------------------------------------------------------------------
     def ensure_infrastructure(self, target: Target, deployment: str) -> None:
         self._call("ensure_infrastructure")
         self.writes.append("ensure_infrastructure")
-        self.infra.add(f"{deployment}/router")
-        if deployment not in self.routers:
-            self.routers[deployment] = _Server(self._router_handler(deployment))
+        key = _key(target, deployment)
+        self.infra.add(f"{key}/router")
+        if key not in self.routers:
+            self.routers[key] = _Server(self._router_handler(key))
 
     def create_revision(self, target: Target, rev: RevisionSpec) -> Revision:
         self._call("create_revision")
         self.writes.append(f"create_revision {rev.revision}")
-        revs = self.revisions.setdefault(rev.deployment, {})
+        revs = self.revisions.setdefault(_key(target, rev.deployment), {})
         if rev.revision not in revs:
             revs[rev.revision] = (rev, _Server(_revision_handler(rev, rev.env.get("FAKE_BROKEN"))))
         spec, server = revs[rev.revision]
@@ -138,37 +141,41 @@ class MemoryProvider(Provider):
     def delete_revision(self, target: Target, deployment: str, revision: str) -> None:
         self._call("delete_revision")
         self.writes.append(f"delete_revision {revision}")
-        entry = self.revisions.get(deployment, {}).pop(revision, None)
+        key = _key(target, deployment)
+        entry = self.revisions.get(key, {}).pop(revision, None)
         if entry:
             entry[1].stop()
-        self.traffic.get(deployment, {}).pop(revision, None)
+        self.traffic.get(key, {}).pop(revision, None)
 
     def set_traffic(self, target: Target, deployment: str, weights: Mapping[str, int]) -> None:
         self._call("set_traffic")
         live = {k: v for k, v in weights.items() if v}
         if not self.capabilities.traffic_split and list(live.values()) != [100]:
             raise CapabilityError("cannot split")
-        if sum(live.values()) != 100 or any(k not in self.revisions.get(deployment, {}) for k in live):
+        key = _key(target, deployment)
+        if sum(live.values()) != 100 or any(k not in self.revisions.get(key, {}) for k in live):
             raise ProviderError(self.name, "set_traffic", f"invalid weights {weights}")
         self.writes.append(f"set_traffic {live}")
-        self.traffic[deployment] = live
+        self.traffic[key] = live
         self.traffic_log.append(dict(live))
 
     def destroy(self, target: Target, deployment: str) -> None:
         self._call("destroy")
-        for name in list(self.revisions.get(deployment, {})):
+        key = _key(target, deployment)
+        for name in list(self.revisions.get(key, {})):
             self.delete_revision(target, deployment, name)
-        self.traffic.pop(deployment, None)
-        self.infra.discard(f"{deployment}/router")
-        router = self.routers.pop(deployment, None)
+        self.traffic.pop(key, None)
+        self.infra.discard(f"{key}/router")
+        router = self.routers.pop(key, None)
         if router:
             router.stop()
 
     def close(self) -> None:
-        for deployment in list(self.revisions):
-            self.destroy(None, deployment)
+        for key in list(self.revisions) + list(self.routers):
+            target_name, deployment = key.split("/", 1)
+            self.destroy(Target(target_name, self.name, None), deployment)
 
-    def _router_handler(self, deployment: str):
+    def _router_handler(self, key: str):
         provider = self
 
         class Router(BaseHTTPRequestHandler):
@@ -176,13 +183,13 @@ class MemoryProvider(Provider):
                 pass
 
             def _forward(self, method: str) -> None:
-                weights = provider.traffic.get(deployment) or {}
+                weights = provider.traffic.get(key) or {}
                 if not weights:
                     self.send_response(503)
                     self.end_headers()
                     return
                 name = random.choices(list(weights), weights=list(weights.values()))[0]
-                url = provider.revisions[deployment][name][1].url + self.path
+                url = provider.revisions[key][name][1].url + self.path
                 body = self.rfile.read(int(self.headers.get("content-length", 0))) if method == "POST" else None
                 reply = httpx.request(method, url, content=body, headers={"content-type": "application/json"})
                 self.send_response(reply.status_code)
@@ -198,6 +205,11 @@ class MemoryProvider(Provider):
                 self._forward("POST")
 
         return Router
+
+
+def _key(target: Target, deployment: str) -> str:
+    """State is kept per target, so two targets of this provider act like two clouds."""
+    return f"{target.name}/{deployment}"
 
 
 class MemoryPlugin:

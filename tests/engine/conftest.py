@@ -40,6 +40,9 @@ gate_timeout = 5
 {extra}
 [targets.mem]
 provider = "memory"
+
+[targets.other]
+provider = "memory"
 """)
     return folder
 

@@ -9,7 +9,11 @@ import pytest
 import modelport.api as mp
 from modelport.errors import CapabilityError, HealthGateFailed, ModelportError, ProviderError
 
+from modelport.provider import Target
+
 from .conftest import SAMPLE, image, loaded, write_spec
+
+MEM = Target("mem", "memory", None)
 
 
 def answer(endpoint: str) -> str:
@@ -49,7 +53,7 @@ def test_swap_moves_traffic_by_strategy(memory, tmp_path, strategy, expected):
 
     def check(_i, step):  # before each step: the endpoint answers with a served version
         if step["op"] == "gate":
-            seen.append((dict(provider.traffic["demo"]), answer(provider.routers["demo"].url)))
+            seen.append((dict(provider.traffic["mem/demo"]), answer(provider.routers["mem/demo"].url)))
 
     session.hook = check
     result = deploy(session, write_spec(tmp_path / "v2", "2"), "2", strategy, [10, 50, 100])
@@ -57,14 +61,14 @@ def test_swap_moves_traffic_by_strategy(memory, tmp_path, strategy, expected):
     assert result.revision == "r2" and answer(result.endpoint) == "2"
     for weights, version in seen:
         assert weights.get(f"r{version}", 0) > 0
-    assert set(provider.revisions["demo"]) == {"r1", "r2"}  # keep_revisions=1 keeps the previous
+    assert set(provider.revisions["mem/demo"]) == {"r1", "r2"}  # keep_revisions=1 keeps the previous
 
 
 def test_prune_beyond_keep(memory, tmp_path):
     provider, session = memory
     for v in "123":
         deploy(session, write_spec(tmp_path / f"v{v}", v), v)
-    assert set(provider.revisions["demo"]) == {"r2", "r3"}
+    assert set(provider.revisions["mem/demo"]) == {"r2", "r3"}
 
 
 @pytest.mark.parametrize("strategy", ["all-at-once", "blue-green", "canary"])
@@ -75,9 +79,9 @@ def test_failed_gate_rolls_back(memory, tmp_path, strategy):
     with pytest.raises(HealthGateFailed) as err:
         deploy(session, bad, "2", strategy, [10, 50, 100])
     assert "rolled back" in str(err.value)
-    assert provider.traffic["demo"] == {"r1": 100}
-    assert set(provider.revisions["demo"]) == {"r1"}
-    assert answer(provider.routers["demo"].url) == "1"
+    assert provider.traffic["mem/demo"] == {"r1": 100}
+    assert set(provider.revisions["mem/demo"]) == {"r1"}
+    assert answer(provider.routers["mem/demo"].url) == "1"
     op = session.state.operations("demo")[-1]
     assert op.status == "failed" and "shape" in op.error
 
@@ -88,7 +92,7 @@ def test_never_ready_fails_gate_within_timeout(memory, tmp_path):
     bad = write_spec(tmp_path / "v2", "2", extra='[env]\nFAKE_BROKEN = "never-ready"\n')
     with pytest.raises(HealthGateFailed, match="not ready after"):
         mp.deploy_image(loaded(bad), "mem", image("2"), "blue-green", gate_timeout=1, session=session)
-    assert provider.traffic["demo"] == {"r1": 100}
+    assert provider.traffic["mem/demo"] == {"r1": 100}
 
 
 def _write_calls(provider, session, tmp_path, strategy):
@@ -97,8 +101,8 @@ def _write_calls(provider, session, tmp_path, strategy):
     deploy(session, write_spec(tmp_path / "probe-v2", "2"), "2", strategy, [10, 50, 100])
     calls = dict(provider.calls)
     mp.rollback("demo", "mem", "r1", spec=tmp_path / "v1", session=session)
-    for rev in [r for r in provider.revisions["demo"] if r != "r1"]:
-        provider.delete_revision(None, "demo", rev)
+    for rev in [r for r in provider.revisions["mem/demo"] if r != "r1"]:
+        provider.delete_revision(MEM, "demo", rev)
     return calls
 
 
@@ -119,16 +123,16 @@ def test_fault_at_every_primitive_call_rolls_back(memory, tmp_path, strategy):
             finally:
                 provider.faults = {}
             tried += 1
-            traffic = provider.traffic["demo"]
+            traffic = provider.traffic["mem/demo"]
             # either completed on r_new, or rolled back to r1 with nothing new left behind
             if traffic == {"r1": 100}:
-                assert set(provider.revisions["demo"]) == {"r1"}, (primitive, n)
+                assert set(provider.revisions["mem/demo"]) == {"r1"}, (primitive, n)
             else:
-                assert list(traffic.values()) == [100] and answer(provider.routers["demo"].url) == "2"
+                assert list(traffic.values()) == [100] and answer(provider.routers["mem/demo"].url) == "2"
                 mp.rollback("demo", "mem", "r1", spec=tmp_path / "v1", session=session)
-                for rev in [r for r in provider.revisions["demo"] if r != "r1"]:
-                    provider.delete_revision(None, "demo", rev)
-            assert answer(provider.routers["demo"].url) == "1"
+                for rev in [r for r in provider.revisions["mem/demo"] if r != "r1"]:
+                    provider.delete_revision(MEM, "demo", rev)
+            assert answer(provider.routers["mem/demo"].url) == "1"
             assert session.state.lock_holder("demo") is None
     assert tried >= 4
 

@@ -52,4 +52,4 @@ def test_release_script_canary_then_failed_gate(patched, tmp_path, capsys):
     bad = write_spec(tmp_path / "v3", "3", extra='[env]\nFAKE_BROKEN = "wrong-shape"\n')
     assert script.main([str(bad), "--to", "mem"]) == 1
     assert "previous version still serving" in capsys.readouterr().err
-    assert provider.traffic["demo"] == {"r2": 100}
+    assert provider.traffic["mem/demo"] == {"r2": 100}
