@@ -9,6 +9,7 @@ Python, without needing the image build.
 from __future__ import annotations
 
 import hashlib
+import shutil
 import subprocess
 import sys
 import uuid
@@ -37,6 +38,7 @@ def site_packages(frameworks: tuple[str, ...] = ("sklearn", "onnx"), extra: tupl
     _pip(["install", "--no-index", "--find-links", str(wheels), "--target", str(target), "--no-compile",
           "--upgrade", *requirements])
     (target / ".complete").write_text("\n".join(requirements))
+    shutil.rmtree(wheels, ignore_errors=True)  # installed now; keep only the site directory
     return target
 
 
