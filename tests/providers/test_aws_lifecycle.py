@@ -7,6 +7,7 @@ The tests run in file order on one deployment (each step starts from the previou
 
 from __future__ import annotations
 
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -14,7 +15,8 @@ import pytest
 import modelport.api as mp
 from modelport.errors import HealthGateFailed
 
-from tests.providers.aws.helpers import listener_weights, predict, session, tagged, unique, write_spec
+from tests.providers.aws.helpers import (listener_weights, predict, session, tagged, tagged_revision, unique,
+                                         write_spec)
 
 pytest_plugins = ["moto_fixtures.aws.fixtures", "tests.providers.aws.plugin"]  # one instance per session
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(900)]
@@ -77,6 +79,25 @@ def test_per_revision_route_reaches_that_revision(flow):
     revision = _status(flow)["revisions"][0]
     assert revision["endpoint"].endswith(":9001")  # the test listener of r1
     assert predict(revision["endpoint"], {"X-Modelport-Revision": "r1"}) == "v1"
+    # The same route on the public listener: a header rule (served by a real ALB; the emulator's
+    # load balancer plane serves only default actions, so it is checked as configuration here).
+    elbv2 = flow.aws.client("elbv2")
+    lb = elbv2.describe_load_balancers(Names=[flow.lb])["LoadBalancers"][0]
+    main = next(item for item in elbv2.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]
+                if item["Port"] == 80)
+    rules = [r for r in elbv2.describe_rules(ListenerArn=main["ListenerArn"])["Rules"] if not r["IsDefault"]]
+    tg = elbv2.describe_target_groups(Names=[flow.tg("r1")])["TargetGroups"][0]["TargetGroupArn"]
+    assert [(r["Conditions"][0]["HttpHeaderConfig"], r["Actions"][0]["TargetGroupArn"]) for r in rules] == [
+        ({"HttpHeaderName": "X-Modelport-Revision", "Values": ["r1"]}, tg)]
+
+
+def test_logs_come_from_cloudwatch(flow):
+    deadline = time.monotonic() + 60
+    text = ""
+    while not text and time.monotonic() < deadline:
+        text = mp.logs(flow.name, "aws", "r1", session=flow.session())
+        time.sleep(1)
+    assert text.strip(), "no log line of r1 reached the CloudWatch log group"
 
 
 def test_noop_redeploy_plans_nothing(flow):
@@ -101,8 +122,8 @@ def test_swap_blue_green_prunes_beyond_keep_revisions(flow):
     assert predict(result.endpoint) == "v1"
     row = _status(flow)
     assert [r["name"] for r in row["revisions"]] == ["r2", "r3"]  # keep_revisions = 1: r1 deleted
-    assert not [ident for _kind, ident in tagged(flow.aws, flow.name) if ident.endswith("-r1") or "/mp-" in ident
-                and ident.rsplit("/", 1)[-1] == f"mp-{flow.name}-r1"]
+    assert tagged_revision(flow.aws, flow.name, "r1") == []
+    assert tagged_revision(flow.aws, flow.name, "r3")  # (the check can see a revision's resources)
 
 
 def test_canary_moves_listener_weights_10_50_100(flow, monkeypatch):
@@ -143,12 +164,22 @@ def test_failed_gate_rolls_back(flow):
     row = _status(flow)
     assert row["traffic"] == {"r4": 100}
     assert "r5" not in [r["name"] for r in row["revisions"]]
-    assert not [ident for _kind, ident in tagged(flow.aws, flow.name) if ident.endswith("-r5")]
+    assert tagged_revision(flow.aws, flow.name, "r5") == []
+    assert predict(row["endpoint"]) == "v2"
+
+
+def test_task_that_cannot_start_fails_the_gate_and_rolls_back(flow):
+    missing = "aws-sm:arn:aws:secretsmanager:us-east-1:123456789012:secret:does-not-exist-AbCdEf"
+    bad = flow.spec("v1", env={"MARK": "no-secret"}, secrets={"DB_PASSWORD": missing}, local_targets=())
+    with pytest.raises(HealthGateFailed):
+        mp.swap(bad, "aws", strategy="blue-green", gate_timeout=45, session=flow.session())
+    row = _status(flow)
+    assert row["traffic"] == {"r4": 100} and [r["name"] for r in row["revisions"]] == ["r3", "r4"]
     assert predict(row["endpoint"]) == "v2"
 
 
 def test_rollback_returns_traffic_to_the_previous_revision(flow):
-    result = mp.rollback(flow.name, "aws", spec=flow.specs[-2], session=flow.session())
+    result = mp.rollback(flow.name, "aws", spec=flow.specs[0], session=flow.session())
     assert result.revision == "r3"
     assert listener_weights(flow.aws, flow.lb) == {flow.tg("r3"): 100}
     assert predict(result.endpoint) == "v1"

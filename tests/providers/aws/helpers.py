@@ -7,6 +7,7 @@ emulation (``moto_fixtures.aws``); nothing here knows the provider's internals.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import uuid
 from pathlib import Path
@@ -135,3 +136,9 @@ def tagged(aws, deployment: str) -> list[tuple[str, str]]:
     logs = aws.client("logs").describe_log_groups(logGroupNamePrefix=f"/modelport/{deployment}")["logGroups"]
     found += [("log group", g["logGroupName"]) for g in logs]
     return found
+
+
+def tagged_revision(aws, deployment: str, revision: str) -> list[tuple[str, str]]:
+    """The tagged resources of one revision (service, task definition, target group, ...)."""
+    pattern = re.compile(rf"(mp-{re.escape(deployment)}-{revision}|/{revision}/)(?![0-9])")
+    return [(kind, ident) for kind, ident in tagged(aws, deployment) if pattern.search(ident)]
