@@ -1,0 +1,48 @@
+"""Helpers for the azure provider's end-to-end tests: the ARM emulator (HTTPS, its own CA), iris
+projects with an azure target, and reads through the official ContainerInstanceManagementClient
+(independent of the provider under test)."""
+
+from __future__ import annotations
+
+import pytest
+
+from moto_fixtures.azure.fixtures import azure_emulator  # noqa: F401  (re-exported fixture)
+from tests.providers.gcp.helpers import served_version, unique, write_project  # noqa: F401
+
+from modelport.provider import TAG_DEPLOYMENT, TAG_REVISION
+
+TOKEN_ENV = "MODELPORT_TEST_AZURE_TOKEN"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def modelport_home(tmp_path_factory):
+    """One local image store and an ARM token (token_env) for the module."""
+    home = tmp_path_factory.mktemp("mphome")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MODELPORT_HOME", str(home))
+        patch.setenv(TOKEN_ENV, "emulator-token")
+        yield home
+
+
+def azure_target(arm, registry, **settings) -> dict:
+    """Settings of an azure target on the emulator, images in the local registry."""
+    return {"provider": "azure", "subscription_id": arm.subscription_id, "resource_group": arm.resource_group,
+            "location": arm.location, "base_url": arm.base_url, "ca_bundle": arm.ca_pem,
+            "token_env": TOKEN_ENV, "registry": f"{registry.host}/azure", "endpoint_host": "ip", **settings}
+
+
+def groups(arm, deployment: str) -> dict[str, object]:
+    """Container groups tagged with ``deployment``, by name, read with the official client."""
+    client = arm.client()
+    return {g.name: g for g in client.container_groups.list_by_resource_group(arm.resource_group)
+            if (g.tags or {}).get(TAG_DEPLOYMENT) == deployment}
+
+
+def revisions(arm, deployment: str) -> dict[str, str]:
+    """group name -> modelport revision tag."""
+    return {name: g.tags[TAG_REVISION] for name, g in groups(arm, deployment).items()}
+
+
+def address(group) -> str:
+    """http://ip:port of a group as the official client reads it."""
+    return f"http://{group.ip_address.ip}:{group.ip_address.ports[0].port}"
