@@ -126,10 +126,14 @@ def _plan_deploy(s: Session, loaded: LoadedSpec, target_name: str, image: ImageR
     infra = _infra_steps(provider, target, spec.deployment, observed)
     image_steps, placed = _image_steps(provider, target, spec.deployment, image)
     rev = revision_spec(spec, placed, "r0", size, target.settings)
-    known = [r["revision"] for r in s.state.revisions(spec.deployment, target_name)]
+    recorded = s.state.revisions(spec.deployment, target_name)
+    known = [r["revision"] for r in recorded]
+    current = strategies.active_revision(observed)
+    previous = next((json.loads(r["spec"]) for r in recorded
+                     if r["revision"] == current and r.get("spec") and not r.get("deleted")), None)
     plan = strategies.plan_rollout(provider, target, observed, rev, strategy or spec.rollout.strategy,
                                    steps or spec.rollout.steps, spec.rollout.keep_revisions, known,
-                                   image_steps, infra, kind=kind)
+                                   image_steps, infra, kind=kind, previous_spec=previous)
     return plan, _runtime(s, loaded, {target_name: (provider, target)})
 
 
@@ -423,3 +427,28 @@ def copy(src_ref: str, dest_repo: str, src_auth=None, dest_auth=None, progress=N
     from .registry import copy as registry_copy
 
     return registry_copy(src_ref, dest_repo, src_auth=src_auth, dest_auth=dest_auth, progress=progress)
+
+
+# -- orphans ---------------------------------------------------------------------------------------------
+
+def gc(path: str | Path | None = None, target: str | None = None, delete: bool = False,
+       session: Session | None = None) -> list[dict[str, Any]]:
+    """Tagged resources on the spec's targets (or one) that no recorded deployment owns; with
+    ``delete``, remove them. Asks the clouds, not the state file, what exists."""
+    s = _session(session)
+    loaded = validate(path, s)
+    names = [target] if target else sorted(loaded.spec.targets)
+    out = []
+    for name in names:
+        provider, t = s.target(loaded, name)
+        owned = {row["name"] for row in s.state.deployments(target=name)}
+        for res in provider.list_resources(t):
+            if res.deployment in owned:
+                continue
+            entry = {"target": name, "provider": provider.name, "kind": res.kind, "id": res.id,
+                     "deployment": res.deployment, "revision": res.revision, "deleted": False}
+            if delete:
+                provider.delete_resource(t, res)
+                entry["deleted"] = True
+            out.append(entry)
+    return out

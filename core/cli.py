@@ -336,6 +336,20 @@ def _run_transfer(ctx, output, title, fn):
     ctx.invoke(run, output=output)
 
 
+@command(main, "gc")
+@PATH
+@click.option("--to", "target", help="Only this target (default: every target of the spec).")
+@click.option("--delete", is_flag=True, help="Delete what is found (default: only list it).")
+def gc_cmd(session: Session, path, target, delete):
+    """List (or delete) tagged cloud resources that no recorded deployment owns."""
+    rows = api.gc(path, target, delete, session)
+    if not rows:
+        return {"orphans": []}, "no orphaned resources"
+    lines = [f"{'deleted' if r['deleted'] else 'orphan '} {r['target']:<10} {r['kind']:<14} {r['id']}"
+             f"  (deployment {r['deployment']}, revision {r['revision']})" for r in rows]
+    return {"orphans": rows}, "\n".join(lines)
+
+
 @command(main, "providers")
 def providers_cmd(session: Session):
     """Installed providers and their capabilities."""

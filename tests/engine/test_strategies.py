@@ -200,3 +200,22 @@ def test_provider_error_is_typed(memory, tmp_path):
     with pytest.raises(ProviderError, match="injected fault"):
         deploy(session, write_spec(tmp_path / "v1", "1"), "1")
     assert provider.revisions.get("demo", {}) == {}
+
+
+def test_gc_lists_and_deletes_orphans(memory, tmp_path):
+    provider, session = memory
+    folder = write_spec(tmp_path / "v1", "1")
+    deploy(session, folder, "1")
+    # a revision created behind modelport's back, for a deployment nobody recorded
+    from dataclasses import replace
+
+    from modelport.engine.revision import revision_spec
+    stray = replace(revision_spec(loaded(folder).spec, image("9"), "r7"), deployment="ghost")
+    provider.create_revision(MEM, stray)
+    found = mp.gc(folder, "mem", session=session)
+    assert [(r["deployment"], r["revision"], r["deleted"]) for r in found] == [("ghost", "r7", False)]
+    assert provider.revisions["mem/ghost"]
+    deleted = mp.gc(folder, "mem", delete=True, session=session)
+    assert deleted[0]["deleted"] and not provider.revisions["mem/ghost"]
+    assert mp.gc(folder, session=session) == []
+    assert answer(provider.routers["mem/demo"].url) == "1"
