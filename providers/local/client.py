@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import ipaddress
+import os
 import socket
+import tempfile
+from contextlib import contextmanager
 from typing import Any
 
 from modelport.errors import ProviderError
@@ -93,3 +97,15 @@ def free_address(used: set[str], port: int) -> str:
                 continue
         return addr
     raise ProviderError("local", "choose an address", "no free loopback address")
+
+
+@contextmanager
+def address_lock():
+    """A machine-wide lock around choosing a loopback address and creating its container."""
+    path = os.path.join(tempfile.gettempdir(), "modelport-local-addresses.lock")
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)

@@ -16,7 +16,7 @@ from modelport.provider import (Capabilities, Health, Observed, Provider, Regist
                                 Revision, RevisionSpec, Target)
 
 from .client import (L_ADDRESS, L_CONFIG, L_DEPLOYMENT, L_DIGEST, L_PORT, L_REVISION, L_TARGET,
-                     DockerClient, free_address)
+                     DockerClient, address_lock, free_address)
 
 
 class LocalSettings(BaseModel):
@@ -109,13 +109,16 @@ class LocalProvider(Provider):
                 raise ProviderError("local", "create revision",
                                     f"image {rev.image.digest} is not on this engine and has no registry reference")
             docker.pull(rev.image.ref)
-        address = free_address(docker.all_addresses(), rev.port)
-        env = {**rev.env, **rev.secret_values, "MODELPORT_HOST": address, "PORT": str(rev.port)}
-        labels = {L_TARGET: target.name, L_DEPLOYMENT: rev.deployment, L_REVISION: rev.revision,
-                  L_DIGEST: rev.image.digest, L_CONFIG: rev.config, L_ADDRESS: address,
-                  L_PORT: str(rev.port), "io.modelport.model.version": rev.model_version}
-        container = docker.run(f"mp-{target.name}-{rev.deployment}-{rev.revision}", rev.image.image_id,
-                               env, labels, int(rev.size.cpu * 1e9), rev.size.memory_mib * 1024 * 1024)
+        # the address is taken once a labelled container exists: choose and create under a lock
+        # so two modelport processes never pick the same one
+        with address_lock():
+            address = free_address(docker.all_addresses(), rev.port)
+            env = {**rev.env, **rev.secret_values, "MODELPORT_HOST": address, "PORT": str(rev.port)}
+            labels = {L_TARGET: target.name, L_DEPLOYMENT: rev.deployment, L_REVISION: rev.revision,
+                      L_DIGEST: rev.image.digest, L_CONFIG: rev.config, L_ADDRESS: address,
+                      L_PORT: str(rev.port), "io.modelport.model.version": rev.model_version}
+            container = docker.run(f"mp-{target.name}-{rev.deployment}-{rev.revision}", rev.image.image_id,
+                                   env, labels, int(rev.size.cpu * 1e9), rev.size.memory_mib * 1024 * 1024)
         container.reload()
         return _to_revision(container)
 
