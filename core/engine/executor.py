@@ -177,6 +177,8 @@ def execute(s: dict[str, Any], rt: Runtime, plan: Plan) -> None:
         provider.create_revision(target, rev)
         rt.state.record_revision(name, target.name, rev.revision, rev.image.digest, _image_json(rev),
                                  rev.config, rev.model_version, spec=s["rev"])
+    elif op == "update_revision":
+        _update(rt, binding, name, s["current"], s["rev"])
     elif op == "wait_ready":
         gates.wait_until(lambda: provider.health(target, name, s["revision"]), rt.gate_timeout,
                          f"revision {s['revision']} on {target.name}")
@@ -210,12 +212,25 @@ def undo(s: dict[str, Any], rt: Runtime, plan: Plan) -> None:
         provider, target = binding
         provider.delete_revision(target, plan.deployment, s["revision"])
         rt.state.mark_revision_deleted(plan.deployment, target.name, s["revision"])
+    elif op == "update_revision":
+        _update(rt, binding, plan.deployment, s["revision"], s["previous_rev"])
     elif op == "set_traffic" and s.get("previous"):
         provider, target = binding
         provider.set_traffic(target, plan.deployment, s["previous"])
     elif op == "ensure_infra" and s.get("fresh"):
         provider, target = binding
         provider.destroy(target, plan.deployment)
+
+
+def _update(rt: Runtime, binding: Binding, name: str, current: str, data: dict[str, Any]) -> None:
+    """Replace revision ``current`` in place by the revision in ``data``; the state follows."""
+    provider, target = binding
+    rev = _with_secrets(from_data(data), rt, binding)
+    provider.update_revision(target, current, rev)
+    rt.state.record_revision(name, target.name, rev.revision, rev.image.digest, _image_json(rev),
+                             rev.config, rev.model_version, spec=data)
+    if current != rev.revision:
+        rt.state.mark_revision_deleted(name, target.name, current)
 
 
 def _with_secrets(rev, rt: Runtime, binding: Binding):

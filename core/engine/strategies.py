@@ -34,9 +34,11 @@ def active_revision(observed: Observed) -> str | None:
 def plan_rollout(provider: Provider, target: Target, observed: Observed, rev: RevisionSpec,
                  strategy: str, steps: list[int], keep: int, known_names: list[str],
                  image_steps: list[dict[str, Any]], infra_steps: list[dict[str, Any]],
-                 kind: str = "deploy") -> Plan:
+                 kind: str = "deploy", previous_spec: dict[str, Any] | None = None) -> Plan:
     """Deploy ``rev`` on ``target``: nothing when it already serves all traffic; otherwise a new
-    revision moved in by ``strategy``, every traffic move gated, older revisions pruned."""
+    revision moved in by ``strategy``, every traffic move gated, older revisions pruned.
+    ``previous_spec``: the RevisionSpec data of the serving revision; with it, all-at-once on a
+    provider with ``in_place_update`` updates that revision in place (undo restores it)."""
     t = target.name
     if strategy not in STRATEGIES:
         raise UsageError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
@@ -50,6 +52,9 @@ def plan_rollout(provider: Provider, target: Target, observed: Observed, rev: Re
             f"provider {provider.name!r} (target {t!r}) cannot split traffic, so canary is refused",
             hint="use --strategy blue-green (new revision gated, then switched) or all-at-once")
     out: list[dict[str, Any]] = [*infra_steps, *image_steps]
+    if (strategy == "all-at-once" and provider.capabilities.in_place_update and same is None
+            and current is not None and previous_spec is not None):
+        return _in_place(provider, target, observed, rev, current, previous_spec, keep, known_names, out, kind)
     if same is not None:  # the wanted revision exists but is not serving all traffic
         name = same.name
     else:
@@ -81,6 +86,28 @@ def plan_rollout(provider: Provider, target: Target, observed: Observed, rev: Re
     out.append(step("record", t, "record the deployment", revision=name, digest=rev.image.digest,
                     model_version=rev.model_version, image_ref=rev.image.ref, config=rev.config))
     return Plan(kind, rev.deployment, (t,), tuple(out), tuple(notes))
+
+
+def _in_place(provider: Provider, target: Target, observed: Observed, rev: RevisionSpec, current: str,
+              previous_spec: dict[str, Any], keep: int, known_names: list[str], out: list[dict[str, Any]],
+              kind: str) -> Plan:
+    """All-at-once on an in-place provider: the serving revision becomes the new one (no second
+    revision, no traffic move), then the endpoint is gated."""
+    t = target.name
+    name = next_revision_name([r.name for r in observed.revisions] + known_names)
+    rev = renamed(rev, name)
+    where = (observed.revision(current).extra or {}).get("group") or current
+    note = f"updates {where} in place: the container restarts"
+    out.append(step("update_revision", t, f"update revision {current} to {name} on {t} ({provider.name}): "
+                    f"image {rev.image.digest[:19]}, {rev.size.cpu:g} vCPU / {rev.size.memory_mib} MiB; {note}",
+                    revision=name, current=current, rev=to_data(rev), previous_rev=previous_spec,
+                    resources=provider.translate(rev, target)))
+    out.append(step("wait_ready", t, f"wait until {name} is ready", revision=name))
+    out.append(step("gate", t, f"gate: {t} endpoint answers the smoke request", revision=name, via="endpoint"))
+    out += _prune(t, observed, keep_after=[name, current], keep=keep)
+    out.append(step("record", t, "record the deployment", revision=name, digest=rev.image.digest,
+                    model_version=rev.model_version, image_ref=rev.image.ref, config=rev.config))
+    return Plan(kind, rev.deployment, (t,), tuple(out), (note,))
 
 
 def _split(previous: dict[str, int], new: str, pct: int) -> dict[str, int]:
