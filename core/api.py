@@ -28,7 +28,7 @@ from .engine.gate import Smoke, infer
 from .engine.images import ImageMover, image_present
 from .engine.plan import Plan, step
 from .engine.revision import from_data, revision_spec, size_of, with_config
-from .engine.session import Session, resolve_secret_values, spec_root
+from .engine.session import Session, check_secret_refs, resolve_secret_values, spec_root
 from .errors import NotFound, UsageError
 from .provider import ImageRef, Provider, RevisionSpec, Target
 from .spec import LoadedSpec, Spec, load_spec
@@ -120,6 +120,7 @@ def _plan_deploy(s: Session, loaded: LoadedSpec, target_name: str, image: ImageR
                  strategy: str | None, steps: list[int] | None, kind: str) -> tuple[Plan, Runtime]:
     spec = loaded.spec
     provider, target = s.target(loaded, target_name)
+    check_secret_refs(loaded, provider, target_name)
     size = size_of(spec)
     provider.check_size(size, target)
     observed = provider.observe(target, spec.deployment)
@@ -260,6 +261,7 @@ def migrate(name: str, source: str, dest: str, retire_source: bool = False, spec
     loaded = _spec_for(s, name, source, spec)
     src_provider, src_t = s.target(loaded, source)
     dst_provider, dst_t = s.target(loaded, dest)
+    check_secret_refs(loaded, dst_provider, dest)
     executor.check_unfinished(s.state, name)
     observed_src = src_provider.observe(src_t, name)
     active = strategies.active_revision(observed_src)
@@ -344,7 +346,7 @@ def predict(name: str, target: str, body: dict[str, Any], session: Session | Non
     endpoint = provider.observe(t, name).endpoint
     if not endpoint:
         raise NotFound(f"{name} on {target} has no endpoint (is it serving?)")
-    return infer(endpoint, loaded.spec.model.name, body)
+    return infer(endpoint, loaded.spec.model.name, body, provider.endpoint_headers(t, name))
 
 
 def history(name: str, session: Session | None = None) -> dict[str, Any]:

@@ -239,6 +239,11 @@ class Provider(abc.ABC):
         """Shared resources ``ensure_infrastructure`` would create. Read-only. Default: none."""
         return []
 
+    def endpoint_headers(self, target: Target, deployment: str) -> Mapping[str, str]:
+        """Headers a request to the deployment's endpoint needs (e.g. an identity token for a
+        private service). Used by health gates, output comparison and ``predict``. Default: none."""
+        return {}
+
     @abc.abstractmethod
     def health(self, target: Target, deployment: str, revision: str) -> Health:
         """Is ``revision`` ready, and where can a smoke request reach it."""

@@ -7,5 +7,7 @@ modules are added to this list by their authors.
 
 pytest_plugins = [
     "moto_fixtures.pytest_plugin",
+    "moto_fixtures.aws.fixtures",
+    "tests.providers.aws.plugin",
     "moto_fixtures.gcp.fixtures",
 ]

@@ -122,8 +122,11 @@ def _run(plan: Plan, rt: Runtime, op: int, start: int) -> Result:
         rt.state.finish_operation(op, FAILED, message)
         rt.state.add_event(plan.deployment, "operation", f"{plan.kind} failed and was rolled back: {exc}",
                            operation=op)
-        if isinstance(exc, ModelportError) and not problems:
-            exc.message = f"{exc.message} — rolled back: previous traffic restored, new revision removed"
+        if isinstance(exc, ModelportError):
+            exc.message = (f"{exc.message} — rolled back: previous traffic restored, new revision removed"
+                           if not problems else
+                           f"{exc.message} — ROLLBACK INCOMPLETE ({'; '.join(problems)}); "
+                           f"check `modelport status {plan.deployment}` and `modelport gc`")
         raise
     rt.state.finish_operation(op, SUCCEEDED)
     rt.state.add_event(plan.deployment, "operation", f"{plan.kind} succeeded", operation=op)
@@ -256,7 +259,8 @@ def _gate(s: dict[str, Any], rt: Runtime, provider: Provider, target: Target, na
         gates.smoke(health.endpoint, rt.smoke, health.headers, where=f"revision {revision} on {target.name}")
     if "endpoint" in checks:
         endpoint = _wait_endpoint(provider, target, name, rt.gate_timeout)
-        gates.smoke(endpoint, rt.smoke, where=f"{target.name} endpoint {endpoint}")
+        gates.smoke(endpoint, rt.smoke, provider.endpoint_headers(target, name),
+                    where=f"{target.name} endpoint {endpoint}")
 
 
 def _wait_endpoint(provider: Provider, target: Target, name: str, timeout: float) -> str:
@@ -278,7 +282,7 @@ def _compare(s: dict[str, Any], rt: Runtime, name: str) -> None:
     for t in (s["source"], s["target"]):
         provider, target = rt.bindings[t]
         endpoint = _wait_endpoint(provider, target, name, rt.gate_timeout)
-        reply = gates.infer(endpoint, rt.smoke.model, rt.smoke.body)
+        reply = gates.infer(endpoint, rt.smoke.model, rt.smoke.body, provider.endpoint_headers(target, name))
         answers.append([(o.get("name"), o.get("shape"), o.get("data")) for o in reply.get("outputs", [])])
     if not _same(answers[0], answers[1]):
         raise HealthGateFailed(f"outputs differ between {s['source']} and {s['target']} for the sample input")

@@ -65,7 +65,6 @@ class Session:
             try:
                 provider, target = self.target(loaded, name)
                 provider.check_size(size_of(loaded.spec), target)
-                check_secret_refs(loaded, provider, name)
             except SpecErrors as exc:
                 errors.extend(exc.errors)
             except (NotFound, PluginError) as exc:

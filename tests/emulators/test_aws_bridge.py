@@ -24,7 +24,6 @@ from botocore.exceptions import ClientError
 from moto_fixtures.aws import ACCOUNT_ID, AwsEmulation, Credentials
 from moto_fixtures.aws.bridge import RETRY_AFTER
 from moto_fixtures.aws.containers import OWNER, SERVICE
-from moto_fixtures.aws.fixtures import aws_emulation  # noqa: F401 - the session fixture
 from moto_fixtures.aws.hosts import HostsBlock
 from moto_fixtures.aws.rules import RequestFacts, chosen_action, forward_weights
 from moto_fixtures.aws.samples import (

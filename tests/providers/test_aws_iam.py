@@ -17,7 +17,6 @@ from modelport_providers.aws import iam
 from modelport_providers.aws.settings import AwsSettings
 from tests.providers.aws.helpers import REPO, write_spec
 
-pytest_plugins = ["tests.providers.aws.plugin"]
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(900)]
 
 # Called only in situations this proof does not create (a resumed secret write).

@@ -12,7 +12,6 @@ from modelport_providers.aws.provider import AwsProvider
 from modelport_providers.aws.settings import AwsSettings
 from tests.providers.aws.helpers import tagged, unique
 
-pytest_plugins = ["moto_fixtures.aws.fixtures"]
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
 
 

@@ -18,7 +18,6 @@ from modelport.errors import HealthGateFailed
 from tests.providers.aws.helpers import (listener_weights, predict, session, tagged, tagged_revision, unique,
                                          write_spec)
 
-pytest_plugins = ["moto_fixtures.aws.fixtures", "tests.providers.aws.plugin"]  # one instance per session
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(900)]
 
 

@@ -9,7 +9,6 @@ import modelport.api as mp
 from modelport.errors import NotFound
 from tests.providers.aws.helpers import predict, session, tagged, unique, write_spec
 
-pytest_plugins = ["moto_fixtures.aws.fixtures", "tests.providers.aws.plugin"]
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(900)]
 
 

@@ -10,7 +10,6 @@ from google.api_core import exceptions as gexc
 import modelport.api as mp
 from modelport.engine.session import Session
 from modelport.state import StateStore
-from moto_fixtures.aws.fixtures import aws_emulation  # noqa: F401 - the session fixture
 from tests.providers.gcp.helpers import (cloud, gcp_target, modelport_home, read_service,  # noqa: F401
                                          served_version, service_containers, unique, write_project)
 
