@@ -46,3 +46,21 @@ def revisions(arm, deployment: str) -> dict[str, str]:
 def address(group) -> str:
     """http://ip:port of a group as the official client reads it."""
     return f"http://{group.ip_address.ip}:{group.ip_address.ports[0].port}"
+
+
+def wait_ready(endpoint: str, timeout: float = 120) -> str:
+    """Wait until the model server at ``endpoint`` is ready (after a container restart)."""
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{endpoint}/v2/health/ready", timeout=3).status_code == 200:
+                return endpoint
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{endpoint} did not become ready in {timeout:g} s")
+        time.sleep(0.5)
