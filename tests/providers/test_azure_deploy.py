@@ -60,3 +60,24 @@ def test_deploy_status_noop_destroy(tmp_path, session, azure_emulator, registry,
     mp.destroy(name, "azure", session=session)
     assert groups(arm, name) == {}
     assert mp.status(session=session) == []
+
+
+def test_private_subnet_resources_and_logs(tmp_path, session, azure_emulator, registry):
+    arm, name = azure_emulator, unique("a")
+    subnet = (f"/subscriptions/{arm.subscription_id}/resourceGroups/{arm.resource_group}/providers/"
+              "Microsoft.Network/virtualNetworks/vnet/subnets/aci")
+    settings = azure_target(arm, registry, subnet_id=subnet, restart_policy="OnFailure")
+    project = write_project(tmp_path / "v1", "1", name, {"azure": settings})
+    result = mp.deploy(project, "azure", session=session)
+    group = groups(arm, name)[f"{name}-r1"]
+    assert group.ip_address.type == "Private" and group.ip_address.dns_name_label is None
+    assert [s.id for s in group.subnet_ids] == [subnet] and group.restart_policy == "OnFailure"
+    assert result.endpoint == address(group) and served_version(result.endpoint) == "1"
+
+    provider, target = session.target(mp.validate(project, session), "azure")
+    [resource] = [r for r in provider.list_resources(target) if r.deployment == name]
+    assert (resource.kind, resource.revision, resource.digest) == ("container-group", "r1", group.tags[TAG_DIGEST])
+    assert isinstance(mp.logs(name, "azure", session=session), str)
+    provider.delete_resource(target, resource)
+    assert groups(arm, name) == {}
+    mp.destroy(name, "azure", session=session)
