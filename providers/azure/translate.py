@@ -22,7 +22,7 @@ rewrites its tags, so revisions are found by their ``modelport:revision`` tag, n
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
 
 from modelport.errors import SpecError, UsageError
 from modelport.provider import TAG_CONFIG, TAG_DEPLOYMENT, TAG_DIGEST, TAG_REVISION, RevisionSpec

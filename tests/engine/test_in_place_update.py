@@ -13,7 +13,7 @@ import modelport.api as mp
 from modelport.engine.session import Session
 from modelport.errors import HealthGateFailed
 from modelport.plugins import load_providers
-from modelport.provider import Capabilities, Revision, RevisionSpec, Target
+from modelport.provider import Revision, RevisionSpec, Target
 from modelport.state import StateStore
 from modelport.testing.memory import MemoryPlugin, MemoryProvider, _revision_handler, _Server
 

@@ -7,6 +7,7 @@ import pytest
 
 import modelport.api as mp
 from modelport.engine.session import Session
+from modelport.errors import ProviderError
 from modelport.provider import TAG_CONFIG, TAG_DIGEST
 from modelport.state import StateStore
 from tests.providers.azure.helpers import (address, azure_emulator, azure_target, groups,  # noqa: F401
@@ -81,3 +82,21 @@ def test_private_subnet_resources_and_logs(tmp_path, session, azure_emulator, re
     provider.delete_resource(target, resource)
     assert groups(arm, name) == {}
     mp.destroy(name, "azure", session=session)
+
+
+def test_arm_error_becomes_provider_error(tmp_path, session, azure_emulator, registry, monkeypatch):
+    arm, first, second = azure_emulator, unique("a"), unique("a")
+    monkeypatch.setenv("API_KEY_SOURCE", "s3cr3t-value")
+    target = {"azure": azure_target(arm, registry, dns_label_prefix=f"shared{first}")}
+    mp.deploy(write_project(tmp_path / "one", "1", first, target), "azure", session=session)
+    try:
+        # the same DNS label in the same region: ARM refuses the second group
+        with pytest.raises(ProviderError) as err:
+            mp.deploy(write_project(tmp_path / "two", "1", second, target, secrets={"API_KEY": "env:API_KEY_SOURCE"}),
+                      "azure", session=session)
+        assert "DnsNameLabelAlreadyTaken" in str(err.value) and "s3cr3t-value" not in str(err.value)
+        assert groups(arm, second) == {}
+        assert list(groups(arm, first)) == [f"{first}-r1"]
+    finally:
+        mp.destroy(first, "azure", session=session)
+    assert groups(arm, first) == {}

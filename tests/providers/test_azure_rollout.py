@@ -6,7 +6,6 @@ after every step."""
 
 from __future__ import annotations
 
-import json
 
 import pytest
 from click.testing import CliRunner
