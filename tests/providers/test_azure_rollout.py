@@ -116,3 +116,21 @@ def test_swaps_rollback_and_failed_gates(tmp_path, session, azure_emulator, regi
 
     mp.destroy(name, "azure", session=session)
     assert groups(arm, name) == {}
+
+
+def test_all_at_once_with_a_new_size_recreates_the_group(tmp_path, session, azure_emulator, registry):
+    arm, name = azure_emulator, unique("a")
+    target = {"azure": azure_target(arm, registry)}
+    mp.deploy(write_project(tmp_path / "v1", "1", name, target), "azure", session=session)
+    try:
+        # ACI sets cpu/memory only at creation: the group is deleted and created again, same name
+        bigger = write_project(tmp_path / "v2", "2", name, target, cpu=2, memory="2Gi")
+        result = mp.swap(bigger, "azure", "all-at-once", session=session)
+        group = groups(arm, name)[f"{name}-r1"]
+        requests = group.containers[0].resources.requests
+        assert (requests.cpu, requests.memory_in_gb) == (2, 2.0)
+        assert revisions(arm, name) == {f"{name}-r1": "r2"} and serving(arm, name) == "r2"
+        assert result.endpoint == address(group) and served_version(result.endpoint) == "2"
+    finally:
+        mp.destroy(name, "azure", session=session)
+    assert groups(arm, name) == {}
