@@ -143,3 +143,11 @@ def test_token_env_credential(monkeypatch):
     with pytest.raises(ProviderError, match="MY_TOKEN") as err:
         cred.get_token("x")
     assert "tok-123" not in str(err.value)
+
+
+def test_default_credential_is_azure_identity():
+    from azure.identity import DefaultAzureCredential
+
+    from modelport_providers.azure.client import credential
+
+    assert isinstance(credential(settings()), DefaultAzureCredential)
