@@ -18,7 +18,12 @@ r = json.load(sys.stdin)
 o = {x["name"]: x["data"] for x in r["outputs"]}
 print("  model", r.get("model_version"), "labels", o["predict"], "P(class 0 | row 1) = %.6f" % o["predict_proba"][0])'
 }
-cleanup() { "$MP" destroy iris --to dev >/dev/null 2>&1 || true; "$MP" destroy iris --to staging >/dev/null 2>&1 || true; rm -rf "$work"; }
+clouds_pid=""
+cleanup() {
+  for t in dev staging aws gcp azure; do "$MP" destroy iris --to "$t" >/dev/null 2>&1 || true; done
+  if [ -n "$clouds_pid" ]; then kill "$clouds_pid" 2>/dev/null || true; wait "$clouds_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
 trap cleanup EXIT
 
 say "1. validate the spec (no cloud is touched)"
@@ -53,5 +58,73 @@ say "8. status and history"
 
 say "9. destroy"
 "$MP" destroy iris --to staging
+
+[ "${DEMO_CLOUDS:-1}" = "1" ] || exit 0
+
+say "10. the emulated clouds: AWS (moto + ECS/ALB data plane), GCP (Cloud Run v2), Azure (ARM over HTTPS)"
+python3 -m moto_fixtures.demo_clouds "$work/clouds.env" &
+clouds_pid=$!
+for _ in $(seq 1 240); do [ -f "$work/clouds.env" ] && break; sleep 1; done
+[ -f "$work/clouds.env" ] || { echo "the emulated clouds did not start" >&2; exit 1; }
+set -a; . "$work/clouds.env"; set +a
+# the settings a real user writes for real clouds, here pointed at the emulators
+# (each cloud's registry is replaced by a local registry through the registry override)
+for v in v1 v2; do cat >> "$work/$v/modelport.toml" <<TOML
+
+[targets.aws]
+provider = "aws"
+region = "$AWS_REGION"
+endpoint_url = "$AWS_ENDPOINT_URL"
+registry = "$AWS_ECR_REGISTRY/modelport"
+
+[targets.gcp]
+provider = "gcp"
+project = "modelport-demo"
+region = "us-central1"
+api_endpoint = "$GCP_ENDPOINT"
+credentials = "anonymous"
+registry = "$GCP_REGISTRY/modelport"
+public = true
+
+[targets.azure]
+provider = "azure"
+subscription_id = "$AZURE_SUBSCRIPTION"
+resource_group = "modelport-demo"
+location = "eastus"
+base_url = "$AZURE_BASE_URL"
+ca_bundle = "$AZURE_CA_BUNDLE"
+token_env = "DEMO_AZURE_TOKEN"
+registry = "$AZURE_REGISTRY/modelport"
+endpoint_host = "ip"              # the emulator has no DNS for *.azurecontainer.io
+TOML
+done
+export DEMO_AZURE_TOKEN=demo-token  # the emulator accepts any bearer token
+
+say "11. deploy version 1 to AWS: ECR, ECS on Fargate, an application load balancer"
+"$MP" plan "$work/v1" --to aws
+"$MP" deploy "$work/v1" --to aws
+predict aws
+
+say "12. canary swap to version 2 on AWS: 10% -> 50% -> 100%, each step gated"
+"$MP" swap "$work/v2" --to aws --strategy canary --steps 10,50,100
+predict aws
+
+say "13. migrate to GCP (Cloud Run): same digest, size fitted to Cloud Run, outputs compared"
+"$MP" migrate iris --from aws --to gcp
+predict gcp
+
+say "14. migrate from GCP to Azure (Container Instances: no traffic split, so blue-green)"
+"$MP" migrate iris --from gcp --to azure
+predict azure
+
+say "15. the same image everywhere"
+"$MP" status --output json | python3 -c '
+import json, sys
+for d in json.load(sys.stdin)["deployments"]:
+    active = max(d["traffic"], key=d["traffic"].get)
+    digest = next(r["digest"] for r in d["revisions"] if r["name"] == active)
+    print("  %-6s %-6s %s  %s" % (d["target"], d["provider"], digest, d["endpoint"]))'
+for t in aws gcp azure; do predict "$t"; done
+
 echo
-echo "demo finished: one image, deployed, swapped, rolled back and migrated with identical predictions"
+echo "demo finished: one image, deployed to AWS, canary-swapped, migrated to GCP and Azure, identical predictions"
