@@ -38,11 +38,12 @@ def _session(session: Session | None) -> Session:
     return session or Session()
 
 
-def validate(path: str | Path | None = None, session: Session | None = None) -> LoadedSpec:
+def validate(path: str | Path | None = None, session: Session | None = None,
+             sizes: bool = True) -> LoadedSpec:
     """Load and validate a spec and every target's settings and size (no cloud call)."""
     s = _session(session)
     loaded = load_spec(path)
-    s.validate_targets(loaded)
+    s.validate_targets(loaded, sizes)
     return loaded
 
 
@@ -213,13 +214,14 @@ def _context(loaded: LoadedSpec, rt: Runtime) -> dict[str, Any]:
 # -- by deployment name ------------------------------------------------------------------------------
 
 def _spec_for(s: Session, name: str, target: str | None, spec: str | Path | None) -> LoadedSpec:
+    # operations on a deployed revision check sizes where they create something (migrate fits)
     if spec:
-        return validate(spec, s)
+        return validate(spec, s, sizes=False)
     rows = s.state.deployments(name, target)
     if not rows:
         raise NotFound(f"no deployment {name!r}" + (f" on {target!r}" if target else "") + " in the state store",
                        hint="pass --spec PATH to name its modelport.toml")
-    return validate(rows[0]["spec_file"], s)
+    return validate(rows[0]["spec_file"], s, sizes=False)
 
 
 def rollback(name: str, target: str, revision: str | None = None, spec: str | Path | None = None,

@@ -56,15 +56,17 @@ class Session:
             raise SpecErrors(spec_error_from_settings(str(loaded.file), name, exc, provider.settings_model)) from None
         return provider, Target(name, section.provider, settings)
 
-    def validate_targets(self, loaded: LoadedSpec) -> None:
-        """Validate every target's settings and size against its provider (no cloud call)."""
+    def validate_targets(self, loaded: LoadedSpec, sizes: bool = True) -> None:
+        """Validate every target's settings and (with ``sizes``) the spec's size against each
+        provider's limits (no cloud call). Migrations skip the size check: they fit the size."""
         from .revision import size_of
 
         errors: list[SpecError] = []
         for name in loaded.spec.targets:
             try:
                 provider, target = self.target(loaded, name)
-                provider.check_size(size_of(loaded.spec), target)
+                if sizes:
+                    provider.check_size(size_of(loaded.spec), target)
             except SpecErrors as exc:
                 errors.extend(exc.errors)
             except (NotFound, PluginError) as exc:
