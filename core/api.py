@@ -28,7 +28,7 @@ from .engine.gate import Smoke, infer
 from .engine.images import ImageMover, image_present
 from .engine.plan import Plan, step
 from .engine.revision import from_data, revision_spec, size_of, with_config
-from .engine.session import Session, check_secret_refs, resolve_secret_values, spec_root
+from .engine.session import Session, check_secret_refs, resolve_secret_values
 from .errors import NotFound, UsageError
 from .provider import ImageRef, Provider, RevisionSpec, Target
 from .spec import LoadedSpec, Spec, load_spec

@@ -17,7 +17,7 @@ import click
 
 from . import api
 from .engine.session import Session
-from .errors import EXIT_BAD_INPUT, EXIT_FAILED, ModelportError, UsageError
+from .errors import EXIT_FAILED, ModelportError, UsageError
 from .state import StateStore
 
 OUTPUT = click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text",

@@ -127,6 +127,22 @@ class RevisionSpec:
     secret_values: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
 
+#: what plans show in place of a secret value
+REDACTED = "***"
+
+
+def client_side_secret(rev: "RevisionSpec", name: str, reveal: bool) -> str:
+    """The value a provider sends for a client-side secret (``env:``/``file:``): the resolved value
+    when ``reveal`` (creating the revision), :data:`REDACTED` otherwise (plans, display)."""
+    if not reveal:
+        return REDACTED
+    if name in rev.secret_values:
+        return rev.secret_values[name]
+    from .errors import UsageError
+    raise UsageError(f"the value of secret {name} ({rev.secrets[name].split(':', 1)[0]}:...) "
+                     "was not resolved before creating the revision")
+
+
 @dataclass(frozen=True)
 class Revision:
     """A revision as the cloud reports it."""

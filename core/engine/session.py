@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from pydantic import ValidationError
 
@@ -112,14 +112,3 @@ def resolve_secret_values(secrets: dict[str, str], native: set[str], root: Path 
             except OSError as exc:
                 raise UsageError(f"secrets.{key}: cannot read {path}: {exc.strerror}") from None
     return values
-
-
-def spec_root(spec_file: str | None) -> Path | None:
-    return Path(spec_file).parent if spec_file else None
-
-
-def jsonable(value: Any) -> Any:
-    """Plain data for JSON output."""
-    if hasattr(value, "to_dict"):
-        return value.to_dict()
-    return value

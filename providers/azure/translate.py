@@ -25,7 +25,8 @@ from __future__ import annotations
 from typing import Any
 
 from modelport.errors import SpecError, UsageError
-from modelport.provider import TAG_CONFIG, TAG_DEPLOYMENT, TAG_DIGEST, TAG_REVISION, RevisionSpec
+from modelport.provider import (REDACTED, TAG_CONFIG, TAG_DEPLOYMENT, TAG_DIGEST, TAG_REVISION, RevisionSpec,
+                                client_side_secret)
 
 from .settings import AzureSettings
 from .sizes import load_limits, memory_gb
@@ -34,7 +35,6 @@ TAG_ACTIVE = "modelport:active"
 TAG_MODEL_VERSION = "modelport:model-version"
 CONTAINER = "model"
 READY_PATH = "/v2/health/ready"
-REDACTED = "***"
 RESERVED_ENV = ("PORT", "MODELPORT_HOST")
 
 # Readiness: checked every 5 s; liveness: model loading may take a while, so a stuck server is
@@ -76,13 +76,8 @@ def environment(rev: RevisionSpec, reveal: bool = False) -> list[dict[str, str]]
             raise SpecError("", f"{field}.{name}", f"{name} is set by modelport on Container Instances")
         if name in rev.env:
             out.append({"name": name, "value": rev.env[name]})
-        elif not reveal:
-            out.append({"name": name, "secureValue": REDACTED})
-        elif name in rev.secret_values:
-            out.append({"name": name, "secureValue": rev.secret_values[name]})
         else:
-            raise UsageError(f"the value of secret {name} ({rev.secrets[name].split(':', 1)[0]}:...) "
-                             "was not resolved before creating the revision")
+            out.append({"name": name, "secureValue": client_side_secret(rev, name, reveal)})
     return out
 
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping
 
 from modelport.errors import SpecError, UsageError
-from modelport.provider import RevisionSpec
+from modelport.provider import RevisionSpec, client_side_secret
 
 from .settings import INGRESS, GcpSettings
 from .sizes import GPU_TYPE, load_limits
@@ -43,7 +43,6 @@ REVISION_TRAFFIC = "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION"
 SECRET_SCHEME = "gcp-sm"
 RESERVED_ENV = ("PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION")
 READY_PATH = "/v2/health/ready"
-REDACTED = "***"
 INVOKER_ROLE, PUBLIC_MEMBER = "roles/run.invoker", "allUsers"
 
 # Startup: model loading may take a while (period 5 s x 24 = 2 minutes); liveness: a stuck
@@ -121,13 +120,8 @@ def env_vars(rev: RevisionSpec, reveal: bool) -> list[dict[str, Any]]:
             out.append({"name": name, "value": rev.env[name]})
         elif rev.secrets[name].startswith(f"{SECRET_SCHEME}:"):
             out.append({"name": name, "value_source": {"secret_key_ref": secret_key_ref(name, rev.secrets[name])}})
-        elif not reveal:
-            out.append({"name": name, "value": REDACTED})
-        elif name in rev.secret_values:
-            out.append({"name": name, "value": rev.secret_values[name]})
         else:
-            raise UsageError(f"the value of secret {name} ({rev.secrets[name].split(':', 1)[0]}:...) "
-                             "was not resolved before creating the revision")
+            out.append({"name": name, "value": client_side_secret(rev, name, reveal)})
     return out
 
 
