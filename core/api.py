@@ -175,6 +175,7 @@ def deploy(path: str | Path | None = None, target: str = "", strategy: str | Non
     s = _session(session)
     loaded = validate(path, s)
     s.target(loaded, target)
+    s.state.check_lock(loaded.spec.deployment)  # fail fast, before building
     executor.check_unfinished(s.state, loaded.spec.deployment)
     image = _built_image(s, loaded)
     return deploy_image(loaded, target, image, strategy, steps, gate_timeout, break_lock, s, _kind)
@@ -264,6 +265,7 @@ def migrate(name: str, source: str, dest: str, retire_source: bool = False, spec
     src_provider, src_t = s.target(loaded, source)
     dst_provider, dst_t = s.target(loaded, dest)
     check_secret_refs(loaded, dst_provider, dest)
+    s.state.check_lock(name)
     executor.check_unfinished(s.state, name)
     observed_src = src_provider.observe(src_t, name)
     active = strategies.active_revision(observed_src)

@@ -146,6 +146,16 @@ class StateStore:
             db.execute("INSERT INTO locks VALUES (?,?,?,?,?,?)",
                        (name, holder, os.getpid(), socket.gethostname(), operation, now))
 
+    def check_lock(self, name: str) -> None:
+        """Raise :class:`LockHeld` if another live process holds the deployment's lock (lets a
+        command fail fast, before building anything)."""
+        row = self.lock_holder(name)
+        if row is not None and row["pid"] != os.getpid():
+            alive = _alive(row["pid"], row["host"])
+            who = f"{row['holder']} (pid {row['pid']} on {row['host']})"
+            if alive:
+                raise LockHeld(name, who)
+
     def set_lock_operation(self, name: str, operation: int) -> None:
         with self._conn() as db:
             db.execute("UPDATE locks SET operation=? WHERE name=? AND pid=?", (operation, name, os.getpid()))

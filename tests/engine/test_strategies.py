@@ -219,3 +219,24 @@ def test_gc_lists_and_deletes_orphans(memory, tmp_path):
     assert deleted[0]["deleted"] and not provider.revisions["mem/ghost"]
     assert mp.gc(folder, session=session) == []
     assert answer(provider.routers["mem/demo"].url) == "1"
+
+
+def test_lock_checked_before_any_work(memory, tmp_path):
+    provider, session = memory
+    import subprocess
+    import sys
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        import sqlite3
+        with sqlite3.connect(session.state.path) as db:
+            db.execute("INSERT INTO locks VALUES (?,?,?,?,?,?)",
+                       ("demo", "modelport swap (elsewhere)", holder.pid, __import__("socket").gethostname(), None, 0))
+        with pytest.raises(ModelportError, match=f"locked by modelport swap \\(elsewhere\\) \\(pid {holder.pid}"):
+            session.state.check_lock("demo")
+        # a dead holder is not a reason to fail before building; apply reports it as stale
+        holder.kill()
+        holder.wait()
+        session.state.check_lock("demo")
+    finally:
+        if holder.poll() is None:
+            holder.kill()
