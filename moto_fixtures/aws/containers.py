@@ -9,6 +9,7 @@ import docker
 import docker.errors
 import httpx
 
+from .hosts import pid_alive
 from .taskdef import ContainerPlan, TaskStartError
 
 LABEL = "moto_fixtures.aws"
@@ -17,16 +18,6 @@ PID = f"{LABEL}.pid"
 SERVICE = f"{LABEL}.service"
 TASK_DEFINITION = f"{LABEL}.task-definition"
 STOP_TIMEOUT = 2  # seconds between SIGTERM and SIGKILL (ECS waits 30 s; tests need less)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class DockerTasks:
@@ -110,7 +101,7 @@ class DockerTasks:
         count = 0
         for container in self.client.containers.list(all=True, filters={"label": PID}):
             pid = int(container.labels.get(PID, "0") or 0)
-            if container.labels.get(OWNER) != self.owner and not _pid_alive(pid):
+            if container.labels.get(OWNER) != self.owner and not pid_alive(pid):
                 self.remove(container.id)
                 count += 1
         return count

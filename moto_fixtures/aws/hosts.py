@@ -21,7 +21,8 @@ _BLOCK = re.compile(r"^# BEGIN moto_fixtures\.aws load balancers pid=(\d+)\n.*?"
                     r"^# END moto_fixtures\.aws load balancers pid=\1\n", re.M | re.S)
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with ``pid`` exists on this machine (owners of stale blocks/containers)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -47,7 +48,7 @@ class HostsBlock:
         def edit(text: str) -> str:
             def drop(match: re.Match) -> str:
                 pid = int(match.group(1))
-                if pid != self.pid and not _alive(pid):
+                if pid != self.pid and not pid_alive(pid):
                     removed.append(pid)
                     return ""
                 return match.group(0)
