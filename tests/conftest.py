@@ -10,4 +10,5 @@ pytest_plugins = [
     "moto_fixtures.aws.fixtures",
     "tests.providers.aws.plugin",
     "moto_fixtures.gcp.fixtures",
+    "modelport.testing.pytest_plugin",
 ]

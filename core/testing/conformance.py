@@ -1,0 +1,263 @@
+"""The provider conformance suite: what every provider must do for the engine's strategies (swap,
+canary, rollback, migrate) to work on it without its author reading core's code.
+
+Use it from a provider package's tests::
+
+    # conftest.py
+    import pytest
+    from modelport.testing.conformance import ConformanceTarget
+
+    pytest_plugins = ["modelport.testing.pytest_plugin"]
+
+    @pytest.fixture(scope="session")
+    def conformance_target():
+        platform = start_my_platform_or_emulator()          # yours
+        yield ConformanceTarget(settings={"provider": "fly", "endpoint": platform.url, ...},
+                                bad_settings={"provider": "fly", "endpoint": "http://127.0.0.1:9"})
+        platform.stop()
+
+    # test_conformance.py
+    from modelport.testing.conformance import ProviderConformance
+
+    class TestFlyConformance(ProviderConformance):
+        pass
+
+The tests of one class share one deployment and run in order (pytest keeps definition order):
+validation and translation first (no cloud call), then deploy, the read primitives, revision
+create/delete, traffic, a swap and a rollback, a fault at every write primitive, error mapping,
+and destroy last. Each failure message says which contract clause failed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from .. import api
+from ..engine.revision import from_data, with_config
+from ..errors import CapabilityError, ModelportError, SpecErrors
+from ..provider import Health, ImageRef, Observed, Resource, Revision, RevisionSpec, Size, Target
+from .harness import PRIMITIVES, TARGET, ConformanceEnv, ConformanceTarget, faulty, write_project
+
+__all__ = ["ConformanceTarget", "ProviderConformance"]
+
+SECRET = "conformance-secret-value-4f1c9e"
+
+
+def _revision_spec(env: ConformanceEnv) -> RevisionSpec:
+    """The recorded revision that serves now (as the engine would re-create it)."""
+    row = env.recorded()
+    assert row, "nothing is recorded for the deployment: did test_deploy fail?"
+    spec = next(r for r in reversed(env.session.state.revisions(env.name, TARGET)) if r["revision"] == row["revision"])
+    return from_data(json.loads(spec["spec"]))
+
+
+def _snapshot(env: ConformanceEnv) -> tuple[set[str], dict[str, int], str | None]:
+    observed = env.observe()
+    row = env.recorded()
+    return {r.name for r in observed.revisions}, dict(observed.traffic), row and row["revision"]
+
+
+class ProviderConformance:
+    """Subclass in a provider package's tests; needs a ``conformance_target`` fixture."""
+
+    # -- no cloud call ------------------------------------------------------------------------------
+    def test_settings_are_validated(self, conformance: ConformanceEnv):
+        """The target settings validate; an unknown key is refused naming the field."""
+        folder = conformance.root / "bad-settings"
+        write_project(folder, conformance.ct, conformance.name, 1,
+                      settings={**conformance.ct.settings, "no_such_setting": 1})
+        with pytest.raises(SpecErrors) as caught:
+            api.validate(folder, conformance.session)
+        fields = [e.field for e in caught.value.errors]
+        assert any("no_such_setting" in f for f in fields), f"unknown setting not named: {fields}"
+        api.validate(conformance.project(1), conformance.session)
+
+    def test_sizes(self, conformance: ConformanceEnv):
+        """fit_size returns a Size and notes; an impossible size is a SpecError on resources."""
+        fitted, notes = conformance.provider.fit_size(Size(1, 2048), conformance.target)
+        assert isinstance(fitted, Size) and isinstance(notes, list), "fit_size must return (Size, list[str])"
+        bad = conformance.ct.impossible_resources
+        if bad is None:
+            pytest.skip("the provider declares no impossible size")
+        folder = conformance.root / "bad-size"
+        write_project(folder, conformance.ct, conformance.name, 1, resources=bad)
+        with pytest.raises(SpecErrors) as caught:
+            api.validate(folder, conformance.session)
+        assert any(e.field.startswith("resources") or "resources" in e.message for e in caught.value.errors), \
+            f"the size error must name resources.*: {caught.value}"
+
+    def test_translate_is_plain_data_without_secret_values(self, conformance: ConformanceEnv):
+        """translate() is pure, deterministic, JSON-ready, and never shows a secret value."""
+        rev = RevisionSpec(deployment=conformance.name, revision="r1",
+                           image=ImageRef("sha256:" + "1" * 64, "sha256:" + "2" * 64,
+                                          f"registry.example/x@sha256:{'1' * 64}"),
+                           size=Size(1, 2048), port=8080, env={"A": "b"}, secrets={"TOKEN": "env:TOKEN"},
+                           min_instances=1, max_instances=1, concurrency=10, model_name="m",
+                           model_version="1", config="c", secret_values={"TOKEN": SECRET})
+        first = conformance.provider.translate(rev, conformance.target)
+        second = conformance.provider.translate(rev, conformance.target)
+        text = json.dumps(first, sort_keys=True, default=str)
+        assert first == second, "translate must be deterministic"
+        json.loads(json.dumps(first))  # plain data: raises on objects
+        assert SECRET not in text, "translate (shown by plan) must not contain a secret value"
+
+    # -- deploy and read ----------------------------------------------------------------------------
+    def test_deploy(self, conformance: ConformanceEnv):
+        """A first deploy serves version 1 at the deployment endpoint, recorded in state."""
+        result = api.deploy(conformance.project(1), TARGET, session=conformance.session)
+        assert result.status == "succeeded", f"deploy ended {result.status}"
+        assert result.endpoint, "deploy must report the endpoint"
+        observed = conformance.observe()
+        assert isinstance(observed, Observed) and observed.exists
+        assert observed.traffic == {result.revision: 100}, f"traffic after a first deploy: {observed.traffic}"
+        rev = observed.revision(result.revision)
+        assert isinstance(rev, Revision) and rev.ready, f"observe must report the ready revision: {observed}"
+        assert rev.digest == result.outputs["image"]["digest"], "observe must report the image digest"
+        assert conformance.served_version(result.endpoint) == 1
+
+    def test_plan_after_deploy_is_empty(self, conformance: ConformanceEnv):
+        """Deploying the same spec again changes nothing (observe + config hash are stable)."""
+        plan = api.plan(conformance.project(1), TARGET, session=conformance.session)
+        assert plan.empty, f"a repeated deploy must plan nothing, got {plan.changes}"
+
+    def test_status_agrees(self, conformance: ConformanceEnv):
+        """status() reads the cloud: the recorded revision, 100% traffic, no drift."""
+        [row] = api.status(conformance.name, TARGET, session=conformance.session)
+        assert row["drift"] == [], row
+        assert row["traffic"] == {row["recorded"]["revision"]: 100}, row
+
+    def test_health_and_endpoint(self, conformance: ConformanceEnv):
+        """health() of the serving revision is ready and names an endpoint that answers."""
+        serving = conformance.recorded()["revision"]
+        health = conformance.provider.health(conformance.target, conformance.name, serving)
+        assert isinstance(health, Health) and health.ready and not health.failed, health
+        assert health.endpoint, "health must say where a smoke request reaches the revision"
+        assert conformance.served_version(health.endpoint, dict(health.headers)) == 1
+
+    def test_resources_are_tagged(self, conformance: ConformanceEnv):
+        """list_resources() finds the deployment's resources by modelport's tags."""
+        mine = [r for r in conformance.provider.list_resources(conformance.target) if r.deployment == conformance.name]
+        assert mine and all(isinstance(r, Resource) for r in mine), "no tagged resource for the deployment"
+        serving = conformance.recorded()
+        tagged = [r for r in mine if r.revision == serving["revision"]]
+        assert tagged, f"no resource tagged with the serving revision {serving['revision']}: {mine}"
+        assert all(r.digest in (None, serving["digest"]) for r in tagged), f"wrong digest tag: {tagged}"
+
+    # -- primitives ---------------------------------------------------------------------------------
+    def test_revision_create_and_delete(self, conformance: ConformanceEnv):
+        """create_revision is idempotent and does not take traffic; delete_revision is too."""
+        p, t = conformance.provider, conformance.target
+        base = _revision_spec(conformance)
+        before = conformance.observe()
+        rev = with_config(replace(base, revision="r90", env={**base.env, "CONFORMANCE": "extra"}), t.settings)
+        created = p.create_revision(t, rev)
+        assert isinstance(created, Revision) and created.name == "r90"
+        p.create_revision(t, rev)  # the same again is not an error
+        observed = conformance.observe()
+        assert observed.revision("r90") is not None, "observe must list the new revision"
+        assert observed.traffic == before.traffic, "a new revision must not take traffic"
+        assert observed.revision("r90").config == rev.config, "observe must report the config hash"
+        try:
+            if p.capabilities.traffic_split:
+                self._split(conformance, base.revision)
+        finally:
+            p.delete_revision(t, conformance.name, "r90")
+            p.delete_revision(t, conformance.name, "r90")  # deleting a missing revision is fine
+        after = conformance.observe()
+        assert after.revision("r90") is None and after.traffic == before.traffic
+        conformance.assert_no_orphans()
+
+    @staticmethod
+    def _split(env: ConformanceEnv, serving: str) -> None:
+        p, t = env.provider, env.target
+        import time
+        deadline = time.monotonic() + env.ct.gate_timeout
+        while not p.health(t, env.name, "r90").ready:
+            assert time.monotonic() < deadline, "revision r90 never became ready"
+            time.sleep(2)
+        p.set_traffic(t, env.name, {serving: 90, "r90": 10})
+        assert env.observe().traffic == {serving: 90, "r90": 10}, "set_traffic weights not observed"
+        p.set_traffic(t, env.name, {serving: 100})
+        assert env.observe().traffic == {serving: 100}
+
+    # -- strategies ---------------------------------------------------------------------------------
+    def test_canary_or_refusal(self, conformance: ConformanceEnv):
+        """With traffic split, a canary passes a 50/50 step; without, it is refused before any change."""
+        seen: list[dict] = []
+        conformance.session.hook = lambda i, step: step["op"] == "gate" and seen.append(dict(conformance.observe().traffic))
+        before = _snapshot(conformance)
+        try:
+            if not conformance.provider.capabilities.traffic_split:
+                with pytest.raises(CapabilityError):
+                    api.swap(conformance.project(2), TARGET, "canary", session=conformance.session)
+                assert _snapshot(conformance) == before, "a refused canary must change nothing"
+                result = api.swap(conformance.project(2), TARGET, "blue-green", session=conformance.session)
+            else:
+                result = api.swap(conformance.project(2), TARGET, "canary", [50, 100], session=conformance.session)
+                assert any(len(w) == 2 and sorted(w.values()) == [50, 50] for w in seen), \
+                    f"the canary never split 50/50 (traffic at each gate: {seen})"
+        finally:
+            conformance.session.hook = None
+        assert conformance.observe().traffic == {result.revision: 100}
+        assert conformance.served_version() == 2
+        conformance.assert_no_orphans()
+
+    def test_rollback(self, conformance: ConformanceEnv):
+        """rollback() returns all traffic to version 1."""
+        result = api.rollback(conformance.name, TARGET, session=conformance.session)
+        assert result.status == "succeeded", f"rollback ended {result.status}"
+        assert conformance.served_version() == 1
+        assert conformance.observe().traffic == {conformance.recorded()["revision"]: 100}
+
+    def test_fault_at_every_primitive_rolls_back(self, conformance: ConformanceEnv):
+        """A swap whose first call of a write primitive fails leaves version 1 serving, state and
+        cloud in agreement, and no orphaned resource -- for every write primitive a swap uses."""
+        strategy = "all-at-once" if conformance.provider.capabilities.in_place_update else "blue-green"
+        recorder = faulty(conformance.provider, "")
+        api.swap(conformance.project(2, extra_env={"FAULT": "none"}), TARGET, strategy,
+                 session=conformance.session_with(recorder))
+        api.rollback(conformance.name, TARGET, session=conformance.session)
+        assert conformance.served_version() == 1
+        used = [p for p in PRIMITIVES if p in recorder.calls and p != "health"]  # the gate retries health
+        assert used, f"a swap called no write primitive: {recorder.calls}"
+        for primitive in used:
+            before = _snapshot(conformance)
+            with pytest.raises(ModelportError) as caught:
+                api.swap(conformance.project(2, extra_env={"FAULT": primitive}), TARGET, strategy,
+                         session=conformance.session_with(faulty(conformance.provider, primitive)))
+            assert primitive in str(caught.value), f"the error must name the failed call: {caught.value}"
+            after = _snapshot(conformance)
+            assert after == before, f"fault in {primitive}: not rolled back ({before} -> {after})"
+            assert conformance.served_version() == 1, f"fault in {primitive}: version 1 no longer serves"
+            conformance.assert_no_orphans()
+
+    # -- errors -------------------------------------------------------------------------------------
+    def test_sdk_errors_become_modelport_errors(self, conformance: ConformanceEnv):
+        """A failing platform call raises a modelport error (never the SDK's own exception), and
+        the message does not echo secret-looking settings."""
+        bad = conformance.ct.bad_settings
+        if bad is None:
+            pytest.skip("the provider declares no bad target")
+        p = conformance.provider
+        target = Target("bad", bad["provider"], p.settings_model.model_validate(
+            {k: v for k, v in bad.items() if k != "provider"}))
+        with pytest.raises(ModelportError) as caught:
+            p.observe(target, conformance.name)
+        text = str(caught.value)
+        for key, value in bad.items():
+            if any(word in key.lower() for word in ("secret", "password", "token", "key")) and isinstance(value, str):
+                assert value not in text, f"the error shows setting {key}"
+
+    # -- last -----------------------------------------------------------------------------------------
+    def test_destroy_leaves_nothing(self, conformance: ConformanceEnv):
+        """destroy() removes every resource of the deployment; a second destroy plans nothing."""
+        api.destroy(conformance.name, TARGET, session=conformance.session)
+        assert not conformance.observe().exists, f"observe after destroy: {conformance.observe()}"
+        left = [r for r in conformance.provider.list_resources(conformance.target)
+                if r.deployment == conformance.name]
+        assert not left, f"tagged resources left after destroy: {left}"
+        again = api.destroy(conformance.name, TARGET, spec=conformance.project(1), session=conformance.session)
+        assert again.plan.empty

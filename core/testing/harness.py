@@ -1,0 +1,226 @@
+"""What the conformance suite runs against: a target under test, a tiny model in two versions, a
+private state store, and a provider wrapper that fails a chosen primitive once.
+
+Provider authors use these through :mod:`modelport.testing.conformance`; they are public so a
+provider's own tests can reuse them (e.g. ``ConformanceEnv.served_version``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import httpx
+
+from ..engine.session import Session
+from ..errors import ModelportError, ProviderError
+from ..plugins import ProviderRegistry, load_providers
+from ..provider import Provider, Target
+from ..state import StateStore
+
+#: the conformance model: sums each row and scales it by the model file's factor
+PREDICT_PY = '''\
+import json
+
+import numpy as np
+
+
+def load(path):
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def predict(model, inputs):
+    rows = np.asarray(inputs, dtype=np.float64)
+    return {"score": rows.sum(axis=1) * model["scale"]}
+'''
+SAMPLE = {"inputs": [{"name": "input", "shape": [2, 3], "datatype": "FP64",
+                      "data": [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]}]}
+MODEL = "conformance"
+TARGET = "conf"
+
+
+@dataclass
+class ConformanceTarget:
+    """What a provider package hands the suite (from its ``conformance_target`` fixture).
+
+    * ``settings`` -- the ``[targets.NAME]`` table, ``provider`` included, pointing at the
+      platform or emulator the fixture started.
+    * ``bad_settings`` -- a target whose calls must fail (unreachable endpoint, wrong credential);
+      the suite checks the failure arrives as a modelport error. None skips that check.
+    * ``base_image`` -- ``[build] base_image`` for the test model (None: the spec's default).
+    * ``resources`` -- a size the platform runs as is.
+    * ``impossible_resources`` -- a size it must refuse before any call (None: it accepts any).
+    * ``plugins`` -- extra plugins (name -> module) when the provider is not installed through
+      its entry point; None loads only the installed ones.
+    * ``env`` -- extra ``[env]`` of the test model; ``gate_timeout`` -- seconds per health gate.
+    """
+
+    settings: dict[str, Any]
+    bad_settings: dict[str, Any] | None = None
+    base_image: str | None = None
+    resources: dict[str, Any] = field(default_factory=lambda: {"cpu": 1, "memory": "2Gi"})
+    impossible_resources: dict[str, Any] | None = None
+    plugins: dict[str, object] | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    gate_timeout: float = 180.0
+
+    @property
+    def provider_name(self) -> str:
+        return self.settings["provider"]
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(k)} = {_toml(v)}" for k, v in value.items()) + "}"
+    return json.dumps(str(value))
+
+
+def _table(name: str, values: Mapping[str, Any]) -> list[str]:
+    return [f"[{name}]", *(f"{json.dumps(k)} = {_toml(v)}" for k, v in values.items())]
+
+
+def write_project(folder: Path, ct: ConformanceTarget, deployment: str, version: int, *,
+                  settings: dict[str, Any] | None = None, resources: dict[str, Any] | None = None,
+                  extra_env: Mapping[str, str] | None = None, targets: dict[str, dict] | None = None) -> Path:
+    """The conformance model, ``version`` 1 or 2 (scale = version), with the target under test."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "predict.py").write_text(PREDICT_PY)
+    (folder / "model.json").write_text(json.dumps({"scale": version}))
+    (folder / "sample.json").write_text(json.dumps(SAMPLE))
+    lines = [f'name = "{deployment}"',
+             *_table("model", {"name": MODEL, "version": f"{version}.0.0", "path": "model.json",
+                               "framework": "custom", "predict": "predict.py"}),
+             *_table("serving", {"sample_input": "sample.json", "expected_output_shape": [2]}),
+             *_table("resources", resources or ct.resources),
+             *_table("scaling", {"min_instances": 1, "max_instances": 1}),
+             *_table("rollout", {"gate_timeout": ct.gate_timeout, "steps": [50, 100]}),
+             *_table("env", {**ct.env, **(extra_env or {})})]
+    if ct.base_image:
+        lines += _table("build", {"base_image": ct.base_image})
+    for name, table in (targets or {TARGET: settings or ct.settings}).items():
+        lines += _table(f"targets.{name}", table)
+    (folder / "modelport.toml").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def expected_scores(version: int) -> list[float]:
+    return [sum(row) * version for row in SAMPLE["inputs"][0]["data"]]
+
+
+class ConformanceEnv:
+    """One deployment under test: its projects, a private state store, and read-back helpers."""
+
+    def __init__(self, ct: ConformanceTarget, root: Path) -> None:
+        self.ct = ct
+        self.root = root
+        self.name = f"c{uuid.uuid4().hex[:7]}"
+        self.registry = load_providers(ct.plugins)
+        self.session = Session(state=StateStore(root / "state.db"), providers=self.registry)
+        self.provider = self.registry.get(ct.provider_name)
+        self.target = Target(TARGET, ct.provider_name, self.provider.settings_model.model_validate(
+            {k: v for k, v in ct.settings.items() if k != "provider"}))
+        self._projects: dict[tuple, Path] = {}
+
+    def project(self, version: int, **variant: Any) -> Path:
+        """The project folder for ``version`` (a variant such as ``extra_env`` gets its own)."""
+        key = (version, json.dumps(variant, sort_keys=True))
+        if key not in self._projects:
+            folder = self.root / f"v{version}-{len(self._projects)}"
+            self._projects[key] = write_project(folder, self.ct, self.name, version, **variant)
+        return self._projects[key]
+
+    def session_with(self, provider: Provider) -> Session:
+        """A session on the same state store whose provider is ``provider`` (e.g. a FaultyProvider)."""
+        registry = ProviderRegistry()
+        registry.register("conformance", provider)
+        return Session(state=self.session.state, providers=registry)
+
+    def observe(self):
+        return self.provider.observe(self.target, self.name)
+
+    def recorded(self) -> dict[str, Any] | None:
+        rows = self.session.state.deployments(self.name, TARGET)
+        return rows[0] if rows else None
+
+    def headers(self) -> Mapping[str, str]:
+        return self.provider.endpoint_headers(self.target, self.name)
+
+    def served_version(self, endpoint: str | None = None, headers: Mapping[str, str] | None = None,
+                       attempts: int = 5) -> int:
+        """Which model version answers at ``endpoint`` (default: the deployment's), read from the
+        predictions themselves; retries briefly because endpoints converge after a change."""
+        endpoint = endpoint or self.observe().endpoint
+        assert endpoint, f"{self.name} has no endpoint: {self.observe()}"
+        problem = ""
+        for attempt in range(attempts):
+            try:
+                reply = httpx.post(f"{endpoint}/v2/models/{MODEL}/infer", json=SAMPLE, timeout=30,
+                                   headers={**self.headers(), **(headers or {})})
+                if reply.status_code == 200:
+                    scores = next(o["data"] for o in reply.json()["outputs"] if o["name"] == "score")
+                    for version in (1, 2):
+                        if [round(s, 6) for s in scores] == expected_scores(version):
+                            return version
+                    raise AssertionError(f"{endpoint} answered neither version: {scores}")
+                problem = f"HTTP {reply.status_code}: {reply.text[:200]}"
+            except httpx.HTTPError as exc:
+                problem = f"{type(exc).__name__}: {exc}"
+            time.sleep(1 + attempt)
+        raise AssertionError(f"no prediction from {endpoint}: {problem}")
+
+    def assert_no_orphans(self) -> None:
+        """Every tagged resource of this deployment belongs to a revision the cloud reports."""
+        observed = {r.name for r in self.observe().revisions}
+        mine = [r for r in self.provider.list_resources(self.target) if r.deployment == self.name]
+        stray = [r for r in mine if r.revision is not None and r.revision not in observed]
+        assert not stray, f"tagged resources of revisions that no longer exist: {stray}"
+
+    def cleanup(self) -> None:
+        try:
+            self.provider.destroy(self.target, self.name)
+        except ModelportError:
+            pass
+
+
+class Fault(ProviderError):
+    """The error a :class:`FaultyProvider` raises (not retryable, so the engine must undo)."""
+
+
+#: the primitives a fault can hit, in the order an operation usually calls them
+PRIMITIVES = ("ensure_infrastructure", "create_revision", "update_revision", "health", "set_traffic",
+              "delete_revision")
+_DELEGATED = ("fit_size", "check_size", "translate", "registry", "observe", "infrastructure_plan",
+              "endpoint_headers", "list_resources", "logs", "destroy", "delete_resource", *PRIMITIVES)
+
+
+def faulty(inner: Provider, primitive: str, on_call: int = 1) -> Provider:
+    """``inner`` wrapped so its ``on_call``-th call of ``primitive`` raises :class:`Fault`; every
+    call is recorded in ``.calls`` (primitive names, in order)."""
+    calls: list[str] = []
+
+    def delegate(method: str) -> Callable:
+        def call(self, *args, **kwargs):
+            calls.append(method)
+            if method == primitive and calls.count(method) == on_call:
+                raise Fault(inner.name, method, f"injected fault (call {on_call})")
+            return getattr(inner, method)(*args, **kwargs)
+        call.__name__ = method
+        return call
+
+    cls = type(f"Faulty{type(inner).__name__}", (Provider,), {
+        "name": inner.name, "capabilities": inner.capabilities, "settings_model": inner.settings_model,
+        "api_version": inner.api_version, **{m: delegate(m) for m in _DELEGATED}})
+    wrapper = cls()
+    wrapper.calls = calls
+    return wrapper
