@@ -3,7 +3,9 @@
 The executor never decides what to do: the plan did. It holds the deployment's lock for the
 whole operation, writes each finished step to the journal (so a killed process can be resumed or
 aborted by the next command), and on failure undoes the finished steps in reverse order, which
-returns traffic to the previous revisions and removes what the operation created.
+returns traffic to the previous revisions and removes what the operation created. A cloud call
+that fails with a retryable error is tried again first when its primitive is safe to repeat
+(``retry.py``), in steps and in undos alike.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from ..errors import HealthGateFailed, ModelportError, UnfinishedOperation
 from ..provider import Provider, Target
 from ..state import ABORTED, FAILED, SUCCEEDED, StateStore
 from . import gate as gates
+from . import retry as retries
 from .plan import Plan
 from .revision import from_data
 
@@ -53,6 +56,11 @@ class Runtime:
     report: Callable[[str], None] = lambda _m: None
     spec_file: str | None = None
     hook: Callable[[int, dict], None] | None = None  # test seam: called before each step
+    retry: retries.RetryPolicy = field(default_factory=retries.RetryPolicy.from_env)
+
+    def safe(self, primitive: str, what: str, fn: Callable[[], Any]) -> Any:
+        """Call ``fn`` (one ``primitive`` call), retried per ``retry`` when that is safe."""
+        return retries.call(fn, primitive, self.retry, self.report, what)
 
 
 def holder_name(kind: str) -> str:
@@ -138,7 +146,8 @@ def _final(plan: Plan, rt: Runtime) -> dict[str, Any]:
         return {}
     last = plan.targets[-1]
     provider, target = rt.bindings[last]
-    observed = provider.observe(target, plan.deployment)
+    observed = rt.safe("observe", f"read {plan.deployment} on {target.name}",
+                       lambda: provider.observe(target, plan.deployment))
     active = max(observed.traffic.items(), key=lambda kv: kv[1])[0] if observed.traffic else None
     return {"endpoint": observed.endpoint, "revision": active}
 
@@ -168,8 +177,10 @@ def execute(s: dict[str, Any], rt: Runtime, plan: Plan) -> None:
     binding = rt.bindings.get(s["target"])
     provider, target = binding if binding else (None, None)
     name = plan.deployment
+    where = f"on {s['target']}"
     if op == "ensure_infra":
-        provider.ensure_infrastructure(target, name)
+        rt.safe("ensure_infrastructure", f"ensure infrastructure {where}",
+                lambda: provider.ensure_infrastructure(target, name))
     elif op == "push_image":
         rt.images.push(s, binding)
     elif op == "copy_image":
@@ -177,29 +188,31 @@ def execute(s: dict[str, Any], rt: Runtime, plan: Plan) -> None:
     elif op == "create_revision":
         rev = from_data(s["rev"])
         rev = _with_secrets(rev, rt, binding)
-        provider.create_revision(target, rev)
+        rt.safe("create_revision", f"create revision {rev.revision} {where}",
+                lambda: provider.create_revision(target, rev))
         rt.state.record_revision(name, target.name, rev.revision, rev.image.digest, _image_json(rev),
                                  rev.config, rev.model_version, spec=s["rev"])
     elif op == "update_revision":
         _update(rt, binding, name, s["current"], s["rev"])
     elif op == "wait_ready":
-        gates.wait_until(lambda: provider.health(target, name, s["revision"]), rt.gate_timeout,
+        gates.wait_until(_health(rt, provider, target, name, s["revision"]), rt.gate_timeout,
                          f"revision {s['revision']} on {target.name}")
     elif op == "gate":
         _gate(s, rt, provider, target, name)
     elif op == "set_traffic":
-        provider.set_traffic(target, name, s["weights"])
+        rt.safe("set_traffic", f"set traffic {where}", lambda: provider.set_traffic(target, name, s["weights"]))
     elif op == "delete_revision":
-        provider.delete_revision(target, name, s["revision"])
+        rt.safe("delete_revision", f"delete revision {s['revision']} {where}",
+                lambda: provider.delete_revision(target, name, s["revision"]))
         rt.state.mark_revision_deleted(name, target.name, s["revision"])
     elif op == "destroy":
-        provider.destroy(target, name)
+        rt.safe("destroy", f"destroy {name} {where}", lambda: provider.destroy(target, name))
     elif op == "forget":
         rt.state.forget_deployment(name, target.name)
     elif op == "compare":
         _compare(s, rt, name)
     elif op == "record":
-        observed = provider.observe(target, name)
+        observed = rt.safe("observe", f"read {name} {where}", lambda: provider.observe(target, name))
         rt.state.record_deployment(name, target.name, provider.name, spec_file=rt.spec_file,
                                    revision=s["revision"], digest=s["digest"], endpoint=observed.endpoint,
                                    traffic=dict(observed.traffic))
@@ -213,23 +226,27 @@ def undo(s: dict[str, Any], rt: Runtime, plan: Plan) -> None:
     binding = rt.bindings.get(s["target"])
     if op == "create_revision":
         provider, target = binding
-        provider.delete_revision(target, plan.deployment, s["revision"])
+        rt.safe("delete_revision", f"delete revision {s['revision']} on {target.name}",
+                lambda: provider.delete_revision(target, plan.deployment, s["revision"]))
         rt.state.mark_revision_deleted(plan.deployment, target.name, s["revision"])
     elif op == "update_revision":
         _update(rt, binding, plan.deployment, s["revision"], s["previous_rev"])
     elif op == "set_traffic" and s.get("previous"):
         provider, target = binding
-        provider.set_traffic(target, plan.deployment, s["previous"])
+        rt.safe("set_traffic", f"restore traffic on {target.name}",
+                lambda: provider.set_traffic(target, plan.deployment, s["previous"]))
     elif op == "ensure_infra" and s.get("fresh"):
         provider, target = binding
-        provider.destroy(target, plan.deployment)
+        rt.safe("destroy", f"remove {plan.deployment} from {target.name}",
+                lambda: provider.destroy(target, plan.deployment))
 
 
 def _update(rt: Runtime, binding: Binding, name: str, current: str, data: dict[str, Any]) -> None:
     """Replace revision ``current`` in place by the revision in ``data``; the state follows."""
     provider, target = binding
     rev = _with_secrets(from_data(data), rt, binding)
-    provider.update_revision(target, current, rev)
+    rt.safe("update_revision", f"update revision {current} on {target.name}",
+            lambda: provider.update_revision(target, current, rev))
     rt.state.record_revision(name, target.name, rev.revision, rev.image.digest, _image_json(rev),
                              rev.config, rev.model_version, spec=data)
     if current != rev.revision:
@@ -250,7 +267,7 @@ def _image_json(rev) -> str:
 
 def _gate(s: dict[str, Any], rt: Runtime, provider: Provider, target: Target, name: str) -> None:
     revision = s["revision"]
-    health = gates.wait_until(lambda: provider.health(target, name, revision), rt.gate_timeout,
+    health = gates.wait_until(_health(rt, provider, target, name, revision), rt.gate_timeout,
                               f"revision {revision} on {target.name}")
     checks = s["via"].split("+")
     if "revision" in checks:
@@ -258,15 +275,22 @@ def _gate(s: dict[str, Any], rt: Runtime, provider: Provider, target: Target, na
             raise HealthGateFailed(f"revision {revision} on {target.name} reports no endpoint to test")
         gates.smoke(health.endpoint, rt.smoke, health.headers, where=f"revision {revision} on {target.name}")
     if "endpoint" in checks:
-        endpoint = _wait_endpoint(provider, target, name, rt.gate_timeout)
+        endpoint = _wait_endpoint(rt, provider, target, name)
         gates.smoke(endpoint, rt.smoke, provider.endpoint_headers(target, name),
                     where=f"{target.name} endpoint {endpoint}")
 
 
-def _wait_endpoint(provider: Provider, target: Target, name: str, timeout: float) -> str:
-    deadline = time.monotonic() + timeout
+def _health(rt: Runtime, provider: Provider, target: Target, name: str, revision: str):
+    """A health probe for ``gates.wait_until`` whose cloud call is retried like the others."""
+    return lambda: rt.safe("health", f"read the health of {revision} on {target.name}",
+                           lambda: provider.health(target, name, revision))
+
+
+def _wait_endpoint(rt: Runtime, provider: Provider, target: Target, name: str) -> str:
+    deadline = time.monotonic() + rt.gate_timeout
     while True:
-        endpoint = provider.observe(target, name).endpoint
+        endpoint = rt.safe("observe", f"read {name} on {target.name}",
+                           lambda: provider.observe(target, name)).endpoint
         if endpoint:
             return endpoint
         if time.monotonic() > deadline:
@@ -281,7 +305,7 @@ def _compare(s: dict[str, Any], rt: Runtime, name: str) -> None:
     answers = []
     for t in (s["source"], s["target"]):
         provider, target = rt.bindings[t]
-        endpoint = _wait_endpoint(provider, target, name, rt.gate_timeout)
+        endpoint = _wait_endpoint(rt, provider, target, name)
         reply = gates.infer(endpoint, rt.smoke.model, rt.smoke.body, provider.endpoint_headers(target, name))
         answers.append([(o.get("name"), o.get("shape"), o.get("data")) for o in reply.get("outputs", [])])
     if not _same(answers[0], answers[1]):

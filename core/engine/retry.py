@@ -1,0 +1,74 @@
+"""Retrying provider primitives that are safe to repeat, with exponential backoff and jitter.
+
+A cloud call that fails with ``ProviderError(retryable=True)`` (throttling, a 5xx, a timeout, a
+dropped connection: what the SDKs' own retries did not absorb) is tried again when the step's
+primitive may be repeated without harm: reads (``observe``, ``health``), and the writes the
+Provider contract makes idempotent (``ensure_infrastructure``, ``create_revision`` for the same
+name and config, ``update_revision`` to the same config, ``delete_revision``, ``set_traffic`` to
+the same weights, ``destroy``). Anything else, and any non-retryable error, fails at once and
+the executor rolls back.
+
+The bound is a number of attempts and a total time; ``MODELPORT_RETRY_ATTEMPTS`` and
+``MODELPORT_RETRY_MAX_WAIT`` (seconds between two attempts) override the defaults, e.g. to keep
+tests short or to wait longer behind a strict API quota.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Callable, TypeVar
+
+from tenacity import (RetryCallState, Retrying, retry_if_exception, stop_after_attempt, stop_after_delay,
+                      wait_exponential_jitter)
+
+from ..errors import ProviderError
+
+T = TypeVar("T")
+
+#: provider primitives that may be repeated after a failure without changing the outcome
+SAFE = frozenset({"observe", "health", "ensure_infrastructure", "create_revision", "update_revision",
+                  "delete_revision", "set_traffic", "destroy"})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently a safe primitive is retried."""
+
+    attempts: int = 4          # tries in all, the first included
+    initial: float = 0.5       # first wait (seconds); doubles each time, plus up to ``jitter``
+    max_wait: float = 4.0      # longest wait between two tries
+    jitter: float = 0.5
+    total: float = 60.0        # no new try starts after this many seconds
+
+    @classmethod
+    def from_env(cls) -> "RetryPolicy":
+        """The defaults, with ``MODELPORT_RETRY_ATTEMPTS`` / ``MODELPORT_RETRY_MAX_WAIT`` applied."""
+        attempts = int(os.environ.get("MODELPORT_RETRY_ATTEMPTS", cls.attempts))
+        max_wait = float(os.environ.get("MODELPORT_RETRY_MAX_WAIT", cls.max_wait))
+        return cls(attempts=max(1, attempts), initial=min(cls.initial, max_wait), max_wait=max_wait,
+                   jitter=min(cls.jitter, max_wait))
+
+
+def retryable(exc: BaseException) -> bool:
+    """Whether trying again may succeed (the provider said so)."""
+    return isinstance(exc, ProviderError) and exc.retryable
+
+
+def call(fn: Callable[[], T], primitive: str, policy: RetryPolicy, report: Callable[[str], None],
+         what: str) -> T:
+    """Run ``fn`` (one call of ``primitive``); retry it under ``policy`` when the primitive is
+    safe to repeat and the error is retryable. Each retry is reported; the last error is raised."""
+    if primitive not in SAFE or policy.attempts <= 1:
+        return fn()
+
+    def before_sleep(state: RetryCallState) -> None:
+        exc = state.outcome.exception()
+        report(f"  retrying {what} in {state.next_action.sleep:.1f}s "
+               f"(attempt {state.attempt_number + 1} of {policy.attempts}): {exc}")
+
+    retrying = Retrying(stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.total),
+                        wait=wait_exponential_jitter(multiplier=policy.initial, max=policy.max_wait,
+                                                     jitter=policy.jitter),
+                        retry=retry_if_exception(retryable), before_sleep=before_sleep, reraise=True)
+    return retrying(fn)
