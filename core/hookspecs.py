@@ -18,8 +18,12 @@ functions decorated by :data:`hookimpl`, registered through the entry-point grou
 Hooks are few on purpose: everything cloud-specific lives on the
 :class:`~modelport.provider.Provider` object a plugin registers.
 
-Versioning: hook names never change meaning. A changed hook gets a new name (``..._v2``) and the
-old one keeps working; a provider states the :data:`~modelport.provider.PROVIDER_API_VERSION`
+Versioning: :data:`HOOKSPEC_VERSION` numbers this contract. A plugin that needs hooks added in a
+later version sets ``MODELPORT_HOOKSPEC_VERSION = N`` in its plugin module; an older modelport
+then refuses it by name ("upgrade modelport") instead of silently never calling its hooks. Hook
+names never change meaning. A changed hook gets a new name (``..._v2``) and the
+old one keeps working; a hook may gain arguments, and pluggy passes an implementation only the
+arguments it names, so existing implementations keep working; a provider states the :data:`~modelport.provider.PROVIDER_API_VERSION`
 it was written for in ``Provider.api_version``, and core refuses (with the plugin's name) a
 provider newer than itself instead of failing later in the middle of an operation.
 """

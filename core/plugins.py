@@ -14,7 +14,7 @@ from importlib.metadata import entry_points
 import pluggy
 
 from . import hookspecs
-from .errors import NotFound, PluginError
+from .errors import ModelportError, NotFound, PluginError
 from .provider import PROVIDER_API_VERSION, Capabilities, Provider
 
 ENTRY_POINT_GROUP = "modelport.providers"
@@ -37,9 +37,10 @@ class ProviderRegistry:
     problems: list[PluginProblem] = field(default_factory=list)
 
     def get(self, name: str) -> Provider:
-        """The provider called ``name``; :class:`NotFound` lists the known ones."""
+        """The provider called ``name`` (wrapped by :func:`contained`); :class:`NotFound` lists
+        the known ones."""
         try:
-            return self.providers[name]
+            return contained(self.providers[name], self.origin.get(name, name))
         except KeyError:
             broken = [p for p in self.problems if p.plugin == name]
             if broken:
@@ -78,6 +79,45 @@ def _check_provider(provider: object) -> str | None:
     return None
 
 
+#: Provider methods whose unexpected exceptions are turned into PluginError by contained()
+_CONTAINED = ("fit_size", "check_size", "translate", "registry", "observe", "infrastructure_plan",
+              "endpoint_headers", "health", "list_resources", "logs", "ensure_infrastructure",
+              "create_revision", "update_revision", "delete_revision", "set_traffic", "destroy",
+              "delete_resource")
+_wrappers: dict[int, Provider] = {}
+
+
+def contained(provider: Provider, plugin: str) -> Provider:
+    """``provider`` with its bugs contained: an exception that is not a modelport error (a
+    KeyError in a plugin, an SDK exception it forgot to map) becomes a :class:`PluginError`
+    naming the plugin, the method and the exception, so the engine undoes the operation and the
+    user sees who failed instead of a traceback. modelport errors pass through unchanged."""
+    cached = _wrappers.get(id(provider))
+    if cached is not None and cached.inner is provider:  # type: ignore[attr-defined]
+        return cached
+
+    def guard(method: str):
+        def call(self, *args, **kwargs):
+            try:
+                return getattr(provider, method)(*args, **kwargs)
+            except ModelportError:
+                raise
+            except Exception as exc:
+                raise PluginError(plugin, f"provider {provider.name!r} raised {type(exc).__name__} in "
+                                          f"{method}(): {exc}",
+                                  hint="this is a bug in the plugin; report it to its authors") from exc
+        call.__name__ = method
+        return call
+
+    attrs = {"name": provider.name, "capabilities": provider.capabilities, "api_version": provider.api_version,
+             "settings_model": provider.settings_model, "description": provider.description,
+             "inner": provider, "plugin": plugin, "__getattr__": lambda self, attr: getattr(provider, attr),
+             **{m: guard(m) for m in _CONTAINED}}
+    wrapper = type(f"Contained{type(provider).__name__}", (Provider,), attrs)()
+    _wrappers[id(provider)] = wrapper
+    return wrapper
+
+
 def make_plugin_manager() -> pluggy.PluginManager:
     """A plugin manager that knows modelport's hook specs."""
     pm = pluggy.PluginManager(hookspecs.PROJECT)
@@ -105,6 +145,11 @@ def load_providers(extra_plugins: dict[str, object] | None = None,
 
 
 def _register_plugin(pm: pluggy.PluginManager, registry: ProviderRegistry, name: str, plugin: object) -> None:
+    wanted = getattr(plugin, "MODELPORT_HOOKSPEC_VERSION", 1)
+    if not isinstance(wanted, int) or wanted > hookspecs.HOOKSPEC_VERSION:
+        registry.problems.append(PluginProblem(name, f"needs modelport hook specs version {wanted!r}, this "
+                                                     f"modelport has {hookspecs.HOOKSPEC_VERSION}: upgrade modelport"))
+        return
     try:
         pm.register(plugin, name=name)
         pm.check_pending()  # hook implementations with no spec are errors
@@ -117,7 +162,10 @@ def _register_plugin(pm: pluggy.PluginManager, registry: ProviderRegistry, name:
     if impl is None:
         return
     try:
-        impl(register=lambda provider: registry.register(name, provider))
+        offered = {"register": lambda provider: registry.register(name, provider)}
+        # like pluggy: an implementation gets only the arguments it names (hooks may gain some)
+        named = inspect.signature(impl).parameters
+        impl(**{k: v for k, v in offered.items() if k in named})
     except Exception as exc:
         registry.problems.append(PluginProblem(name, f"raised in modelport_register_providers: "
                                                      f"{type(exc).__name__}: {exc}"))

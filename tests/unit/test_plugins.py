@@ -96,3 +96,26 @@ def test_unknown_provider_in_spec_is_bad_input(tmp_path):
     result = CliRunner().invoke(main, ["validate", str(tmp_path)])
     assert result.exit_code == 2
     assert "targets.x.provider" in result.output and "no provider named 'nimbus'" in result.output
+
+
+def test_hook_specs_are_versioned():
+    """A plugin needing a newer hook contract is refused by name; one written for this version or
+    an older one (no declaration) loads; an implementation naming a subset of a hook's arguments
+    keeps working (how hooks gain arguments without breaking plugins)."""
+    from modelport.hookspecs import HOOKSPEC_VERSION
+
+    newer = plugin(MemoryProvider())
+    newer.MODELPORT_HOOKSPEC_VERSION = HOOKSPEC_VERSION + 1
+    current = plugin(MemoryProvider())
+    current.MODELPORT_HOOKSPEC_VERSION = HOOKSPEC_VERSION
+
+    class NoArgs:
+        @hookimpl
+        def modelport_register_providers(self):  # names none of the hook's arguments
+            NoArgs.called = True
+
+    registry = load_providers({"newer": newer, "current": current, "noargs": NoArgs()}, use_entry_points=False)
+    problems = {p.plugin: p.message for p in registry.problems}
+    assert "upgrade modelport" in problems["newer"] and str(HOOKSPEC_VERSION + 1) in problems["newer"]
+    assert registry.origin["memory"] == "current"
+    assert NoArgs.called
