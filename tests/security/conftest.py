@@ -1,0 +1,77 @@
+"""Fixtures of the secret-scan tests: seeded secrets for the session, one MODELPORT_HOME (one
+build) for the session, and per module a scanner, a state file and a CLI runner."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+from .harness import Cli, Leaks, secret_env, seed_secrets
+from .seeds import Scanner
+
+_TOTALS: dict[str, list[int]] = {}
+
+
+@pytest.fixture(scope="session")
+def seeds(auth_registry):
+    """Fresh random secret values, by kind."""
+    return seed_secrets(auth_registry.password)
+
+
+@pytest.fixture(scope="session")
+def scan_home(tmp_path_factory, base_image) -> Path:
+    """One MODELPORT_HOME for every security module (images are built once)."""
+    return tmp_path_factory.mktemp("scan-home")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _report_counts(request):
+    """Print what was scanned (items and bytes per source) at the end of the session."""
+    yield
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter and _TOTALS:
+        reporter.write_line("secret scan: what was scanned")
+        for source, (items, size) in sorted(_TOTALS.items()):
+            reporter.write_line(f"  {source}: {items} item(s), {size} bytes")
+
+
+@pytest.fixture(scope="module")
+def leaks(seeds):
+    """The module's scanner; counts go to the session's totals."""
+    found = Leaks(Scanner(list(seeds.values())))
+    yield found
+    for source, (items, size) in found.scanner.sources.items():
+        total = _TOTALS.setdefault(source, [0, 0])
+        total[0] += items
+        total[1] += size
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    """The module's projects and state file."""
+    return tmp_path_factory.mktemp("scan")
+
+
+@pytest.fixture(scope="module")
+def user_env(seeds, scan_home, workdir, docker_host) -> dict[str, str]:
+    """The environment of a user running modelport: the seeded secrets, a state file, the home."""
+    env = {**os.environ, **secret_env(seeds), "MODELPORT_HOME": str(scan_home),
+           "MODELPORT_STATE": str(workdir / "state.db"), "DOCKER_HOST": docker_host,
+           "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    env.pop("MODELPORT_DEBUG", None)
+    return env
+
+
+@pytest.fixture(scope="module")
+def cli(leaks, user_env, workdir) -> Cli:
+    """Runs ``modelport`` subprocesses with the user's environment, scanning their output."""
+    return Cli(leaks, user_env, workdir)
+
+
+@pytest.fixture
+def name() -> str:
+    """A fresh deployment name."""
+    return f"sec{uuid.uuid4().hex[:7]}"
