@@ -39,7 +39,7 @@ class ModelSection(_Strict):
     version: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")]
     path: Annotated[str, Field(min_length=1, description="Model file or folder, relative to the spec's folder.")]
     framework: Literal["sklearn", "onnx", "custom"]
-    predict: str | None = Field(None, description="custom framework: a predict.py defining load(path) and predict(model, inputs).")
+    predict: str | None = Field(None, min_length=1, description="custom framework: a predict.py defining load(path) and predict(model, inputs).")
 
     @model_validator(mode="after")
     def _custom_needs_predict(self) -> "ModelSection":
@@ -55,7 +55,7 @@ class ServingSection(_Strict):
 
     port: Annotated[int, Field(ge=1, le=65535)] = 8080
     requirements: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(default_factory=list, max_length=200)
-    sample_input: str | None = Field(None, description="An OIP v2 infer request body (JSON file) sent as the smoke request of every health gate.")
+    sample_input: str | None = Field(None, min_length=1, description="An OIP v2 infer request body (JSON file) sent as the smoke request of every health gate.")
     expected_output_shape: list[Annotated[int, Field(ge=-1)]] | None = None
     workers: Annotated[int, Field(ge=1, le=64)] = 1
 
@@ -175,8 +175,15 @@ class LoadedSpec(BaseModel):
 def find_spec_file(path: str | Path | None) -> Path:
     """PATH is a folder holding modelport.toml or the file itself (default: the current folder)."""
     p = Path(path or ".")
-    candidate = p / SPEC_FILE if p.is_dir() else p
-    if not candidate.is_file():
+    problem = _unusable_path(str(p))
+    if problem:
+        raise SpecError(str(path), "", problem)
+    try:
+        candidate = p / SPEC_FILE if p.is_dir() else p
+        found = candidate.is_file()
+    except OSError as exc:  # e.g. a name too long for the file system
+        raise SpecError(str(p), "", f"cannot be read: {exc.strerror or exc}") from None
+    if not found:
         raise SpecError(str(candidate), "", "no such file",
                         hint=f"pass a folder holding {SPEC_FILE} or the file itself")
     return candidate
@@ -192,6 +199,10 @@ def load_spec(path: str | Path | None = None) -> LoadedSpec:
         raise SpecErrors([SpecError(shown, "", f"not UTF-8 text ({exc.reason})")]) from None
     except tomllib.TOMLDecodeError as exc:
         raise SpecErrors([SpecError(shown, "", f"not valid TOML: {exc}")]) from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise SpecErrors([SpecError(shown, "", "not valid TOML: arrays or tables nested too deeply")]) from None
+    except OSError as exc:
+        raise SpecErrors([SpecError(shown, "", f"cannot be read: {exc.strerror or exc}")]) from None
     return validate_spec(raw, file)
 
 
@@ -218,24 +229,81 @@ def _check_files(loaded: LoadedSpec, shown: str):
         files.append(("model.predict", spec.model.predict, False))
     if spec.serving.sample_input:
         files.append(("serving.sample_input", spec.serving.sample_input, False))
+    sample_ok = False
     for field, rel, dir_ok in files:
+        problem = _unusable_path(rel) or _project_file_problem(loaded, rel, dir_ok)
+        if problem:
+            outside = "outside the project" in problem
+            yield SpecError(shown, field, problem, hint="use a path relative to the folder holding "
+                            "modelport.toml" if outside else None)
+        elif field == "serving.sample_input":
+            sample_ok = True
+    if sample_ok:
+        problem = _sample_problem(loaded.resolve(spec.serving.sample_input))
+        if problem:
+            yield SpecError(shown, "serving.sample_input", f"not an OIP v2 infer request: {problem}")
+    for key, ref in spec.secrets.items():
+        scheme, _, rest = ref.partition(":")
+        problem = _secret_file_problem(loaded.root, rest) if scheme == "file" else None
+        if problem:
+            yield SpecError(shown, f"secrets.{key}", problem,
+                            hint="file: names a readable file, absolute or relative to the project folder")
+
+
+def _unusable_path(rel: str) -> str | None:
+    """Why a path written in the spec cannot name a file on any system, or None."""
+    if "\x00" in rel:
+        return f"{rel!r} contains a NUL character"
+    if len(rel.encode("utf-8", "surrogatepass")) > 4096:
+        return "is longer than 4096 bytes"
+    return None
+
+
+def _project_file_problem(loaded: LoadedSpec, rel: str, dir_ok: bool) -> str | None:
+    """Why ``rel`` is not an existing file (or folder) inside the project, or None."""
+    try:
         target = loaded.resolve(rel)
         if Path(rel).is_absolute() or not target.is_relative_to(loaded.root):
-            yield SpecError(shown, field, f"{rel!r} points outside the project folder {loaded.root}",
-                            hint="use a path relative to the folder holding modelport.toml")
-        elif not target.exists():
-            yield SpecError(shown, field, f"{rel!r} does not exist (looked for {target})")
-        elif target.is_dir() and not dir_ok:
-            yield SpecError(shown, field, f"{rel!r} is a folder; a file is needed")
-    if spec.serving.sample_input:
-        sample = loaded.resolve(spec.serving.sample_input)
-        if sample.is_file() and sample.is_relative_to(loaded.root):
-            try:
-                body = json.loads(sample.read_text(encoding="utf-8"))
-                if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
-                    raise ValueError("an OIP v2 infer request needs an 'inputs' list")
-            except (ValueError, UnicodeDecodeError) as exc:
-                yield SpecError(shown, "serving.sample_input", f"not an OIP v2 infer request: {exc}")
+            return f"{rel!r} points outside the project folder {loaded.root}"
+        if not target.exists():
+            return f"{rel!r} does not exist (looked for {target})"
+        if target.is_dir() and not dir_ok:
+            return f"{rel!r} is a folder; a file is needed"
+    except RuntimeError:  # Path.resolve on a symlink loop
+        return f"{rel!r} is a symlink loop"
+    except OSError as exc:  # a name too long, a permission denied on the way
+        return f"{rel!r} cannot be used: {exc.strerror or exc}"
+    return None
+
+
+def _sample_problem(sample: Path) -> str | None:
+    """Why the sample input file is not an OIP v2 infer request body, or None."""
+    try:
+        body = json.loads(sample.read_text(encoding="utf-8"))
+    except RecursionError:
+        return "JSON nested too deeply"
+    except (ValueError, UnicodeDecodeError) as exc:
+        return str(exc)
+    except OSError as exc:
+        return f"cannot be read: {exc.strerror or exc}"
+    if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
+        return "an OIP v2 infer request needs an 'inputs' list"
+    return None
+
+
+def _secret_file_problem(root: Path, rest: str) -> str | None:
+    """Why a ``file:`` secret reference cannot be read at deploy time, or None. The file may live
+    outside the project (secrets usually do: /run/secrets/..., ~/.config/...); it must exist."""
+    problem = _unusable_path(rest)
+    if problem:
+        return problem
+    path = Path(rest) if Path(rest).is_absolute() else root / rest  # as resolve_secret_values reads it
+    try:
+        if not path.is_file():
+            return f"file {rest!r} does not exist or is not a file (looked for {path})"
+    except OSError as exc:
+        return f"file {rest!r} cannot be used: {exc.strerror or exc}"
+    return None
 
 
 def _to_spec_error(shown: str, err: dict, raw: dict) -> SpecError:
