@@ -23,7 +23,10 @@ from typing import Iterator
 
 import pytest
 
-from .harness import ConformanceEnv, ConformanceTarget
+# the suite's plain asserts show their values like a test module's do
+pytest.register_assert_rewrite("modelport.testing.conformance", "modelport.testing.harness")
+
+from .harness import ConformanceEnv, ConformanceTarget  # noqa: E402
 
 
 def pytest_configure(config: pytest.Config) -> None:
