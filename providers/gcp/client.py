@@ -53,6 +53,21 @@ def api_errors(operation: str) -> Iterator[None]:
                             retryable=True) from None
 
 
+def read_retry():
+    """Retry of reads and operation polls on throttling, 5xx and dropped connections, with
+    backoff. Google's generated client retries only some reads, on 503 only; a single 429 or
+    reset while reading (or while polling an operation that is already running) must not fail
+    a deployment. Writes are not retried here: the engine retries the whole idempotent step."""
+    import requests
+    from google.api_core import exceptions as gexc
+    from google.api_core import retry
+
+    transient = (gexc.TooManyRequests, gexc.ServiceUnavailable, gexc.InternalServerError, gexc.BadGateway,
+                 gexc.GatewayTimeout, requests.exceptions.ConnectionError, requests.exceptions.Timeout)
+    return retry.Retry(predicate=retry.if_exception_type(*transient), initial=0.5, maximum=4.0,
+                       multiplier=2.0, timeout=30.0)
+
+
 def _to_dict(message) -> dict[str, Any]:
     return type(message).to_dict(message, use_integers_for_enums=False, preserving_proto_field_name=True)
 
@@ -84,6 +99,7 @@ class CloudRun:
         self._run = run_v2
         self.services = run_v2.ServicesClient(**kwargs)
         self.revisions = run_v2.RevisionsClient(**kwargs)
+        self._read = read_retry()
 
     # -- LROs ---------------------------------------------------------------------------------
     def _wait(self, operation) -> Any:
@@ -92,7 +108,7 @@ class CloudRun:
         # The default polls up to 20 s apart; a revision is usually ready in seconds.
         timeout = self.settings.operation_timeout_s
         every = polling.DEFAULT_POLLING.with_delay(initial=0.3, maximum=3.0, multiplier=1.5).with_timeout(timeout)
-        return operation.result(timeout=timeout, polling=every)
+        return operation.result(timeout=timeout, retry=self._read, polling=every)
 
     # -- services -----------------------------------------------------------------------------
     def get_service(self, name: str) -> dict[str, Any] | None:
@@ -101,7 +117,7 @@ class CloudRun:
 
         with api_errors("get service"):
             try:
-                return _to_dict(self.services.get_service(name=name))
+                return _to_dict(self.services.get_service(name=name, retry=self._read))
             except gexc.NotFound:
                 return None
 
@@ -135,7 +151,7 @@ class CloudRun:
     def list_services(self, parent: str) -> list[dict[str, Any]]:
         """Every service of a location."""
         with api_errors("list services"):
-            return [_to_dict(s) for s in self.services.list_services(parent=parent)]
+            return [_to_dict(s) for s in self.services.list_services(parent=parent, retry=self._read)]
 
     # -- revisions ----------------------------------------------------------------------------
     def list_revisions(self, service: str) -> list[dict[str, Any]]:
@@ -144,7 +160,7 @@ class CloudRun:
 
         with api_errors("list revisions"):
             try:
-                return [_to_dict(r) for r in self.revisions.list_revisions(parent=service)]
+                return [_to_dict(r) for r in self.revisions.list_revisions(parent=service, retry=self._read)]
             except gexc.NotFound:
                 return []
 
@@ -154,7 +170,7 @@ class CloudRun:
 
         with api_errors("get revision"):
             try:
-                return _to_dict(self.revisions.get_revision(name=name))
+                return _to_dict(self.revisions.get_revision(name=name, retry=self._read))
             except gexc.NotFound:
                 return None
 
@@ -172,7 +188,7 @@ class CloudRun:
     def get_policy(self, resource: str) -> dict[str, Any]:
         """The service's IAM policy as {"bindings": [{"role", "members"}], "etag", "version"}."""
         with api_errors("get IAM policy"):
-            policy = self.services.get_iam_policy(request={"resource": resource})
+            policy = self.services.get_iam_policy(request={"resource": resource}, retry=self._read)
         return {"bindings": [{"role": b.role, "members": list(b.members),
                               **({"condition": True} if b.HasField("condition") else {})}
                              for b in policy.bindings],

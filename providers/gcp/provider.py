@@ -134,6 +134,8 @@ class GcpProvider(Provider):
             existing = cloud.get_revision(full)
             if existing is not None:
                 if (existing.get("labels") or {}).get(tr.L_CONFIG) == rev.config:
+                    # a repeated call (the engine retries this step) finishes what the first began
+                    self._ensure_invoker(target, name)
                     return reading.to_revision(existing, rev.deployment, reading.tag_uris(service))
                 self.delete_revision(target, rev.deployment, rev.revision)  # same name, other config
         try:
