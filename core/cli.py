@@ -7,7 +7,9 @@ missing files, unknown names). Every command takes ``--output json``.
 from __future__ import annotations
 
 import json
+import math
 import os
+import sqlite3
 import sys
 from functools import wraps
 from pathlib import Path
@@ -16,8 +18,9 @@ from typing import Any, Callable
 import click
 
 from . import api
-from .engine.session import Session
-from .errors import EXIT_FAILED, ModelportError, UsageError
+from .engine.session import Session, check_secret_refs
+from .errors import EXIT_BAD_INPUT, EXIT_FAILED, CapabilityError, ModelportError, UsageError
+from .spec import RolloutSection
 from .state import StateStore
 
 OUTPUT = click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text",
@@ -40,9 +43,10 @@ def command(group: click.Group, name: str, **kwargs) -> Callable:
         @wraps(fn)
         def run(ctx: click.Context, output: str, **params: Any) -> None:
             quiet = output == "json"
-            session = Session(state=StateStore(ctx.obj["state"]) if ctx.obj["state"] else StateStore(),
+            session = Session(state=_state(output, ctx.obj["state"]),
                               report=(lambda m: None) if quiet else (lambda m: _err(f"  {m}")))
             try:
+                _check_text(params)
                 data, text = fn(session, **params)
             except ModelportError as exc:
                 _fail(output, exc.to_dict(), f"error: {exc}", exc.exit_code)
@@ -64,6 +68,29 @@ def command(group: click.Group, name: str, **kwargs) -> Callable:
     return decorate
 
 
+def _check_text(params: dict[str, Any]) -> None:
+    """Names and values must be text: argv bytes that are not UTF-8 arrive as lone surrogates,
+    which no state store, cloud API or terminal accepts (paths may hold them: they name files)."""
+    for key, value in params.items():
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise UsageError(f"{key.replace('_', '-')}: {value.encode('utf-8', 'replace').decode()!r} "
+                                 "is not valid UTF-8 text") from None
+
+
+def _state(output: str, path: Path | None) -> StateStore:
+    """The state store, or exit 2 naming the file when it cannot be opened (a folder, no permission)."""
+    try:
+        return StateStore(path) if path else StateStore()
+    except (OSError, sqlite3.Error) as exc:
+        message = f"--state {path or '(default)'}: cannot open the state database: {exc}"
+        _fail(output, {"error": "UsageError", "message": message},
+              f"error: {message} (set --state or MODELPORT_STATE to a file in a writable folder)", EXIT_BAD_INPUT)
+        raise  # not reached: _fail exits
+
+
 def _fail(output: str, data: dict, text: str, code: int) -> None:
     if output == "json":
         click.echo(json.dumps(data, indent=2, default=str))
@@ -71,7 +98,30 @@ def _fail(output: str, data: dict, text: str, code: int) -> None:
     sys.exit(code)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def _wants_json(argv: list[str]) -> bool:
+    return any(a in ("--output=json", "-ojson") or (a in ("--output", "-o") and b == "json")
+               for a, b in zip(argv, [*argv[1:], ""]))
+
+
+class _Group(click.Group):
+    """click's group, except that with ``--output json`` a usage error (unknown option, bad value,
+    missing argument) is also one JSON document on stdout, as every other error is."""
+
+    def main(self, args: Any = None, *rest: Any, **kwargs: Any) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        if not _wants_json(argv) or kwargs.get("standalone_mode") is False:
+            return super().main(argv, *rest, **kwargs)
+        try:
+            return super().main(argv, *rest, **{**kwargs, "standalone_mode": False})
+        except click.ClickException as exc:
+            click.echo(json.dumps({"error": "UsageError", "message": exc.format_message()}, indent=2))
+            exc.show()
+            sys.exit(EXIT_BAD_INPUT)
+        except click.Abort:
+            _fail("json", {"error": "Interrupted", "message": "interrupted"}, "interrupted", EXIT_FAILED)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--state", type=click.Path(path_type=Path), envvar="MODELPORT_STATE",
               help="State database file (default: $MODELPORT_STATE or ~/.local/state/modelport/state.db).")
 @click.version_option(package_name="modelport")
@@ -105,18 +155,39 @@ def build_cmd(session: Session, path: Path | None):
 
 
 def _steps(value: str | None) -> list[int] | None:
-    if not value:
+    """``--steps`` as a list, checked by the same rule as ``rollout.steps`` (before any build)."""
+    if value is None:  # not given ("" is given, and wrong)
         return None
     try:
-        return [int(v) for v in value.split(",")]
-    except ValueError:
-        raise UsageError(f"--steps {value!r}: write rising percents ending at 100, e.g. 10,50,100") from None
+        return RolloutSection(steps=[int(v) for v in value.split(",")]).steps
+    except ValueError:  # int() or the rule (a pydantic ValidationError is a ValueError)
+        raise UsageError(f"--steps {value[:80]!r}: write rising percents from 1 to 100 ending at 100 "
+                         "(at most 20), e.g. 10,50,100") from None
+
+
+def _seconds(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    if value is not None and not math.isfinite(value):  # FloatRange lets nan through
+        raise click.BadParameter(f"{value} is not a number of seconds", ctx, param)
+    return value
+
+
+def _preflight(session: Session, path: Path | None, target: str, strategy: str | None) -> None:
+    """What the spec and target already tell is impossible, refused before building (no cloud
+    call): secret references the target cannot use, canary where traffic cannot be split."""
+    loaded = api.validate(path, session)
+    provider, _ = session.target(loaded, target)
+    check_secret_refs(loaded, provider, target)
+    if (strategy or loaded.spec.rollout.strategy) == "canary" and not provider.capabilities.traffic_split:
+        raise CapabilityError(
+            f"provider {provider.name!r} (target {target!r}) cannot split traffic, so canary is refused",
+            hint="use --strategy blue-green (new revision gated, then switched) or all-at-once")
 
 
 STRATEGY = click.option("--strategy", type=click.Choice(["all-at-once", "blue-green", "canary"]),
                         help="Rollout strategy (default: rollout.strategy in the spec).")
 STEPS = click.option("--steps", help="Canary traffic steps in percent, e.g. 10,50,100.")
-GATE = click.option("--gate-timeout", type=click.FloatRange(min=1), help="Seconds a health gate waits.")
+GATE = click.option("--gate-timeout", type=click.FloatRange(min=1, max=3600), callback=_seconds,
+                    help="Seconds a health gate waits (1-3600).")
 
 
 @command(main, "plan")
@@ -126,7 +197,9 @@ GATE = click.option("--gate-timeout", type=click.FloatRange(min=1), help="Second
 @STEPS
 def plan_cmd(session: Session, path, target, strategy, steps):
     """Show what deploy would change on a target; writes nothing to the cloud."""
-    the_plan = api.plan(path, target, strategy, _steps(steps), session)
+    steps = _steps(steps)
+    _preflight(session, path, target, strategy)
+    the_plan = api.plan(path, target, strategy, steps, session)
     return the_plan.to_dict(), the_plan.render()
 
 
@@ -151,6 +224,7 @@ def _result_text(result, verb: str) -> str:
 @click.option("--break-lock", is_flag=True, help="Break a lock whose holder process is dead.")
 def deploy_cmd(session: Session, path, target, strategy, gate_timeout, break_lock):
     """Build and deploy to a target, executing exactly the plan."""
+    _preflight(session, path, target, strategy)
     result = api.deploy(path, target, strategy, None, gate_timeout, break_lock, session)
     return result.to_dict(), _result_text(result, "deploy")
 
@@ -163,8 +237,10 @@ def deploy_cmd(session: Session, path, target, strategy, gate_timeout, break_loc
 @GATE
 def swap_cmd(session: Session, path, target, strategy, steps, gate_timeout):
     """Swap in a new model version with health-gated traffic moves."""
+    steps = _steps(steps)
     loaded = api.validate(path, session)
-    result = api.swap(path, target, strategy or loaded.spec.rollout.strategy, _steps(steps), gate_timeout, session)
+    _preflight(session, path, target, strategy)
+    result = api.swap(path, target, strategy or loaded.spec.rollout.strategy, steps, gate_timeout, session)
     return result.to_dict(), _result_text(result, "swap")
 
 
@@ -377,8 +453,6 @@ def schema_cmd(session: Session):
 @TO
 def iam_policy_cmd(session: Session, path, target):
     """Print the least-privilege IAM policy the target's provider needs (JSON)."""
-    from .errors import CapabilityError
-
     loaded = api.validate(path, session)
     provider, t = session.target(loaded, target)
     builder = getattr(provider, "iam_policy", None)

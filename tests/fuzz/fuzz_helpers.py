@@ -239,11 +239,17 @@ def assert_clean_usage_error(out: Outcome) -> None:
     assert out.code == 2, str(out)
     assert "Traceback" not in out.stdout + out.stderr, str(out)
     assert not out.calls, str(out)
-    if "json" in out.args and ("--output" in out.args or "-o" in out.args):
-        doc = json.loads(out.stdout) if out.stdout.strip() else None
-        if doc is not None:  # click's own usage errors come before our JSON layer: text on stderr
-            assert isinstance(doc.get("error"), str) and isinstance(doc.get("message"), str), str(out)
+    if json_requested(out.args):
+        doc = json.loads(out.stdout)
+        assert isinstance(doc.get("error"), str) and doc["error"], str(out)
+        assert isinstance(doc.get("message"), str) and doc["message"], str(out)
     assert out.stderr.strip(), str(out)
+
+
+def json_requested(argv: list[str]) -> bool:
+    """Whether a command line asks for ``--output json`` (in any spelling click accepts)."""
+    return any(a in ("--output=json", "-ojson") or (a in ("--output", "-o") and b == "json")
+               for a, b in zip(argv, [*argv[1:], ""]))
 
 
 def json_fields(out: Outcome) -> list[str]:
@@ -254,7 +260,7 @@ def json_fields(out: Outcome) -> list[str]:
 
 def names_field(out: Outcome, accepted: tuple[str, ...], file: Path) -> bool:
     """Whether the errors name one of ``accepted`` (a dotted field or a parent of it); "" = the file."""
-    if "json" in out.args:
+    if json_requested(out.args):
         fields = json_fields(out)
         return any(f == a or f.startswith(a + ".") or (a == "" and str(file) in out.stdout)
                    for f in fields for a in accepted)
