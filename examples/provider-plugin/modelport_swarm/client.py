@@ -14,6 +14,8 @@ from modelport.errors import ProviderError
 from .translate import NANO, TAG_DEPLOYMENT
 
 PROVIDER = "swarm"
+#: Docker Engine API version spoken (max_replicas_per_node needs 1.40, service status 1.41)
+API_VERSION = "1.41"
 
 
 @contextmanager
@@ -31,9 +33,13 @@ def docker_errors(action: str) -> Iterator[None]:
         text = _explain(exc)
         retryable = status >= 500 or status == 409 or "out of sequence" in text
         raise ProviderError(PROVIDER, action, text, retryable=retryable) from None
-    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout, docker.errors.DockerException) as exc:
+    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
         raise ProviderError(PROVIDER, action, f"the Docker engine does not answer ({type(exc).__name__})",
                             retryable=True, hint="check targets.NAME.docker_host / DOCKER_HOST") from None
+    except docker.errors.DockerException as exc:  # e.g. a malformed docker_host URL
+        hint = ("pip install 'modelport-swarm[ssh]'" if "paramiko" in str(exc)
+                else "check targets.NAME.docker_host / DOCKER_HOST")
+        raise ProviderError(PROVIDER, action, _explain(exc), hint=hint) from None
 
 
 def _explain(exc: Any) -> str:
@@ -48,8 +54,12 @@ class SwarmClient:
 
         where = docker_host or "DOCKER_HOST/default socket"
         with docker_errors(f"connect to the swarm manager at {where}"):
-            self.sdk = docker.DockerClient(base_url=docker_host, timeout=60) if docker_host \
-                else docker.from_env(timeout=60)
+            # a fixed API version: no round trip at construction (an unreachable engine then
+            # fails below as "does not answer"), and 1.41 (Docker 20.10) has everything used here.
+            # ssh:// goes through the system's ssh client (its config, keys and agent).
+            self.sdk = docker.DockerClient(base_url=docker_host, timeout=60, version=API_VERSION,
+                                           use_ssh_client=docker_host.startswith("ssh://")) if docker_host \
+                else docker.from_env(timeout=60, version=API_VERSION)
             swarm = self.sdk.info().get("Swarm") or {}
         if swarm.get("LocalNodeState") != "active" or not swarm.get("ControlAvailable"):
             raise ProviderError(PROVIDER, "connect to the swarm manager",

@@ -15,7 +15,6 @@ from typing import Iterator
 import docker
 import pytest
 
-from modelport.testing.conformance import ConformanceTarget
 from swarm_testing import BASE_IMAGE, plugins
 
 pytest_plugins = ["modelport.testing.pytest_plugin"]
@@ -53,8 +52,11 @@ def swarm_engine() -> Iterator[docker.DockerClient]:
 
 
 @pytest.fixture(scope="session")
-def conformance_target(swarm_engine) -> Iterator[ConformanceTarget]:
+def conformance_target(swarm_engine):
     """The swarm target the modelport conformance suite runs against."""
+    # imported here, after pytest_plugins registered the suite's modules for assert rewriting
+    from modelport.testing.conformance import ConformanceTarget
+
     yield ConformanceTarget(
         settings={"provider": "swarm", "reserve": 0.1},
         bad_settings={"provider": "swarm", "docker_host": "unix:///nonexistent.sock"},
