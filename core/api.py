@@ -175,10 +175,17 @@ def deploy(path: str | Path | None = None, target: str = "", strategy: str | Non
     s = _session(session)
     loaded = validate(path, s)
     s.target(loaded, target)
-    s.state.check_lock(loaded.spec.deployment)  # fail fast, before building
-    executor.check_unfinished(s.state, loaded.spec.deployment)
-    image = _built_image(s, loaded)
-    return deploy_image(loaded, target, image, strategy, steps, gate_timeout, break_lock, s, _kind)
+    name = loaded.spec.deployment
+    s.state.check_lock(name)  # fail fast, before building
+    executor.check_unfinished(s.state, name)
+    # hold the lock while building too, so a second process started meanwhile fails at once
+    # instead of building the same image and failing later; apply takes it again
+    s.state.acquire_lock(name, executor.holder_name(_kind), break_stale=break_lock)
+    try:
+        image = _built_image(s, loaded)
+    finally:
+        s.state.release_lock(name)
+    return deploy_image(loaded, target, image, strategy, steps, gate_timeout, False, s, _kind)
 
 
 def deploy_image(loaded: LoadedSpec, target: str, image: ImageRef, strategy: str | None = None,
@@ -199,9 +206,9 @@ def deploy_image(loaded: LoadedSpec, target: str, image: ImageRef, strategy: str
 
 def swap(path: str | Path | None = None, target: str = "", strategy: str = "blue-green",
          steps: list[int] | None = None, gate_timeout: float | None = None,
-         session: Session | None = None) -> Result:
+         session: Session | None = None, break_lock: bool = False) -> Result:
     """Deploy a new model version on ``target`` with ``strategy`` (all-at-once, blue-green, canary)."""
-    return deploy(path, target, strategy, steps, gate_timeout, session=session, _kind="swap")
+    return deploy(path, target, strategy, steps, gate_timeout, break_lock, session=session, _kind="swap")
 
 
 def _local_ref(loaded: LoadedSpec) -> str:
@@ -255,7 +262,8 @@ def destroy(name: str, target: str, spec: str | Path | None = None, session: Ses
 
 
 def migrate(name: str, source: str, dest: str, retire_source: bool = False, spec: str | Path | None = None,
-            gate_timeout: float | None = None, session: Session | None = None) -> Result:
+            gate_timeout: float | None = None, session: Session | None = None,
+            break_lock: bool = False) -> Result:
     """Move ``name`` from ``source`` to ``dest``: same image digest, size mapped to the nearest one
     ``dest`` allows, verified by comparing outputs, and only then (if asked) retire the source."""
     s = _session(session)
@@ -293,7 +301,7 @@ def migrate(name: str, source: str, dest: str, retire_source: bool = False, spec
     the_plan = Plan("migrate", name, (source, dest), rollout.steps[:-1] + tuple(extra[:1]) + rollout.steps[-1:]
                     + tuple(extra[1:]), tuple(notes))
     rt = _runtime(s, loaded, {source: (src_provider, src_t), dest: (dst_provider, dst_t)}, gate_timeout)
-    result = executor.apply(the_plan, rt, _context(loaded, rt))
+    result = executor.apply(the_plan, rt, _context(loaded, rt), break_lock=break_lock)
     result.outputs.update({"name": name, "source": source, "target": dest, "provider": dst_provider.name,
                            "image": {"digest": src_image.digest, "ref": placed.ref}, "size_notes": notes})
     return result
@@ -309,10 +317,15 @@ def _revision_of(s: Session, name: str, target: str, digest: str) -> RevisionSpe
 
 def status(name: str | None = None, target: str | None = None, spec: str | Path | None = None,
            session: Session | None = None) -> list[dict[str, Any]]:
-    """Deployments with what their clouds report now (revisions, traffic, endpoint, readiness)."""
+    """Deployments with what their clouds report now (revisions, traffic, endpoint, readiness).
+    A deployment with an interrupted operation has an ``unfinished`` entry (message and hint);
+    with ``name`` and nothing recorded yet, that operation raises UnfinishedOperation."""
     s = _session(session)
     rows = s.state.deployments(name, target)
     if name and not rows and not spec:
+        op = s.state.unfinished(name)
+        if op is not None:  # e.g. a first deploy killed before it recorded anything
+            raise executor.interrupted(op)
         raise NotFound(f"no deployment {name!r}" + (f" on {target!r}" if target else ""))
     out = []
     for row in rows:
@@ -327,6 +340,10 @@ def status(name: str | None = None, target: str | None = None, spec: str | Path 
                                   for r in observed.revisions],
                     "recorded": {"revision": row["revision"], "digest": row["digest"]},
                     "drift": _drift(row, observed)})
+        op = s.state.unfinished(row["name"])
+        if op is not None:
+            error = executor.interrupted(op)
+            out[-1]["unfinished"] = {**op.to_dict(), "message": error.message, "hint": error.hint}
     return out
 
 
@@ -386,11 +403,23 @@ def _interrupted(s: Session, name: str):
     return op, the_plan, rt
 
 
+def _take_interrupted(s: Session, name: str, verb: str):
+    """Take the lock (breaking it only if its holder is dead), then read the interrupted
+    operation: read before locking, two racing ``resume``/``abort`` could both act on it."""
+    s.state.acquire_lock(name, executor.holder_name(verb), break_stale=True)
+    try:
+        op, the_plan, rt = _interrupted(s, name)
+        s.state.set_lock_operation(name, op.id)
+    except BaseException:
+        s.state.release_lock(name)
+        raise
+    return op, the_plan, rt
+
+
 def resume(name: str, session: Session | None = None) -> Result:
     """Finish an operation that was killed mid-way, from its first unfinished step."""
     s = _session(session)
-    op, the_plan, rt = _interrupted(s, name)
-    s.state.acquire_lock(name, executor.holder_name(f"resume #{op.id}"), break_stale=True)
+    op, the_plan, rt = _take_interrupted(s, name, "resume")
     try:
         return executor.resume(the_plan, rt, op.id, op.done)
     finally:
@@ -400,8 +429,7 @@ def resume(name: str, session: Session | None = None) -> Result:
 def abort(name: str, session: Session | None = None) -> dict[str, Any]:
     """Roll back an operation that was killed mid-way."""
     s = _session(session)
-    op, the_plan, rt = _interrupted(s, name)
-    s.state.acquire_lock(name, executor.holder_name(f"abort #{op.id}"), break_stale=True)
+    op, the_plan, rt = _take_interrupted(s, name, "abort")
     try:
         executor.abort(the_plan, rt, op.id, op.done)
     finally:

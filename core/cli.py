@@ -188,6 +188,8 @@ STRATEGY = click.option("--strategy", type=click.Choice(["all-at-once", "blue-gr
 STEPS = click.option("--steps", help="Canary traffic steps in percent, e.g. 10,50,100.")
 GATE = click.option("--gate-timeout", type=click.FloatRange(min=1, max=3600), callback=_seconds,
                     help="Seconds a health gate waits (1-3600).")
+BREAK_LOCK = click.option("--break-lock", is_flag=True,
+                          help="Break the deployment's lock if its holder process is dead (never a live one's).")
 
 
 @command(main, "plan")
@@ -221,7 +223,7 @@ def _result_text(result, verb: str) -> str:
 @TO
 @STRATEGY
 @GATE
-@click.option("--break-lock", is_flag=True, help="Break a lock whose holder process is dead.")
+@BREAK_LOCK
 def deploy_cmd(session: Session, path, target, strategy, gate_timeout, break_lock):
     """Build and deploy to a target, executing exactly the plan."""
     _preflight(session, path, target, strategy)
@@ -235,12 +237,14 @@ def deploy_cmd(session: Session, path, target, strategy, gate_timeout, break_loc
 @STRATEGY
 @STEPS
 @GATE
-def swap_cmd(session: Session, path, target, strategy, steps, gate_timeout):
+@BREAK_LOCK
+def swap_cmd(session: Session, path, target, strategy, steps, gate_timeout, break_lock):
     """Swap in a new model version with health-gated traffic moves."""
     steps = _steps(steps)
     loaded = api.validate(path, session)
     _preflight(session, path, target, strategy)
-    result = api.swap(path, target, strategy or loaded.spec.rollout.strategy, steps, gate_timeout, session)
+    result = api.swap(path, target, strategy or loaded.spec.rollout.strategy, steps, gate_timeout, session,
+                      break_lock=break_lock)
     return result.to_dict(), _result_text(result, "swap")
 
 
@@ -263,9 +267,10 @@ def rollback_cmd(session: Session, name, target, revision, spec, gate_timeout):
 @click.option("--retire-source", is_flag=True, help="Delete it on the source once the destination is verified.")
 @click.option("--spec", type=click.Path(path_type=Path), help="modelport.toml (default: the one last deployed).")
 @GATE
-def migrate_cmd(session: Session, name, source, target, retire_source, spec, gate_timeout):
+@BREAK_LOCK
+def migrate_cmd(session: Session, name, source, target, retire_source, spec, gate_timeout, break_lock):
     """Move a deployment to another target: same image digest, verified outputs."""
-    result = api.migrate(name, source, target, retire_source, spec, gate_timeout, session)
+    result = api.migrate(name, source, target, retire_source, spec, gate_timeout, session, break_lock=break_lock)
     return result.to_dict(), _result_text(result, "migrate")
 
 
@@ -286,6 +291,14 @@ def status_cmd(session: Session, name, target, spec):
             lines.append(f"  {rev['name']:<6} {pct:>3}%  {'ready' if rev['ready'] else 'not ready':<9} "
                          f"{rev['digest'][:19]}  {rev.get('model_version') or ''}")
         lines += [f"  drift: {d}" for d in r["drift"]]
+    unfinished = [r["unfinished"] for r in rows if r.get("unfinished")]
+    if unfinished:  # a script must not take this for a healthy deployment: say it, exit 1
+        text = "\n".join(lines)
+        as_json = click.get_current_context().params.get("output") == "json"
+        click.echo(json.dumps({"deployments": rows}, indent=2, default=str) if as_json else text)
+        for u in {u["id"]: u for u in unfinished}.values():
+            _err(f"error: {u['message']} ({u['hint']})")
+        sys.exit(EXIT_FAILED)
     return {"deployments": rows}, "\n".join(lines)
 
 

@@ -100,6 +100,12 @@ def _alive(pid: int, host: str) -> bool:
     return True
 
 
+def _who(row) -> str:
+    """The lock holder as the user must see it: what it runs, its pid and its host (once)."""
+    holder = row["holder"]
+    return holder if f"pid {row['pid']} on {row['host']}" in holder else f"{holder} (pid {row['pid']} on {row['host']})"
+
+
 class StateStore:
     """SQLite-backed state. One short transaction per call, safe across processes."""
 
@@ -138,7 +144,7 @@ class StateStore:
             row = db.execute("SELECT * FROM locks WHERE name=?", (name,)).fetchone()
             if row is not None:
                 alive = _alive(row["pid"], row["host"])
-                who = f"{row['holder']} (pid {row['pid']} on {row['host']})"
+                who = _who(row)
                 if alive or not break_stale:
                     raise LockHeld(name, who if alive else who + ", which is no longer running",
                                    stale=not alive)
@@ -152,7 +158,7 @@ class StateStore:
         row = self.lock_holder(name)
         if row is not None and row["pid"] != os.getpid():
             alive = _alive(row["pid"], row["host"])
-            who = f"{row['holder']} (pid {row['pid']} on {row['host']})"
+            who = _who(row)
             if alive:
                 raise LockHeld(name, who)
 

@@ -71,9 +71,14 @@ def check_unfinished(state: StateStore, name: str) -> None:
     """Refuse to start while an interrupted operation on ``name`` waits for resume/abort."""
     op = state.unfinished(name)
     if op is not None:
-        raise UnfinishedOperation(
-            f"operation #{op.id} ({op.kind} of {name!r}) was interrupted after step {op.done} of {len(op.plan)}",
-            hint=f"run `modelport resume {name}` to finish it or `modelport abort {name}` to roll it back")
+        raise interrupted(op)
+
+
+def interrupted(op) -> UnfinishedOperation:
+    """The error saying operation ``op`` (a journal entry whose holder died) waits for resume/abort."""
+    return UnfinishedOperation(
+        f"operation #{op.id} ({op.kind} of {op.name!r}) was interrupted after step {op.done} of {len(op.plan)}",
+        hint=f"run `modelport resume {op.name}` to finish it or `modelport abort {op.name}` to roll it back")
 
 
 def apply(plan: Plan, rt: Runtime, context: dict[str, Any], break_lock: bool = False) -> Result:
@@ -166,7 +171,28 @@ def _undo(plan: Plan, rt: Runtime, op: int, upto: int) -> list[str]:
         except Exception as exc:  # keep undoing the rest; report every failure
             problems.append(f"undo of step {j + 1} ({s['desc']}) failed: {exc}")
         rt.state.step_undone(op, upto - j + 1)
+    for s in plan.steps[:upto + 1]:
+        if s["op"] == "record":  # it may have run (e.g. killed before its journal write)
+            try:
+                _rerecord(s, rt, plan)
+            except Exception as exc:
+                problems.append(f"re-reading {plan.deployment} on {s['target']} failed: {exc}")
     return problems
+
+
+def _rerecord(s: dict[str, Any], rt: Runtime, plan: Plan) -> None:
+    """After an undo, record what the cloud serves now (the recorded deployment must not name the
+    revision that was just rolled back); forget it where the cloud has nothing left."""
+    provider, target = rt.bindings[s["target"]]
+    name = plan.deployment
+    observed = rt.safe("observe", f"read {name} on {target.name}", lambda: provider.observe(target, name))
+    active = max(observed.traffic.items(), key=lambda kv: kv[1])[0] if observed.traffic else None
+    if not observed.revisions:
+        rt.state.forget_deployment(name, target.name)
+    elif active is not None and rt.state.deployments(name, target.name):
+        rt.state.record_deployment(name, target.name, provider.name, spec_file=None, revision=active,
+                                   digest=observed.revision(active).digest, endpoint=observed.endpoint,
+                                   traffic=dict(observed.traffic))
 
 
 # -- the steps ------------------------------------------------------------------------------------

@@ -1,0 +1,47 @@
+"""Fixtures for the crash and race tests: a shared MODELPORT_HOME (image builds are reused), a
+runner on the local engine, and the emulated clouds as :class:`~tests.crash.harness.Cloud`."""
+
+from __future__ import annotations
+
+import pytest
+
+from moto_fixtures.azure.fixtures import azure_emulator  # noqa: F401  (the session's ARM emulator)
+
+from .clouds import AZURE_TOKEN_ENV, aws_cloud, azure_cloud, gcp_cloud
+from .harness import Cloud, Runner
+
+
+@pytest.fixture(scope="session")
+def crash_home(tmp_path_factory):
+    """One MODELPORT_HOME for every crash test (builds, OCI store, local traffic files)."""
+    return tmp_path_factory.mktemp("crash-home")
+
+
+@pytest.fixture(autouse=True)
+def _home(crash_home, monkeypatch, docker_host, base_image):
+    monkeypatch.setenv("MODELPORT_HOME", str(crash_home))
+    monkeypatch.setenv("DOCKER_HOST", docker_host)
+
+
+@pytest.fixture
+def local_runner(tmp_path) -> Runner:
+    """Commands on the local provider with a fresh state file."""
+    return Runner(Cloud("local", {"provider": "local"}), tmp_path)
+
+
+@pytest.fixture
+def cloud(request, monkeypatch):
+    """The emulated cloud named by the test's parameter (aws, gcp or azure)."""
+    provider = request.param
+    if provider == "aws":
+        found = aws_cloud(request.getfixturevalue("aws_emulation"))
+    elif provider == "gcp":
+        emulator = request.getfixturevalue("gcp_emulator")
+        found = gcp_cloud(emulator.endpoint, request.getfixturevalue("registry").host)
+    else:
+        arm = request.getfixturevalue("azure_emulator")
+        found = azure_cloud(arm.base_url, arm.ca_pem, arm.subscription_id, arm.resource_group, arm.location,
+                            request.getfixturevalue("registry").host)
+    for key, value in found.env.items():
+        monkeypatch.setenv(key, value)
+    return found
