@@ -10,7 +10,10 @@ Inside an image these files are the package ``modelport_runtime`` (started as
 import in this package is relative, and this file imports nothing heavy: the build reads
 ``modelport.runtime.requirements`` on the host without scikit-learn or onnxruntime.
 
-Configuration comes from environment variables (see :mod:`.config`).
+Configuration comes from environment variables (see :mod:`.config`). Hostile requests are
+refused before they cost anything: bodies over ``MODELPORT_MAX_BODY_BYTES`` (default 16 MiB,
+also when Content-Length lies or is absent) get 413, a request target over 16 KiB 414, header
+fields over 64 KiB 431, JSON nested deeper than 1024 levels 400.
 """
 
 __version__ = "0.1.0"

@@ -17,7 +17,8 @@ from . import kserve, oip, sagemaker
 from .config import RuntimeConfig
 from .errors import InternalError, MethodNotAllowed, NotFound, RequestError
 from .host import ModelHost
-from .httpio import ClientGone, Request, Response, error_response, header_map, read_body, send_response
+from .httpio import (ClientGone, Request, Response, check_head, error_response, header_map, read_body,
+                     send_response)
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,7 @@ class RuntimeApp:
         await send_response(send, response, head_only=method == "HEAD")
 
     async def _respond(self, scope: dict, receive: Any) -> Response:
+        check_head(scope)
         route, params = match(scope["method"], scope["path"])
         headers = header_map(scope["headers"])
         request = Request(scope["method"], scope["path"], params, headers)

@@ -47,6 +47,18 @@ class PayloadTooLarge(RequestError):
     status = 413
 
 
+class UriTooLong(RequestError):
+    """The request target (path and query) is longer than the runtime reads (414)."""
+
+    status = 414
+
+
+class HeadersTooLarge(RequestError):
+    """The request's header fields together are larger than the runtime reads (431)."""
+
+    status = 431
+
+
 class UnsupportedMediaType(RequestError):
     """The Content-Type is not one this route reads (415)."""
 

@@ -64,7 +64,7 @@ def decode_tensor(tensor: Any, index: int) -> tuple[str, np.ndarray]:
     if not isinstance(name, str) or not name:
         raise BadRequest(f"inputs[{index}].name must be a non-empty string")
     datatype = tensor.get("datatype")
-    if datatype not in NUMPY_TYPES:
+    if not isinstance(datatype, str) or datatype not in NUMPY_TYPES:  # a list or object is unhashable
         raise BadRequest(f"input {name!r}: datatype {datatype!r} is not one of {', '.join(NUMPY_TYPES)}")
     shape = _shape(tensor.get("shape"), name)
     if "data" not in tensor:
