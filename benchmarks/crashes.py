@@ -50,7 +50,8 @@ def ops_for(cloud, wanted: list[str]) -> list[str]:
     return [op for op in wanted if op != "swap:canary" or cloud.canary]
 
 
-def run_provider(provider: str, ops: list[str], modes: tuple[str, ...], both: bool, out: Path) -> list[dict]:
+def run_provider(provider: str, ops: list[str], modes: tuple[str, ...], both: bool, out: Path,
+                 stride: int = 1, case_minutes: float | None = None) -> list[dict]:
     """Every point of every operation on one provider; writes crashes-PROVIDER.json as it goes."""
     results: list[dict] = []
     path = out / f"crashes-{provider}.json"
@@ -68,7 +69,8 @@ def run_provider(provider: str, ops: list[str], modes: tuple[str, ...], both: bo
                       f"{point.step[:60]:<60} {point.seconds or ''} {point.problem[:300]}", flush=True)
 
             try:
-                sweep(case, modes, both=both, report=report)
+                deadline = time.monotonic() + case_minutes * 60 if case_minutes else None
+                sweep(case, modes, both=both, stride=stride, report=report, deadline=deadline)
             except Exception as exc:  # the case could not even be prepared: record it, go on
                 results.append({"provider": provider, "case": op, "mode": "prepare", "index": -1, "step": "",
                                 "resolution": "", "ok": False, "problem": f"{type(exc).__name__}: {exc}"[:3000]})
@@ -105,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modes", default="before,after,mid")
     parser.add_argument("--one-resolution", action="store_true",
                         help="alternate resume/abort over the points instead of running each point twice")
+    parser.add_argument("--stride", type=int, default=1, help="kill at every N-th step index")
+    parser.add_argument("--case-minutes", type=float,
+                        help="start no new point of an operation after this many minutes (then the next operation)")
     parser.add_argument("--output", type=Path, default=Path("crash-results"))
     args = parser.parse_args(argv)
     args.output.mkdir(parents=True, exist_ok=True)
@@ -112,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     results: list[dict] = []
     for provider in args.providers.split(","):
         results += run_provider(provider, args.ops.split(","), tuple(args.modes.split(",")),
-                                not args.one_resolution, args.output)
+                                not args.one_resolution, args.output, args.stride, args.case_minutes)
     (args.output / "crashes.json").write_text(json.dumps(results, indent=1))
     print(table(results))
     return 0 if all(r["ok"] for r in results) else 1

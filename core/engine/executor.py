@@ -106,8 +106,19 @@ def resume(plan: Plan, rt: Runtime, op: int, done: int) -> Result:
     return _run(plan, rt, op, start=done)
 
 
+#: steps whose effect no undo can bring back (a retired source, a destroyed deployment)
+IRREVERSIBLE = ("destroy",)
+
+
 def abort(plan: Plan, rt: Runtime, op: int, done: int) -> None:
-    """Roll back an interrupted operation: undo every step it may have started."""
+    """Roll back an interrupted operation: undo every step it may have started. Refused when one
+    of those cannot be undone (rolling back the rest would leave nothing serving): resume then."""
+    started = plan.steps[:min(done, len(plan.steps) - 1) + 1]
+    gone = next((s for s in started if s["op"] in IRREVERSIBLE), None)
+    if gone is not None:
+        raise ModelportError(f"operation #{op} ({plan.kind} of {plan.deployment!r}) cannot be rolled back: "
+                             f"step {plan.steps.index(gone) + 1} ({gone['desc']}) may have run and cannot be undone",
+                             hint=f"run `modelport resume {plan.deployment}` to finish it")
     rt.state.adopt_operation(op)
     problems = _undo(plan, rt, op, upto=min(done, len(plan.steps) - 1))
     rt.state.finish_operation(op, ABORTED, "; ".join(problems) or None)

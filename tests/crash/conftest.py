@@ -7,7 +7,7 @@ import pytest
 
 from moto_fixtures.azure.fixtures import azure_emulator  # noqa: F401  (the session's ARM emulator)
 
-from .clouds import AZURE_TOKEN_ENV, aws_cloud, azure_cloud, gcp_cloud
+from .clouds import aws_cloud, azure_cloud, gcp_cloud
 from .harness import Cloud, Runner
 
 

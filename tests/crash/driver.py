@@ -3,7 +3,8 @@ journal point, so a test can check what the next command finds. Test code, run a
 
     python tests/crash/driver.py '{"state": ..., "op": "swap", "spec": ..., "target": ..., ...}'
 
-Kill points (``kill`` + ``at``), numbered by the plan's step index ``i``:
+Kill points (``kill`` + ``at``), numbered by the plan's step index ``i`` (or ``at`` names the
+kind of step, e.g. ``"destroy"``: its first occurrence):
 
 * ``before``: in the executor's hook, right before step ``i`` starts (the journal says ``i``
   steps are done). ``at == len(plan)`` kills after the last step was journaled but before the
@@ -45,7 +46,9 @@ class KillingStore(StateStore):
         self.kill, self.at = kill, at
         self.step: int | None = None  # the step the executor is running (set by the hook)
 
-    def on_step(self, index: int, _step: dict) -> None:
+    def on_step(self, index: int, step: dict) -> None:
+        if step["op"] == self.at:  # ``at`` may name the step's kind instead of its index
+            self.at = index
         self.step = index
         if self.kill == "before" and index == self.at:
             die()
@@ -106,7 +109,8 @@ def run(job: dict) -> dict:
     elif op == "swap":
         result = api.swap(job["spec"], job["target"], job["strategy"], job.get("steps"), session=session)
     elif op == "migrate":
-        result = api.migrate(job["name"], job["source"], job["target"], spec=job["spec"], session=session)
+        result = api.migrate(job["name"], job["source"], job["target"], job.get("retire_source", False),
+                             spec=job["spec"], session=session)
     else:
         raise SystemExit(f"unknown op {op!r}")
     return result.to_dict()

@@ -21,21 +21,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-import joblib
-import numpy as np
-
 from modelport import api
 from modelport.engine.session import Session
 from modelport.plugins import load_providers
 from modelport.provider import ImageRef
-from modelport.state import RUNNING, StateStore
+from modelport.state import StateStore
+
+from .checks import SAMPLE, SOURCES, check, served_version  # noqa: F401  (re-exported)
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
 DRIVER = Path(__file__).with_name("driver.py")
-SAMPLE = json.loads((EXAMPLES / "iris" / "sample.json").read_text())
-SOURCES = {"1": "iris", "2": "iris-v2"}
 #: steps whose cloud call is followed by a state record (where the ``mid`` kill point exists)
 RECORDING = ("create_revision", "update_revision", "delete_revision", "record", "forget")
 MODES = ("before", "after", "mid")
@@ -105,33 +101,12 @@ def write_project(dest: Path, name: str, version: str, targets: dict[str, dict],
              'sample_input = "sample.json"', "expected_output_shape = [2]", "[build]",
              'base_image = "modelport-base:bookworm"', "[resources]", "cpu = 1", 'memory = "2Gi"',
              "[scaling]", "min_instances = 1", "max_instances = 2", "concurrency = 80",
-             "[rollout]", "gate_timeout = 120", "keep_revisions = 1", "steps = [50, 100]",
+             "[rollout]", "gate_timeout = 300", "keep_revisions = 1", "steps = [50, 100]",
              "[env]", f'MP_ROUND = "{round_}"']
     for target, settings in targets.items():
         lines += [f"[targets.{target}]", *(f"{k} = {_toml(v)}" for k, v in settings.items())]
     (dest / "modelport.toml").write_text("\n".join(lines) + "\n")
     return dest
-
-
-def _expected() -> dict[str, np.ndarray]:
-    x = np.array(SAMPLE["inputs"][0]["data"], dtype=np.float32)
-    return {v: joblib.load(EXAMPLES / src / "model.joblib").predict_proba(x) for v, src in SOURCES.items()}
-
-
-EXPECTED = _expected()
-
-
-def served_version(endpoint: str, headers: dict | None = None) -> str:
-    """Which iris version ("1"/"2") answers the sample at ``endpoint`` (by its probabilities)."""
-    reply = httpx.post(f"{endpoint}/v2/models/iris/infer", json=SAMPLE, headers=headers or {}, timeout=30)
-    if reply.status_code != 200:
-        raise AssertionError(f"{endpoint} answered {reply.status_code}: {reply.text[:200]}")
-    proba = next(o for o in reply.json()["outputs"] if o["name"] == "predict_proba")
-    got = np.array(proba["data"], dtype=float).reshape(proba["shape"])
-    for version, want in EXPECTED.items():
-        if np.allclose(got, want, atol=1e-4):
-            return version
-    raise AssertionError(f"{endpoint} answered neither iris version: {proba['data']}")
 
 
 _IMAGES: dict[tuple[str, str], dict[str, str]] = {}
@@ -343,64 +318,21 @@ class Case:
             raise CaseFailed("; ".join(problems))
 
 
-def check(s: Session, name: str, spec: Path, expect: dict[str, str | None]) -> list[str]:
-    """Problems found with deployment ``name`` (empty when all is well)."""
-    problems = []
-    if s.state.lock_holder(name):
-        problems.append(f"a lock is left: {s.state.lock_holder(name)}")
-    running = [o.id for o in s.state.operations(name) if o.status == RUNNING]
-    if running:
-        problems.append(f"operations still running: {running}")
-    orphans = [o for o in api.gc(spec, session=s) if o["deployment"] == name]
-    if orphans:
-        problems.append(f"orphans: {[(o['target'], o['kind'], o['id']) for o in orphans]}")
-    loaded = api.validate(spec, s, sizes=False)
-    for target, version in expect.items():
-        problems += [f"{target}: {p}" for p in _check_target(s, loaded, name, target, version)]
-    return problems
-
-
-def _check_target(s: Session, loaded, name: str, target: str, version: str | None) -> list[str]:
-    provider, t = s.target(loaded, target)
-    observed = provider.observe(t, name)
-    cloud = sorted(r.name for r in observed.revisions)
-    recorded = sorted(r["revision"] for r in s.state.revisions(name, target) if not r["deleted"])
-    problems = [] if cloud == recorded else [f"the cloud has revisions {cloud}, the state {recorded}"]
-    rows = s.state.deployments(name, target)
-    if version is None:
-        if observed.revisions or rows:
-            problems.append(f"should hold nothing, but the cloud has {cloud} and the state {len(rows)} row(s)")
-        return problems
-    if not rows:
-        return problems + ["no deployment recorded"]
-    status = api.status(name, target, session=s)[0]
-    if status["drift"]:
-        problems.append(f"drift: {status['drift']}")
-    active = max(observed.traffic.items(), key=lambda kv: kv[1])[0] if observed.traffic else None
-    if rows[0]["revision"] != active or observed.traffic.get(active) != 100:
-        problems.append(f"recorded revision {rows[0]['revision']}, the cloud's traffic {dict(observed.traffic)}")
-    if not observed.endpoint:
-        return problems + ["no endpoint"]
-    served = served_version(observed.endpoint, provider.endpoint_headers(t, name))
-    if served != version:
-        problems.append(f"serves v{served}, expected v{version}")
-    return problems
-
-
 PROBES = ("status", "deploy", "swap")
 
 
 def sweep(case: Case, modes: tuple[str, ...] = ("before", "after"), resolutions: tuple[str, ...] = ("resume", "abort"),
-          both: bool = False, stride: int = 1, report=lambda _p: None) -> list[Point]:
+          both: bool = False, stride: int = 1, report=lambda _p: None, deadline: float | None = None) -> list[Point]:
     """Kill ``case`` at every ``stride``-th step index in each of ``modes`` until the index lies
     beyond the plan. The resolution alternates over ``resolutions`` (or, with ``both``, each
-    point is run once per resolution). A failed point is recorded and the case rebuilt."""
+    point is run once per resolution). A failed point is recorded and the case rebuilt. No new
+    point starts after ``deadline`` (``time.monotonic()``)."""
     points: list[Point] = []
     case.prepare()
     turn = 0
     for mode in modes:
         index = 0
-        while True:
+        while deadline is None or time.monotonic() < deadline:
             beyond = False
             for resolution in (resolutions if both else (resolutions[turn % len(resolutions)],)):
                 point = _one(case, mode, index, resolution, PROBES[turn % len(PROBES)])

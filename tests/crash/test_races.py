@@ -16,7 +16,8 @@ import pytest
 
 from modelport.state import StateStore
 
-from .harness import REPO, Case, check, served_version
+from .checks import check, served_version
+from .harness import REPO, Case
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(900)]
 
