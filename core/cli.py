@@ -55,8 +55,11 @@ def command(group: click.Group, name: str, **kwargs) -> Callable:
             except Exception as exc:  # never a bare traceback for a user
                 if os.environ.get("MODELPORT_DEBUG"):
                     raise
-                _fail(output, {"error": type(exc).__name__, "message": str(exc)},
-                      f"error: unexpected {type(exc).__name__}: {exc} (set MODELPORT_DEBUG=1 for a traceback)",
+                from .redact import redact
+
+                message = redact(str(exc))  # it may quote something a library was given
+                _fail(output, {"error": type(exc).__name__, "message": message},
+                      f"error: unexpected {type(exc).__name__}: {message} (set MODELPORT_DEBUG=1 for a traceback)",
                       EXIT_FAILED)
             if output == "json":
                 click.echo(json.dumps(data, indent=2, default=str))

@@ -17,6 +17,9 @@ class ModelportError(Exception):
     exit_code = EXIT_FAILED
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
+        from .redact import redact  # a message may quote a cloud's reply, which may quote a secret
+
+        message, hint = redact(message), redact(hint)
         super().__init__(message)
         self.message = message
         self.hint = hint
@@ -42,7 +45,9 @@ class SpecError(UsageError):
     """A ``modelport.toml`` problem, naming the file and the field path."""
 
     def __init__(self, file: str, field: str, reason: str, *, hint: str | None = None) -> None:
-        self.file, self.field, self.reason = file, field, reason
+        from .redact import redact
+
+        self.file, self.field, self.reason = file, field, redact(reason)
         where = f"{file}: {field}" if field else file
         super().__init__(f"{where}: {reason}", hint=hint)
 

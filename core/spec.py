@@ -322,6 +322,8 @@ def _to_spec_error(shown: str, err: dict, raw: dict) -> SpecError:
     if err["type"] == "string_pattern_mismatch" and loc[-1:] == ["name"]:
         msg = "must be lowercase letters, digits and '-', 2-40 chars, starting with a letter"
     got = err.get("input")
+    if loc[:1] == ["secrets"]:
+        got = None  # never echo what was written there: it may be a secret pasted instead of a reference
     if err["type"] not in ("model_type",) and got is not None and not isinstance(got, (dict, list)):
         shown_value = repr(got)
         msg = f"{msg} (got {shown_value[:60]}{'...' if len(shown_value) > 60 else ''})"

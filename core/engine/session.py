@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from ..errors import NotFound, PluginError, SpecError, SpecErrors, UsageError
 from ..plugins import ProviderRegistry, default_registry
 from ..provider import Provider, Target
+from ..redact import remember
 from ..spec import LoadedSpec, spec_error_from_settings
 from ..state import StateStore
 
@@ -94,7 +95,8 @@ def check_secret_refs(loaded: LoadedSpec, provider: Provider, target: str) -> No
 
 def resolve_secret_values(secrets: dict[str, str], native: set[str], root: Path | None) -> dict[str, str]:
     """Values for client-side references (``env:``/``file:``); native ones stay references.
-    The values are handed to the provider only; they are never logged or stored."""
+    The values are handed to the provider only; they are never logged or stored, and errors and
+    log records have them removed (:mod:`modelport.redact`)."""
     values = {}
     for key, ref in secrets.items():
         scheme, _, rest = ref.partition(":")
@@ -111,4 +113,5 @@ def resolve_secret_values(secrets: dict[str, str], native: set[str], root: Path 
                 values[key] = path.read_text().strip()
             except OSError as exc:
                 raise UsageError(f"secrets.{key}: cannot read {path}: {exc.strerror}") from None
+    remember(*values.values())
     return values

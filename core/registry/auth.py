@@ -24,6 +24,11 @@ class Credentials:
     username: str
     password: str = field(repr=False)
 
+    def __post_init__(self) -> None:
+        from ..redact import remember  # errors and log records never show it
+
+        remember(self.password)
+
     def __repr__(self) -> str:
         return f"Credentials(username={self.username!r}, password={REDACTED!r})"
 

@@ -38,6 +38,9 @@ class EnvTokenCredential:
                                 "(token_env) is empty or not set",
                                 hint=f"export {self.variable}=$(az account get-access-token --query "
                                      "accessToken -o tsv)")
+        from modelport.redact import remember
+
+        remember(token.strip())
         return AccessToken(token.strip(), int(time.time()) + 300)
 
     def __repr__(self) -> str:

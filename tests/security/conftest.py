@@ -68,7 +68,10 @@ def user_env(seeds, scan_home, workdir, docker_host) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def cli(leaks, user_env, workdir) -> Cli:
     """Runs ``modelport`` subprocesses with the user's environment, scanning their output."""
-    return Cli(leaks, user_env, workdir)
+    runner = Cli(leaks, user_env, workdir)
+    yield runner
+    # how long each command took, for whoever tunes this suite's runtime
+    (workdir / "commands.txt").write_text("".join(f"{rc:>3} {secs:>6}s {cmd}\n" for cmd, rc, secs in runner.ran))
 
 
 @pytest.fixture

@@ -37,6 +37,9 @@ class RecordingProxy:
         self.upstream = upstream.rstrip("/")
         self.tls, self.upstream_ca = tls, upstream_ca
         self.requests: list[Captured] = []
+        #: (method, path substring, status, reply(body) -> bytes): answer matching requests with
+        #: an error instead of forwarding them (e.g. a cloud error that quotes the request)
+        self.faults: list[tuple[str, str, int, object]] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.url = ""
@@ -78,6 +81,16 @@ def _handler(proxy: RecordingProxy, client: httpx.Client):
             body = self.rfile.read(length) if length else b""
             headers = {k: v for k, v in self.headers.items()}
             proxy.requests.append(Captured(self.command, self.path, headers, body))
+            route = self.path + " " + headers.get("X-Amz-Target", "")
+            fault = next((f for f in proxy.faults if f[0] == self.command and f[1] in route), None)
+            if fault is not None:
+                data = fault[3](body)
+                self.send_response(fault[2])
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return
             out = {k: v for k, v in headers.items() if k.lower() not in HOP}
             try:
                 reply = client.request(self.command, proxy.upstream + self.path, headers=out, content=body)
@@ -100,10 +113,30 @@ def _handler(proxy: RecordingProxy, client: httpx.Client):
     return Handler
 
 
-def make_proxy(upstream: str, tls: tuple[str, str] | None = None, upstream_ca: str | None = None):
-    """The shared ``moto_fixtures.proxy.InterceptingProxy`` when it exists, else this module's own."""
-    try:
+class Interception:
+    """The shared ``moto_fixtures.proxy.InterceptingProxy`` (what the provider talks to; its
+    ``requests`` are the ones scanned) in front of this module's proxy, which forwards to the
+    emulator and can answer with ``faults`` of its own (a cloud error quoting the request)."""
+
+    def __init__(self, upstream: str, tls: tuple[str, str] | None = None, upstream_ca: str | None = None,
+                 flavour: str = "generic") -> None:
         from moto_fixtures.proxy import InterceptingProxy
-    except ImportError:
-        return RecordingProxy(upstream, tls=tls, upstream_ca=upstream_ca)
-    return InterceptingProxy(upstream, tls=tls, upstream_ca=upstream_ca)
+
+        self.inner = RecordingProxy(upstream, upstream_ca=upstream_ca)
+        self.outer = InterceptingProxy(self.inner.start(), tls=tls, flavour=flavour)
+        self.url = self.outer.start()
+
+    @property
+    def requests(self) -> list:
+        """Every request the provider sent (recorded by the shared proxy)."""
+        return self.outer.requests
+
+    @property
+    def faults(self) -> list:
+        """Armed replies: (method, path substring, status, reply(body) -> bytes)."""
+        return self.inner.faults
+
+    def stop(self) -> None:
+        """Stop both proxies."""
+        self.outer.stop()
+        self.inner.stop()

@@ -17,22 +17,21 @@ from __future__ import annotations
 
 import base64
 import json
-import logging
 import sqlite3
-import traceback
+import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
 import modelport.api as mp
-from modelport.engine.session import Session
 from modelport.errors import ModelportError
-from modelport.state import StateStore
 
-from .harness import (REGISTRY_PASSWORD_VAR, SECRET_FILE, WRONG_PASSWORD_VAR, Allowed, make_project,
-                      scan_containers, scan_requests, scan_state, scan_tree)
-from .recorder import Captured
+from .harness import (ENV_SECRET_VAR, REGISTRY_PASSWORD_VAR, SECRET_FILE, WRONG_PASSWORD_VAR, Allowed,
+                      make_project, scan_containers, scan_requests, scan_state, scan_tree)
+from .inproc import debug_logging, expect_error, session, user_environment
+from .recorder import Captured, Interception
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -94,10 +93,21 @@ def test_cli_output_scan_catches_an_echo(cli, seeds, workdir):
 # -- the local provider, registries, every command ------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def local(workdir, seeds, registry, auth_registry, docker_client):
+def auth_proxy(auth_registry):
+    """The auth registry behind a recording proxy: every request modelport sends it is scanned."""
+    proxy = Interception(auth_registry.url)
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
+
+
+@pytest.fixture(scope="module")
+def local(workdir, seeds, registry, auth_proxy, docker_client):
     """An iris project with local targets and registry targets (one needs the auth registry)."""
     name = "seclocal" + workdir.name[-6:].replace("_", "").lower()[:6]
-    auth = {"provider": "aws", "region": "us-east-1", "registry": f"{auth_registry.host}/sec",
+    host = auth_proxy.url.split("://", 1)[1]
+    auth = {"provider": "aws", "region": "us-east-1", "registry": f"{host}/sec",
             "registry_username": auth_registry.username}
     targets = {"dev": {"provider": "local"}, "staging": {"provider": "local"},
                "mirror": {"provider": "local", "registry": f"{registry.host}/sec"},
@@ -144,14 +154,14 @@ def test_local_every_command(cli, local, seeds, docker_client, registry, auth_re
     cli.leaks.check()
 
 
-def test_push_and_copy_with_the_auth_registry(cli, local, registry, auth_registry):
+def test_push_and_copy_with_the_auth_registry(cli, local, registry, auth_registry, auth_proxy):
     v1 = str(local["v1"])
     pushed = cli.json("push", v1, "--to", "mirror")
     cli("push", v1, "--to", "authed")
     wrong = cli("push", v1, "--to", "wrongpw", ok=False)
     assert "401" in wrong.stderr or "denied" in wrong.stderr
     source = f"{registry.host}/sec/{local['name']}@{pushed['digest']}"
-    dest = f"{auth_registry.host}/copies/{local['name']}"
+    dest = f"{auth_proxy.url.split('://', 1)[1]}/copies/{local['name']}"
     user = {"MODELPORT_DEST_USERNAME": auth_registry.username}
     cli("copy", source, dest, extra_env={**user, "MODELPORT_DEST_PASSWORD": auth_registry.password})
     cli.json("copy", source, dest + "-json", extra_env={**user, "MODELPORT_DEST_PASSWORD": auth_registry.password})
@@ -165,4 +175,65 @@ def test_push_and_copy_with_the_auth_registry(cli, local, registry, auth_registr
     cli("copy", f"{dest}@{pushed['digest']}", f"{registry.host}/back2/{local['name']}", ok=False,
         extra_env={"MODELPORT_SRC_USERNAME": auth_registry.username,
                    "MODELPORT_SRC_PASSWORD": cli.env[WRONG_PASSWORD_VAR]})
+    # every request to the registry: the passwords only in the Authorization header
+    allowed = [Allowed(m, "/v2/", kind, "Authorization") for m in ("GET", "HEAD", "POST", "PUT", "PATCH")
+               for kind in ("registry password", "wrong registry password")]
+    proven = scan_requests(cli.leaks, auth_proxy.requests, allowed, "auth registry")
+    assert proven["registry password in PUT /v2/ Authorization"] > 0, proven
+    assert proven["wrong registry password in HEAD /v2/ Authorization"] + proven[
+        "wrong registry password in GET /v2/ Authorization"] > 0, proven
+    cli.leaks.check()
+
+
+# -- bad input that might echo a secret -------------------------------------------------------------------
+
+def _toml(value: str) -> str:
+    return json.dumps(value)  # a TOML basic string for these characters
+
+
+def test_bad_specs_do_not_echo_secrets(cli, seeds, workdir, user_env):
+    """A secret pasted into [secrets] instead of a reference; a broken field next to a secret
+    pasted into [env]; a TOML syntax error on the line after it; an unsupported scheme whose
+    'reference' is a secret. Text and JSON output, and the Python API's exceptions."""
+    env_value, file_value = seeds["env: secret"].value, seeds["file: secret"].value
+    base = make_project(workdir / "badspec", seeds, "badspec", {"dev": {"provider": "local"}})
+    good = (base / "modelport.toml").read_text()
+    cases = {
+        "pasted": good.replace(f'API_TOKEN = "env:', f'PASTED = {_toml(env_value)}\nAPI_TOKEN = "env:'),
+        "neighbour": good.replace("[env]", f"[env]\nDB_URL = {_toml(file_value)}\nbad-name = 12")
+                         .replace("cpu = 1", f'cpu = "lots {env_value[:3]}"'),
+        "syntax": good.replace("[env]", f"[env]\nDB_URL = {_toml(file_value)}\nBROKEN = = {_toml(env_value)}"),
+        "scheme": good.replace(f'"env:{ENV_SECRET_VAR}"', _toml(f"vault:{env_value}")),
+    }
+    for case, text in cases.items():
+        spec = workdir / f"bad-{case}.toml"
+        spec.write_text(text)
+        (workdir / SECRET_FILE).write_text(file_value)
+        command = "deploy" if case == "scheme" else "validate"
+        extra = ("--to", "dev") if command == "deploy" else ()
+        cli(command, str(spec), *extra, ok=False)
+        cli(command, str(spec), *extra, "--output", "json", ok=False)
+        with user_environment(user_env), debug_logging(cli.leaks, f"bad spec {case}"):
+            s = session(user_env)
+            call = (lambda: mp.deploy(spec, "dev", session=s)) if command == "deploy" else (lambda: mp.validate(spec, s))
+            exc = expect_error(cli.leaks, f"bad spec {case}", call)
+            assert isinstance(exc, ModelportError) and exc.exit_code == 2, exc
+        (workdir / SECRET_FILE).unlink()
+    cli.leaks.check()
+
+
+def test_unreadable_and_missing_secrets(cli, seeds, workdir):
+    """A file: secret that is a folder, an env: secret that is not set: the error names the
+    reference, never a value (the env var of the other secret is still set)."""
+    base = make_project(workdir / "missing", seeds, "missingsec", {"dev": {"provider": "local"}})
+    (base / SECRET_FILE).unlink()
+    (base / SECRET_FILE).mkdir()
+    cli("deploy", str(base), "--to", "dev", ok=False)
+    (base / SECRET_FILE).rmdir()
+    (base / SECRET_FILE).write_text(seeds["file: secret"].value)
+    env = {k: v for k, v in cli.env.items() if k != ENV_SECRET_VAR}
+    proc = subprocess.run([sys.executable, "-m", "modelport", "deploy", str(base), "--to", "dev"], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 2 and ENV_SECRET_VAR in proc.stderr, proc.stderr[-500:]
+    cli.leaks.scan("deploy with the env: secret unset", proc.stdout + proc.stderr, "cli stderr")
     cli.leaks.check()
