@@ -324,8 +324,8 @@ PROBES = ("status", "deploy", "swap")
 def sweep(case: Case, modes: tuple[str, ...] = ("before", "after"), resolutions: tuple[str, ...] = ("resume", "abort"),
           both: bool = False, stride: int = 1, report=lambda _p: None, deadline: float | None = None) -> list[Point]:
     """Kill ``case`` at every ``stride``-th step index in each of ``modes`` until the index lies
-    beyond the plan. The resolution alternates over ``resolutions`` (or, with ``both``, each
-    point is run once per resolution). A failed point is recorded and the case rebuilt. No new
+    beyond the plan. The resolution alternates over ``resolutions`` by step (or, with ``both``,
+    each point is run once per resolution). A failed point is recorded and the case rebuilt. No new
     point starts after ``deadline`` (``time.monotonic()``)."""
     points: list[Point] = []
     case.prepare()
@@ -334,7 +334,8 @@ def sweep(case: Case, modes: tuple[str, ...] = ("before", "after"), resolutions:
         index = 0
         while deadline is None or time.monotonic() < deadline:
             beyond = False
-            for resolution in (resolutions if both else (resolutions[turn % len(resolutions)],)):
+            alternate = resolutions[(index // stride) % len(resolutions)]  # e.g. even steps resume, odd abort
+            for resolution in (resolutions if both else (alternate,)):
                 point = _one(case, mode, index, resolution, PROBES[turn % len(PROBES)])
                 turn += 1
                 if point is None:
