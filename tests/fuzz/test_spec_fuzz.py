@@ -23,7 +23,8 @@ from modelport.errors import ModelportError
 from modelport.spec import NAME_RE
 
 from .fuzz_helpers import (Outcome, assert_clean_usage_error, base_spec, fresh_project, isolated_env,
-                           names_field, run_cli, to_toml, tripwire, with_path, without_path)
+                           names_field, run_cli, scratch_dir, to_toml, tripwire, with_path,
+                           without_path)
 
 FUZZ = settings(max_examples=100, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -35,11 +36,10 @@ FIXED = {("targets", "aws", "endpoint_url"), ("targets", "gcp", "api_endpoint"),
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory):
+def workspace():
     """A folder for the projects, the environment locked away from clouds and Docker, the tripwire."""
-    root = tmp_path_factory.mktemp("specfuzz")
     wire = tripwire()
-    with pytest.MonkeyPatch.context() as patch:
+    with scratch_dir("mp-specfuzz-") as root, pytest.MonkeyPatch.context() as patch:
         isolated_env(patch, root, wire.port)
         yield {"root": root, "counter": itertools.count(), "base": base_spec(wire.port)}
 
@@ -381,3 +381,38 @@ def broken_bytes(draw, valid: bytes):
 def test_broken_files_name_the_file(workspace, data):
     raw = data.draw(broken_bytes(_valid_text(workspace)))
     _check(workspace, None, raw, ("",), "aws")
+
+
+# -- 7. a valid spec asking a target for what it cannot do: refused before building -------------------------
+
+NATIVE_SECRETS = {"dev": (), "aws": ("aws-sm",), "gcp": ("gcp-sm",), "azure": ()}
+SPLITS_TRAFFIC = {"dev": False, "aws": True, "gcp": True, "azure": False}
+
+
+@FUZZ
+@given(target=st.sampled_from(TARGETS), scheme=st.sampled_from(["env", "aws-sm", "gcp-sm", "azure-kv", "vault", "k8s"]),
+       rest=st.from_regex(r"[A-Za-z0-9:/._-]{1,40}", fullmatch=True),
+       strategy=st.sampled_from([None, "canary", "blue-green", "all-at-once"]), in_spec=st.booleans(),
+       command=st.sampled_from(["plan", "deploy", "swap"]), output=st.sampled_from([[], ["--output", "json"]]))
+@example(target="gcp", scheme="aws-sm", rest="arn:aws:secretsmanager:us-east-1:1:secret:x", strategy=None,
+         in_spec=False, command="plan", output=[])
+@example(target="azure", scheme="env", rest="X", strategy="canary", in_spec=False, command="deploy", output=[])
+@example(target="dev", scheme="env", rest="X", strategy="canary", in_spec=True, command="swap", output=["--output", "json"])
+def test_target_cannot_do_it_refused_before_building(workspace, target, scheme, rest, strategy, in_spec, command,
+                                                     output):
+    bad_secret = scheme != "env" and scheme not in NATIVE_SECRETS[target]
+    bad_canary = strategy == "canary" and not SPLITS_TRAFFIC[target]
+    assume(bad_secret or bad_canary)  # otherwise it would build: not bad input
+    data = with_path(workspace["base"], ("secrets", "API_TOKEN"), f"{scheme}:{rest}")
+    if in_spec and strategy:
+        data["rollout"]["strategy"] = strategy
+    project = fresh_project(workspace["root"], f"p{next(workspace['counter'])}")
+    (project / "modelport.toml").write_text(to_toml(data))
+    state = workspace["root"] / "state.db"
+    assert run_cli(["validate", str(project)], state).code == 0  # the spec itself is fine
+    args = [command, str(project), "--to", target, *output, *([] if in_spec or not strategy else ["--strategy", strategy])]
+    out = run_cli(args, state)
+    assert_clean_usage_error(out)
+    said = out.stdout + out.stderr
+    assert (bad_secret and "secrets.API_TOKEN" in said) or (bad_canary and "canary is refused" in said), str(out)
+    event("secret scheme" if bad_secret else "canary")
