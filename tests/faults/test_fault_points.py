@@ -1,0 +1,59 @@
+"""Faults at every step, a CI sample of the matrix (benchmarks/faults.py runs all of it): on each
+emulated cloud one operation runs once per sampled fault point with that control-plane call
+failing once (throttle, 5xx, timeout, reset in turn); each run must complete, or roll back to
+the previous serving state, with state and cloud agreeing and no orphaned tagged resource."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.faults.harness import Harness
+from tests.faults.rigs import rig
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(1200)]
+
+#: cloud -> (operation, selection, every): about a minute or two per cloud
+SAMPLE = {"gcp": ("swap-blue-green", "writes", 1), "azure": ("deploy", "sites", 1),
+          "aws": ("deploy", "writes", 5)}
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    """One image store for the module: each iris version is built once."""
+    folder = tmp_path_factory.mktemp("faults-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MODELPORT_HOME", str(folder))
+        patch.setenv("MODELPORT_RETRY_MAX_WAIT", "1")  # short backoff; the same bound of attempts
+        yield folder
+
+
+@pytest.fixture(scope="module", params=sorted(SAMPLE))
+def harness(request, home, docker_host, base_image, tmp_path_factory):
+    started = rig(request.param, docker_host)
+    try:
+        yield Harness(started, tmp_path_factory.mktemp(f"faults-{request.param}"))
+    finally:
+        started.stop()
+
+
+def _explain(result: dict) -> str:
+    return "\n".join(f"{f['key']} #{f['occurrence']} {f['fault']}: {'; '.join(f['problems'])}"
+                     for f in result["failures"]) or str(result["baseline"])
+
+
+def test_every_sampled_fault_point_completes_or_rolls_back(harness):
+    operation, select, every = SAMPLE[harness.rig.cloud]
+    result = harness.matrix(operation, select, every)
+    assert result["baseline"]["survived"], result["baseline"]["problems"]
+    assert result["tried"] >= 2, result
+    assert result["survived"] == result["tried"], _explain(result)
+    print(f"{harness.rig.cloud} {operation}: {result['survived']}/{result['tried']} fault points survived "
+          f"({result['calls']} calls, {result['points']} points)")
+
+
+def test_canary_without_traffic_split_is_refused_before_any_write(harness):
+    if harness.rig.canary:
+        pytest.skip(f"{harness.rig.cloud} splits traffic")
+    result = harness.matrix("swap-canary")
+    assert (result["tried"], result["survived"]) == (1, 1), _explain(result)
+    assert "CapabilityError" in result["baseline"]["error"]
