@@ -12,9 +12,8 @@ from tests.faults.rigs import rig
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(1200)]
 
-#: cloud -> (operation, selection, every): about a minute or two per cloud
-SAMPLE = {"gcp": ("swap-blue-green", "writes", 1), "azure": ("deploy", "sites", 1),
-          "aws": ("deploy", "writes", 5)}
+#: cloud -> (operation, selection, every): two or three fault points, a minute or two per cloud
+SAMPLE = {"gcp": ("deploy", "writes", 1), "azure": ("deploy", "sites", 2), "aws": ("deploy", "writes", 6)}
 
 
 @pytest.fixture(scope="module")
