@@ -18,9 +18,11 @@ from typing import Any, Callable
 import click
 
 from . import api
+from .engine.revision import revision_spec, size_of
 from .engine.session import Session, check_secret_refs
-from .errors import EXIT_BAD_INPUT, EXIT_FAILED, CapabilityError, ModelportError, UsageError
-from .spec import RolloutSection
+from .errors import EXIT_BAD_INPUT, EXIT_FAILED, CapabilityError, ModelportError, SpecError, SpecErrors, UsageError
+from .provider import ImageRef, Provider, Target
+from .spec import LoadedSpec, RolloutSection
 from .state import StateStore
 
 OUTPUT = click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text",
@@ -178,12 +180,27 @@ def _preflight(session: Session, path: Path | None, target: str, strategy: str |
     """What the spec and target already tell is impossible, refused before building (no cloud
     call): secret references the target cannot use, canary where traffic cannot be split."""
     loaded = api.validate(path, session)
-    provider, _ = session.target(loaded, target)
+    provider, t = session.target(loaded, target)
     check_secret_refs(loaded, provider, target)
     if (strategy or loaded.spec.rollout.strategy) == "canary" and not provider.capabilities.traffic_split:
         raise CapabilityError(
             f"provider {provider.name!r} (target {target!r}) cannot split traffic, so canary is refused",
             hint="use --strategy blue-green (new revision gated, then switched) or all-at-once")
+    _dry_translate(loaded, provider, t)
+
+
+def _dry_translate(loaded: LoadedSpec, provider: Provider, target: Target) -> None:
+    """``translate`` is pure: run it on a placeholder image so that what it refuses (env names the
+    cloud reserves, ...) is said before the build, with the file."""
+    digest = "sha256:" + "0" * 64
+    image = ImageRef(digest, digest, f"preflight.invalid/{loaded.spec.deployment}@{digest}")
+    rev = revision_spec(loaded.spec, image, "r1", size_of(loaded.spec), target.settings)
+    try:
+        provider.translate(rev, target)
+    except SpecError as exc:
+        raise SpecErrors([SpecError(str(loaded.file), exc.field, exc.reason, hint=exc.hint)]) from None
+    except Exception:  # the placeholder is not a real image: translate runs again on the real one
+        pass
 
 
 STRATEGY = click.option("--strategy", type=click.Choice(["all-at-once", "blue-green", "canary"]),

@@ -224,6 +224,10 @@ def _check_files(loaded: LoadedSpec, shown: str):
     spec = loaded.spec
     for key in sorted(set(spec.env) & set(spec.secrets)):
         yield SpecError(shown, f"env.{key}", "is set both in env and in secrets", hint="keep one")
+    for table in ("env", "secrets"):
+        if "PORT" in getattr(spec, table):  # the image sets PORT from serving.port; another breaks the gates
+            yield SpecError(shown, f"{table}.PORT", "is set from serving.port (and by Cloud Run)",
+                            hint="set serving.port instead")
     files = [("model.path", spec.model.path, True)]
     if spec.model.predict:
         files.append(("model.predict", spec.model.predict, False))
@@ -293,16 +297,16 @@ def _sample_problem(sample: Path) -> str | None:
 
 def _secret_file_problem(root: Path, rest: str) -> str | None:
     """Why a ``file:`` secret reference cannot be read at deploy time, or None. The file may live
-    outside the project (secrets usually do: /run/secrets/..., ~/.config/...); it must exist."""
-    problem = _unusable_path(rest)
-    if problem:
-        return problem
+    outside the project (secrets usually do: /run/secrets/..., ~/.config/...); it must exist. The
+    reference is not quoted back: what is written under [secrets] is never echoed."""
+    if _unusable_path(rest):
+        return "the file: reference is not a usable path (a NUL character, or longer than 4096 bytes)"
     path = Path(rest) if Path(rest).is_absolute() else root / rest  # as resolve_secret_values reads it
     try:
         if not path.is_file():
-            return f"file {rest!r} does not exist or is not a file (looked for {path})"
+            return "the file: reference names no file (relative paths start at the project folder)"
     except OSError as exc:
-        return f"file {rest!r} cannot be used: {exc.strerror or exc}"
+        return f"the file: reference cannot be used: {exc.strerror or type(exc).__name__}"
     return None
 
 

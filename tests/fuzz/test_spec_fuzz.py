@@ -22,7 +22,7 @@ from modelport import api
 from modelport.errors import ModelportError
 from modelport.spec import NAME_RE
 
-from .fuzz_helpers import (Outcome, assert_clean_usage_error, base_spec, fresh_project, isolated_env,
+from .fuzz_helpers import (SECRET_ENV, Outcome, assert_clean_usage_error, base_spec, fresh_project, isolated_env,
                            names_field, run_cli, scratch_dir, to_toml, tripwire, with_path,
                            without_path)
 
@@ -416,3 +416,31 @@ def test_target_cannot_do_it_refused_before_building(workspace, target, scheme, 
     said = out.stdout + out.stderr
     assert (bad_secret and "secrets.API_TOKEN" in said) or (bad_canary and "canary is refused" in said), str(out)
     event("secret scheme" if bad_secret else "canary")
+
+
+# Cloud Run sets these itself (its container contract); modelport sets PORT from serving.port everywhere
+RESERVED_ENV = {"dev": ("PORT",), "aws": ("PORT",), "gcp": ("PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION"),
+                "azure": ("PORT",)}
+
+
+@FUZZ
+@given(target=st.sampled_from(TARGETS), name=st.sampled_from(["PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION"]),
+       value=st.text(max_size=10), as_secret=st.booleans(), command=st.sampled_from(["validate", "plan", "deploy"]),
+       output=st.sampled_from([[], ["--output", "json"]]))
+@example(target="gcp", name="PORT", value="9000", as_secret=False, command="plan", output=[])
+@example(target="aws", name="PORT", value="9000", as_secret=False, command="deploy", output=[])
+@example(target="azure", name="PORT", value="8080", as_secret=True, command="deploy", output=["--output", "json"])
+@example(target="gcp", name="K_SERVICE", value="x", as_secret=False, command="deploy", output=[])
+def test_env_names_the_platform_sets_are_refused_before_building(workspace, target, name, value, as_secret,
+                                                                 command, output):
+    # validate checks the spec and each target's settings and size; PORT is a spec rule, the rest
+    # are Cloud Run's, said by plan and deploy for that target (before building)
+    assume(name == "PORT" if command == "validate" else name in RESERVED_ENV[target])
+    table = "secrets" if as_secret else "env"
+    data = with_path(workspace["base"], (table, name), f"env:{SECRET_ENV}" if as_secret else value)
+    project = fresh_project(workspace["root"], f"p{next(workspace['counter'])}")
+    (project / "modelport.toml").write_text(to_toml(data))
+    args = [command, str(project), *output, *(["--to", target] if command != "validate" else [])]
+    out = run_cli(args, workspace["root"] / "state.db")
+    assert_clean_usage_error(out)
+    assert f"{table}.{name}" in out.stdout + out.stderr, str(out)
