@@ -255,6 +255,8 @@ class Harness:
         """Count the operation's calls, then run it once per fault point (every ``every``-th),
         the fault kind rotating through FAULTS. Returns counts and every outcome."""
         base, calls = self.run(operation)
+        if not base.survived:  # a starting point that failed without any fault: try once more
+            base, calls = self.run(operation)
         points = sites(calls, select)[::every] if base.survived else []
         outcomes = []
         if operation == "swap-canary" and not self.rig.canary:
