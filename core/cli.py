@@ -19,7 +19,7 @@ import click
 
 from . import api
 from .engine.revision import revision_spec, size_of
-from .engine.session import Session, check_secret_refs
+from .engine.session import Session, check_secret_refs, resolve_secret_values
 from .errors import EXIT_BAD_INPUT, EXIT_FAILED, CapabilityError, ModelportError, SpecError, SpecErrors, UsageError
 from .provider import ImageRef, Provider, Target
 from .spec import LoadedSpec, RolloutSection
@@ -176,9 +176,11 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: float | None) ->
     return value
 
 
-def _preflight(session: Session, path: Path | None, target: str, strategy: str | None) -> None:
+def _preflight(session: Session, path: Path | None, target: str, strategy: str | None,
+               secret_values: bool = True) -> None:
     """What the spec and target already tell is impossible, refused before building (no cloud
-    call): secret references the target cannot use, canary where traffic cannot be split."""
+    call): secret references the target cannot use or (``secret_values``, for commands that
+    create revisions) that cannot be resolved here, canary where traffic cannot be split."""
     loaded = api.validate(path, session)
     provider, t = session.target(loaded, target)
     check_secret_refs(loaded, provider, target)
@@ -186,6 +188,8 @@ def _preflight(session: Session, path: Path | None, target: str, strategy: str |
         raise CapabilityError(
             f"provider {provider.name!r} (target {target!r}) cannot split traffic, so canary is refused",
             hint="use --strategy blue-green (new revision gated, then switched) or all-at-once")
+    if secret_values:  # an unset env: variable, an unreadable file: (values are not kept)
+        resolve_secret_values(loaded.spec.secrets, set(provider.capabilities.secret_schemes), loaded.root)
     _dry_translate(loaded, provider, t)
 
 
@@ -220,7 +224,7 @@ BREAK_LOCK = click.option("--break-lock", is_flag=True,
 def plan_cmd(session: Session, path, target, strategy, steps):
     """Show what deploy would change on a target; writes nothing to the cloud."""
     steps = _steps(steps)
-    _preflight(session, path, target, strategy)
+    _preflight(session, path, target, strategy, secret_values=False)
     the_plan = api.plan(path, target, strategy, steps, session)
     return the_plan.to_dict(), the_plan.render()
 

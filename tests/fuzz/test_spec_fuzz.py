@@ -403,7 +403,7 @@ def test_target_cannot_do_it_refused_before_building(workspace, target, scheme, 
     bad_secret = scheme != "env" and scheme not in NATIVE_SECRETS[target]
     bad_canary = strategy == "canary" and not SPLITS_TRAFFIC[target]
     assume(bad_secret or bad_canary)  # otherwise it would build: not bad input
-    data = with_path(workspace["base"], ("secrets", "API_TOKEN"), f"{scheme}:{rest}")
+    data = with_path(workspace["base"], ("secrets", "API_TOKEN"), f"{scheme}:{SECRET_ENV if scheme == 'env' else rest}")
     if in_spec and strategy:
         data["rollout"]["strategy"] = strategy
     project = fresh_project(workspace["root"], f"p{next(workspace['counter'])}")
@@ -444,3 +444,17 @@ def test_env_names_the_platform_sets_are_refused_before_building(workspace, targ
     out = run_cli(args, workspace["root"] / "state.db")
     assert_clean_usage_error(out)
     assert f"{table}.{name}" in out.stdout + out.stderr, str(out)
+
+
+@FUZZ
+@given(var=st.from_regex(r"MP_FUZZ_UNSET_[A-Z0-9_]{1,20}", fullmatch=True), target=st.sampled_from(TARGETS),
+       command=st.sampled_from(["deploy", "swap"]), output=st.sampled_from([[], ["--output", "json"]]))
+@example(var="MP_FUZZ_UNSET_TOKEN", target="dev", command="deploy", output=[])
+def test_unset_env_secret_refused_before_building(workspace, var, target, command, output):
+    assume(var not in os.environ)
+    data = with_path(workspace["base"], ("secrets", "API_TOKEN"), f"env:{var}")
+    project = fresh_project(workspace["root"], f"p{next(workspace['counter'])}")
+    (project / "modelport.toml").write_text(to_toml(data))
+    out = run_cli([command, str(project), "--to", target, *output], workspace["root"] / "state.db")
+    assert_clean_usage_error(out)
+    assert "secrets.API_TOKEN" in out.stdout + out.stderr and var in out.stdout + out.stderr, str(out)
