@@ -43,6 +43,7 @@ class AwsClient:
 
                 if self._session is None:
                     self._session = boto3.session.Session(region_name=self.settings.region)
+                    _remember_credentials(self._session)
                 config = Config(retries={"mode": "standard", "max_attempts": 4},
                                 user_agent_extra="modelport")
                 try:
@@ -109,6 +110,20 @@ class AwsClient:
                                       "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, an instance role)")
         return ProviderError("aws", action, f"{name}: {exc}", retryable=name.endswith("ConnectionError")
                              or "Timeout" in name)
+
+
+def _remember_credentials(session) -> None:
+    """botocore's DEBUG log shows the canonical request, session token included: register the
+    secret key and token so every log record and error has them removed."""
+    from modelport.redact import remember
+
+    try:
+        creds = session.get_credentials()
+        frozen = creds.get_frozen_credentials() if creds else None
+    except Exception:  # noqa: BLE001 - no credentials yet: the call itself will say so
+        return
+    if frozen:
+        remember(frozen.secret_key, frozen.token)
 
 
 def _code(exc: Exception) -> str | None:

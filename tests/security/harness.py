@@ -178,20 +178,38 @@ def scan_containers(leaks: Leaks, docker_client, marker: str, env_holds: list[Se
     """Logs and inspect data (without Config.Env, the secrets' destination) of every container
     whose name or labels mention ``marker``; returns how many. ``env_holds``: seeds that must be
     in some container's env (proves the scan looked at the deployed model)."""
+    import docker.errors
+
     found = 0
     env_text = ""
     for c in docker_client.containers.list(all=True):
         labels = c.attrs.get("Config", {}).get("Labels") or {}
         if marker not in c.name and not any(marker in str(v) for v in labels.values()):
             continue
+        try:
+            logs = c.logs(stdout=True, stderr=True, tail=5000)
+        except docker.errors.NotFound:  # removed meanwhile (an emulator replacing it)
+            continue
         found += 1
-        leaks.scan(f"container {c.name} logs", c.logs(stdout=True, stderr=True, tail=5000), "container logs")
+        leaks.scan(f"container {c.name} logs", logs, "container logs")
         attrs = json.loads(json.dumps(c.attrs))
         env_text += "\n".join(attrs.get("Config", {}).pop("Env", None) or [])
         leaks.scan(f"container {c.name} inspect (without Env)", json.dumps(attrs), "container inspect")
     for seed in env_holds or []:
         assert leaks.scanner.contains(env_text, seed), f"no container of {marker} got {seed.kind} in its env"
     return found
+
+
+def remove_containers(docker_client, marker: str) -> None:
+    """Remove every container whose name or labels mention ``marker`` (gone ones are fine)."""
+    import docker.errors
+
+    for c in docker_client.containers.list(all=True):
+        if marker in c.name or any(marker in str(v) for v in (c.labels or {}).values()):
+            try:
+                c.remove(force=True)
+            except docker.errors.NotFound:
+                pass
 
 
 # -- recorded requests ---------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import pytest
 
 import modelport.api as mp
 
-from .harness import Allowed, make_project, scan_containers, scan_requests, scan_state, scan_tree
+from .harness import remove_containers, Allowed, make_project, scan_containers, scan_requests, scan_state, scan_tree
 from .inproc import debug_logging, expect_error, scan_objects, session, user_environment
 from .recorder import Interception
 
@@ -59,9 +59,7 @@ def project(aws, workdir, seeds, docker_client):
         mp.destroy(name, "aws", spec=out["v1"], session=session({"MODELPORT_STATE": str(workdir / "state.db")}))
     except Exception:  # noqa: BLE001 - best effort: the test destroyed it already
         pass
-    for c in docker_client.containers.list(all=True):
-        if name in c.name or any(name in str(v) for v in (c.labels or {}).values()):
-            c.remove(force=True)
+    remove_containers(docker_client, name)
 
 
 def test_aws_every_command(cli, project, seeds, docker_client):

@@ -16,7 +16,7 @@ import modelport.api as mp
 from moto_fixtures.azure.fixtures import azure_emulator  # noqa: F401  (the session's ARM emulator)
 from moto_fixtures.azure.tls import make_tls_files
 
-from .harness import AZURE_TOKEN_VAR, Allowed, make_project, scan_containers, scan_requests, scan_state, scan_tree
+from .harness import remove_containers, AZURE_TOKEN_VAR, Allowed, make_project, scan_containers, scan_requests, scan_state, scan_tree
 from .inproc import debug_logging, expect_error, scan_objects, session, user_environment
 from .recorder import Interception
 
@@ -63,15 +63,12 @@ def project(arm, workdir, seeds, registry, docker_client):
            # same image, another config: a new revision (a container-group PUT) on every swap
            "v3": make_project(workdir / "az3", seeds, name, targets, version="2", env={"VARIANT": "3"})}
     yield out
-    for c in docker_client.containers.list(all=True):
-        if name in c.name or any(name in str(v) for v in (c.labels or {}).values()):
-            c.remove(force=True)
+    remove_containers(docker_client, name)
 
 
 def test_azure_every_command(cli, project, arm, seeds, docker_client):
     name, v1, v2 = project["name"], str(project["v1"]), str(project["v2"])
     cli("plan", v1, "--to", "azure")
-    cli.json("plan", v1, "--to", "azure")
     cli.json("deploy", v1, "--to", "azure")
     cli("status", name, "--to", "azure")
     cli("logs", name, "--to", "azure")
@@ -91,7 +88,6 @@ def test_azure_errors_and_python_api(cli, project, arm, seeds, user_env):
     name, v2 = project["name"], str(project["v3"])
     proxy.faults.append(("PUT", GROUPS, 400, _echo_arm_error))
     try:
-        cli("swap", v2, "--to", "azure", ok=False)
         cli.json("swap", v2, "--to", "azure", ok=False)
         with user_environment(user_env), debug_logging(cli.leaks, "azure api"):
             s = session(user_env)
