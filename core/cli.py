@@ -7,9 +7,7 @@ missing files, unknown names). Every command takes ``--output json``.
 from __future__ import annotations
 
 import json
-import math
 import os
-import sqlite3
 import sys
 from functools import wraps
 from pathlib import Path
@@ -18,12 +16,9 @@ from typing import Any, Callable
 import click
 
 from . import api
-from .engine.revision import revision_spec, size_of
-from .engine.session import Session, check_secret_refs, resolve_secret_values
-from .errors import EXIT_BAD_INPUT, EXIT_FAILED, CapabilityError, ModelportError, SpecError, SpecErrors, UsageError
-from .provider import ImageRef, Provider, Target
-from .spec import LoadedSpec, RolloutSection
-from .state import StateStore
+from .cli_input import JsonErrorsGroup, check_text, finite_seconds, open_state, parse_steps, preflight
+from .engine.session import Session
+from .errors import EXIT_FAILED, CapabilityError, ModelportError, UsageError
 
 OUTPUT = click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text",
                       show_default=True, help="json: one JSON document on stdout, for scripts.")
@@ -45,10 +40,10 @@ def command(group: click.Group, name: str, **kwargs) -> Callable:
         @wraps(fn)
         def run(ctx: click.Context, output: str, **params: Any) -> None:
             quiet = output == "json"
-            session = Session(state=_state(output, ctx.obj["state"]),
-                              report=(lambda m: None) if quiet else (lambda m: _err(f"  {m}")))
             try:
-                _check_text(params)
+                check_text(params)
+                session = Session(state=open_state(ctx.obj["state"]),
+                                  report=(lambda m: None) if quiet else (lambda m: _err(f"  {m}")))
                 data, text = fn(session, **params)
             except ModelportError as exc:
                 _fail(output, exc.to_dict(), f"error: {exc}", exc.exit_code)
@@ -73,29 +68,6 @@ def command(group: click.Group, name: str, **kwargs) -> Callable:
     return decorate
 
 
-def _check_text(params: dict[str, Any]) -> None:
-    """Names and values must be text: argv bytes that are not UTF-8 arrive as lone surrogates,
-    which no state store, cloud API or terminal accepts (paths may hold them: they name files)."""
-    for key, value in params.items():
-        if isinstance(value, str):
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                raise UsageError(f"{key.replace('_', '-')}: {value.encode('utf-8', 'replace').decode()!r} "
-                                 "is not valid UTF-8 text") from None
-
-
-def _state(output: str, path: Path | None) -> StateStore:
-    """The state store, or exit 2 naming the file when it cannot be opened (a folder, no permission)."""
-    try:
-        return StateStore(path) if path else StateStore()
-    except (OSError, sqlite3.Error) as exc:
-        message = f"--state {path or '(default)'}: cannot open the state database: {exc}"
-        _fail(output, {"error": "UsageError", "message": message},
-              f"error: {message} (set --state or MODELPORT_STATE to a file in a writable folder)", EXIT_BAD_INPUT)
-        raise  # not reached: _fail exits
-
-
 def _fail(output: str, data: dict, text: str, code: int) -> None:
     if output == "json":
         click.echo(json.dumps(data, indent=2, default=str))
@@ -103,30 +75,7 @@ def _fail(output: str, data: dict, text: str, code: int) -> None:
     sys.exit(code)
 
 
-def _wants_json(argv: list[str]) -> bool:
-    return any(a in ("--output=json", "-ojson") or (a in ("--output", "-o") and b == "json")
-               for a, b in zip(argv, [*argv[1:], ""]))
-
-
-class _Group(click.Group):
-    """click's group, except that with ``--output json`` a usage error (unknown option, bad value,
-    missing argument) is also one JSON document on stdout, as every other error is."""
-
-    def main(self, args: Any = None, *rest: Any, **kwargs: Any) -> Any:
-        argv = list(sys.argv[1:] if args is None else args)
-        if not _wants_json(argv) or kwargs.get("standalone_mode") is False:
-            return super().main(argv, *rest, **kwargs)
-        try:
-            return super().main(argv, *rest, **{**kwargs, "standalone_mode": False})
-        except click.ClickException as exc:
-            click.echo(json.dumps({"error": "UsageError", "message": exc.format_message()}, indent=2))
-            exc.show()
-            sys.exit(EXIT_BAD_INPUT)
-        except click.Abort:
-            _fail("json", {"error": "Interrupted", "message": "interrupted"}, "interrupted", EXIT_FAILED)
-
-
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=JsonErrorsGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--state", type=click.Path(path_type=Path), envvar="MODELPORT_STATE",
               help="State database file (default: $MODELPORT_STATE or ~/.local/state/modelport/state.db).")
 @click.version_option(package_name="modelport")
@@ -159,58 +108,10 @@ def build_cmd(session: Session, path: Path | None):
     return result.to_dict(), f"built {result.ref}\n  digest {result.digest}\n  image id {result.image_id}"
 
 
-def _steps(value: str | None) -> list[int] | None:
-    """``--steps`` as a list, checked by the same rule as ``rollout.steps`` (before any build)."""
-    if value is None:  # not given ("" is given, and wrong)
-        return None
-    try:
-        return RolloutSection(steps=[int(v) for v in value.split(",")]).steps
-    except ValueError:  # int() or the rule (a pydantic ValidationError is a ValueError)
-        raise UsageError(f"--steps {value[:80]!r}: write rising percents from 1 to 100 ending at 100 "
-                         "(at most 20), e.g. 10,50,100") from None
-
-
-def _seconds(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
-    if value is not None and not math.isfinite(value):  # FloatRange lets nan through
-        raise click.BadParameter(f"{value} is not a number of seconds", ctx, param)
-    return value
-
-
-def _preflight(session: Session, path: Path | None, target: str, strategy: str | None,
-               secret_values: bool = True) -> None:
-    """What the spec and target already tell is impossible, refused before building (no cloud
-    call): secret references the target cannot use or (``secret_values``, for commands that
-    create revisions) that cannot be resolved here, canary where traffic cannot be split."""
-    loaded = api.validate(path, session)
-    provider, t = session.target(loaded, target)
-    check_secret_refs(loaded, provider, target)
-    if (strategy or loaded.spec.rollout.strategy) == "canary" and not provider.capabilities.traffic_split:
-        raise CapabilityError(
-            f"provider {provider.name!r} (target {target!r}) cannot split traffic, so canary is refused",
-            hint="use --strategy blue-green (new revision gated, then switched) or all-at-once")
-    if secret_values:  # an unset env: variable, an unreadable file: (values are not kept)
-        resolve_secret_values(loaded.spec.secrets, set(provider.capabilities.secret_schemes), loaded.root)
-    _dry_translate(loaded, provider, t)
-
-
-def _dry_translate(loaded: LoadedSpec, provider: Provider, target: Target) -> None:
-    """``translate`` is pure: run it on a placeholder image so that what it refuses (env names the
-    cloud reserves, ...) is said before the build, with the file."""
-    digest = "sha256:" + "0" * 64
-    image = ImageRef(digest, digest, f"preflight.invalid/{loaded.spec.deployment}@{digest}")
-    rev = revision_spec(loaded.spec, image, "r1", size_of(loaded.spec), target.settings)
-    try:
-        provider.translate(rev, target)
-    except SpecError as exc:
-        raise SpecErrors([SpecError(str(loaded.file), exc.field, exc.reason, hint=exc.hint)]) from None
-    except Exception:  # the placeholder is not a real image: translate runs again on the real one
-        pass
-
-
 STRATEGY = click.option("--strategy", type=click.Choice(["all-at-once", "blue-green", "canary"]),
                         help="Rollout strategy (default: rollout.strategy in the spec).")
 STEPS = click.option("--steps", help="Canary traffic steps in percent, e.g. 10,50,100.")
-GATE = click.option("--gate-timeout", type=click.FloatRange(min=1, max=3600), callback=_seconds,
+GATE = click.option("--gate-timeout", type=click.FloatRange(min=1, max=3600), callback=finite_seconds,
                     help="Seconds a health gate waits (1-3600).")
 BREAK_LOCK = click.option("--break-lock", is_flag=True,
                           help="Break the deployment's lock if its holder process is dead (never a live one's).")
@@ -223,8 +124,8 @@ BREAK_LOCK = click.option("--break-lock", is_flag=True,
 @STEPS
 def plan_cmd(session: Session, path, target, strategy, steps):
     """Show what deploy would change on a target; writes nothing to the cloud."""
-    steps = _steps(steps)
-    _preflight(session, path, target, strategy, secret_values=False)
+    steps = parse_steps(steps)
+    preflight(session, path, target, strategy, secret_values=False)
     the_plan = api.plan(path, target, strategy, steps, session)
     return the_plan.to_dict(), the_plan.render()
 
@@ -250,7 +151,7 @@ def _result_text(result, verb: str) -> str:
 @BREAK_LOCK
 def deploy_cmd(session: Session, path, target, strategy, gate_timeout, break_lock):
     """Build and deploy to a target, executing exactly the plan."""
-    _preflight(session, path, target, strategy)
+    preflight(session, path, target, strategy)
     result = api.deploy(path, target, strategy, None, gate_timeout, break_lock, session)
     return result.to_dict(), _result_text(result, "deploy")
 
@@ -264,9 +165,9 @@ def deploy_cmd(session: Session, path, target, strategy, gate_timeout, break_loc
 @BREAK_LOCK
 def swap_cmd(session: Session, path, target, strategy, steps, gate_timeout, break_lock):
     """Swap in a new model version with health-gated traffic moves."""
-    steps = _steps(steps)
+    steps = parse_steps(steps)
     loaded = api.validate(path, session)
-    _preflight(session, path, target, strategy)
+    preflight(session, path, target, strategy)
     result = api.swap(path, target, strategy or loaded.spec.rollout.strategy, steps, gate_timeout, session,
                       break_lock=break_lock)
     return result.to_dict(), _result_text(result, "swap")

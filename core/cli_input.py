@@ -1,0 +1,124 @@
+"""Bad command-line input, refused by the CLI before anything is built or any cloud is called.
+
+Exit code 2 (bad input) for every case here: a usage error click finds (also as JSON with
+``--output json``), argv bytes that are not UTF-8, a state file that cannot be opened, ``--steps``
+and ``--gate-timeout`` out of their range, and what the spec and the target already tell cannot
+work (secret references the target cannot use or that cannot be resolved here, canary without
+traffic split, anything the provider's pure ``translate`` refuses).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import api
+from .engine.revision import revision_spec, size_of
+from .engine.session import Session, check_secret_refs, resolve_secret_values
+from .errors import EXIT_BAD_INPUT, EXIT_FAILED, CapabilityError, SpecError, SpecErrors, UsageError
+from .provider import ImageRef, Provider, Target
+from .spec import LoadedSpec, RolloutSection
+from .state import StateStore
+
+
+def wants_json(argv: list[str]) -> bool:
+    """Whether a command line asks for ``--output json`` (in any spelling click accepts)."""
+    return any(a in ("--output=json", "-ojson") or (a in ("--output", "-o") and b == "json")
+               for a, b in zip(argv, [*argv[1:], ""]))
+
+
+class JsonErrorsGroup(click.Group):
+    """click's group, except that with ``--output json`` a usage error (unknown option, bad value,
+    missing argument) is also one JSON document on stdout, as every other error is."""
+
+    def main(self, args: Any = None, *rest: Any, **kwargs: Any) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        if not wants_json(argv) or kwargs.get("standalone_mode") is False:
+            return super().main(argv, *rest, **kwargs)
+        try:
+            return super().main(argv, *rest, **{**kwargs, "standalone_mode": False})
+        except click.ClickException as exc:
+            click.echo(json.dumps({"error": "UsageError", "message": exc.format_message()}, indent=2))
+            exc.show()
+            sys.exit(EXIT_BAD_INPUT)
+        except click.Abort:
+            click.echo(json.dumps({"error": "Interrupted", "message": "interrupted"}, indent=2))
+            click.echo("interrupted", err=True)
+            sys.exit(EXIT_FAILED)
+
+
+def check_text(params: dict[str, Any]) -> None:
+    """Names and values must be text: argv bytes that are not UTF-8 arrive as lone surrogates,
+    which no state store, cloud API or terminal accepts (paths may hold them: they name files)."""
+    for key, value in params.items():
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise UsageError(f"{key.replace('_', '-')}: {value.encode('utf-8', 'replace').decode()!r} "
+                                 "is not valid UTF-8 text") from None
+
+
+def open_state(path: Path | None) -> StateStore:
+    """The state store; a UsageError naming the file when it cannot be opened (a folder, no permission)."""
+    try:
+        return StateStore(path) if path else StateStore()
+    except (OSError, sqlite3.Error) as exc:
+        raise UsageError(f"--state {path or '(default)'}: cannot open the state database: {exc}",
+                         hint="set --state or MODELPORT_STATE to a file in a writable folder") from None
+
+
+def parse_steps(value: str | None) -> list[int] | None:
+    """``--steps`` as a list, checked by the same rule as ``rollout.steps`` (before any build)."""
+    if value is None:  # not given ("" is given, and wrong)
+        return None
+    try:
+        return RolloutSection(steps=[int(v) for v in value.split(",")]).steps
+    except ValueError:  # int() or the rule (a pydantic ValidationError is a ValueError)
+        raise UsageError(f"--steps {value[:80]!r}: write rising percents from 1 to 100 ending at 100 "
+                         "(at most 20), e.g. 10,50,100") from None
+
+
+def finite_seconds(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """click callback: FloatRange lets nan through."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a number of seconds", ctx, param)
+    return value
+
+
+def preflight(session: Session, path: Path | None, target: str, strategy: str | None,
+              secret_values: bool = True) -> None:
+    """What the spec and target already tell is impossible, refused before building (no cloud
+    call): secret references the target cannot use or (``secret_values``, for commands that
+    create revisions) that cannot be resolved here, canary where traffic cannot be split, and
+    whatever the provider's translate refuses."""
+    loaded = api.validate(path, session)
+    provider, t = session.target(loaded, target)
+    check_secret_refs(loaded, provider, target)
+    if (strategy or loaded.spec.rollout.strategy) == "canary" and not provider.capabilities.traffic_split:
+        raise CapabilityError(
+            f"provider {provider.name!r} (target {target!r}) cannot split traffic, so canary is refused",
+            hint="use --strategy blue-green (new revision gated, then switched) or all-at-once")
+    if secret_values:  # an unset env: variable, an unreadable file: (values are not kept)
+        resolve_secret_values(loaded.spec.secrets, set(provider.capabilities.secret_schemes), loaded.root)
+    _dry_translate(loaded, provider, t)
+
+
+def _dry_translate(loaded: LoadedSpec, provider: Provider, target: Target) -> None:
+    """``translate`` is pure: run it on a placeholder image so that what it refuses (env names the
+    cloud reserves, ...) is said before the build, with the file."""
+    digest = "sha256:" + "0" * 64
+    image = ImageRef(digest, digest, f"preflight.invalid/{loaded.spec.deployment}@{digest}")
+    rev = revision_spec(loaded.spec, image, "r1", size_of(loaded.spec), target.settings)
+    try:
+        provider.translate(rev, target)
+    except SpecError as exc:
+        raise SpecErrors([SpecError(str(loaded.file), exc.field, exc.reason, hint=exc.hint)]) from None
+    except Exception:  # the placeholder is not a real image: translate runs again on the real one
+        pass
