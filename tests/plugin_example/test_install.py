@@ -77,6 +77,7 @@ def test_the_entry_point_alone_adds_the_provider(installed):
     assert "swarm" not in [p["name"] for p in json.loads(alone.stdout)["providers"]]
 
 
+@pytest.mark.timeout(1800)  # five CLI runs, four of them build (cached) and gate
 def test_cli_lifecycle_on_swarm(installed, tmp_path, base_image, docker_client, deployment):
     target = '[targets.swarm]\nprovider = "swarm"\nreserve = 0.1\n'
     v1 = project(tmp_path / "v1", "iris", deployment, base_image, target)
@@ -115,6 +116,7 @@ def test_cli_lifecycle_on_swarm(installed, tmp_path, base_image, docker_client, 
     assert services(docker_client, deployment) == {}
 
 
+@pytest.mark.timeout(1200)
 def test_nodes_pull_by_digest_from_a_configured_registry(installed, tmp_path, base_image, docker_client,
                                                           deployment, registry):
     """With a registry (as a multi-node swarm needs) the image is pushed and tasks pull it by digest."""
@@ -131,9 +133,11 @@ def test_nodes_pull_by_digest_from_a_configured_registry(installed, tmp_path, ba
 @pytest.mark.timeout(2400)
 def test_the_plugins_own_suite_passes_in_that_environment(installed):
     """The plugin's tests (its pure tests, its provider tests and modelport's conformance suite)
-    run against the installed copy and must pass (nothing skipped)."""
+    run against the installed copy and must pass; only optional conformance clauses may skip."""
     done = installed.run("-m", "pytest", str(PLUGIN_SRC / "tests"), "-q", "-p", "no:cacheprovider", "-rs",
                          timeout=2300)
     tail = (done.stdout + done.stderr)[-6000:]
     assert done.returncode == 0, f"the plugin's suite failed:\n{tail}"
-    assert " passed" in done.stdout and "skipped" not in done.stdout.splitlines()[-1], tail
+    assert " passed" in done.stdout.splitlines()[-1], tail
+    skips = [line for line in done.stdout.splitlines() if line.startswith("SKIPPED")]
+    assert all("core/testing/" in line for line in skips), f"the plugin's own tests skipped: {skips}"

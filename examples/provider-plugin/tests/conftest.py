@@ -60,6 +60,8 @@ def conformance_target(swarm_engine):
     yield ConformanceTarget(
         settings={"provider": "swarm", "reserve": 0.1},
         bad_settings={"provider": "swarm", "docker_host": "unix:///nonexistent.sock"},
+        # a second target on the same swarm (migrate between them): its own address range
+        peer_settings={"provider": "swarm", "reserve": 0.1, "loopback_range": "127.2.0.0/16"},
         base_image=BASE_IMAGE,
         resources={"cpu": 0.5, "memory": "512Mi"},
         impossible_resources={"cpu": 1, "memory": "1Gi", "gpu": 1},
