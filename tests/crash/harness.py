@@ -280,8 +280,8 @@ class Case:
         step = op.plan[index]["desc"] if index < len(op.plan) else "(after the last step, before finishing)"
         if op.done != index:
             raise CaseFailed(f"the journal says {op.done} steps done, expected {index}")
-        if mode == "mid" and op.plan[index]["op"] not in RECORDING:
-            return Point(self.runner.cloud.provider, self.kind, mode, index, step, resolution, True, "same as after")
+        if mode == "mid" and index < len(op.plan) and op.plan[index]["op"] not in RECORDING:
+            step += " (writes no state record: killed at its journal write, as in 'after')"
         self._probe(probe, job)
         clock.lap("probe")
         self._resolve(resolution)
