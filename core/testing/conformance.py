@@ -39,7 +39,7 @@ from .. import api
 from ..engine.revision import from_data, with_config
 from ..errors import CapabilityError, ModelportError, SpecErrors
 from ..provider import Health, ImageRef, Observed, Resource, Revision, RevisionSpec, Size, Target
-from .harness import PRIMITIVES, TARGET, ConformanceEnv, ConformanceTarget, faulty, write_project
+from .harness import PEER, PRIMITIVES, TARGET, ConformanceEnv, ConformanceTarget, faulty, write_project
 
 __all__ = ["ConformanceTarget", "ProviderConformance"]
 
@@ -212,6 +212,30 @@ class ProviderConformance:
         assert result.status == "succeeded", f"rollback ended {result.status}"
         assert conformance.served_version() == 1
         assert conformance.observe().traffic == {conformance.recorded()["revision"]: 100}
+
+    def test_migrate_to_a_peer_target(self, conformance: ConformanceEnv):
+        """migrate() moves the serving revision (same digest) to a second target of this provider,
+        compares outputs, and leaves the source serving."""
+        if conformance.ct.peer_settings is None:
+            pytest.skip("the provider declares no peer target")
+        p = conformance.provider
+        settings = {k: v for k, v in conformance.ct.peer_settings.items() if k != "provider"}
+        peer_target = Target(PEER, p.name, p.settings_model.model_validate(settings))
+        source = conformance.recorded()
+        try:
+            result = api.migrate(conformance.name, TARGET, PEER, session=conformance.session)
+            assert result.status == "succeeded", f"migrate ended {result.status}"
+            [peer] = conformance.session.state.deployments(conformance.name, PEER)
+            assert peer["digest"] == source["digest"], "migrate must move the same image digest"
+            observed = p.observe(peer_target, conformance.name)
+            assert observed.traffic == {peer["revision"]: 100}, f"peer traffic: {observed.traffic}"
+            assert conformance.served_version(observed.endpoint) == 1, "the peer must serve version 1"
+            assert conformance.served_version() == 1, "the source must keep serving"
+        finally:
+            if conformance.session.state.deployments(conformance.name, PEER):
+                api.destroy(conformance.name, PEER, session=conformance.session)
+            else:
+                p.destroy(peer_target, conformance.name)
 
     def test_fault_at_every_primitive_rolls_back(self, conformance: ConformanceEnv):
         """A swap whose first call of a write primitive fails leaves version 1 serving, state and

@@ -42,6 +42,7 @@ SAMPLE = {"inputs": [{"name": "input", "shape": [2, 3], "datatype": "FP64",
                       "data": [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]}]}
 MODEL = "conformance"
 TARGET = "conf"
+PEER = "peer"
 
 
 @dataclass
@@ -57,6 +58,9 @@ class ConformanceTarget:
     * ``impossible_resources`` -- a size it must refuse before any call (None: it accepts any).
     * ``plugins`` -- extra plugins (name -> module) when the provider is not installed through
       its entry point; None loads only the installed ones.
+    * ``peer_settings`` -- a second target of the same provider that does not share names with
+      the first (another region, resource group, engine); the suite migrates there and back.
+      None skips the migrate test.
     * ``env`` -- extra ``[env]`` of the test model; ``gate_timeout`` -- seconds per health gate.
     """
 
@@ -66,6 +70,7 @@ class ConformanceTarget:
     resources: dict[str, Any] = field(default_factory=lambda: {"cpu": 1, "memory": "2Gi"})
     impossible_resources: dict[str, Any] | None = None
     plugins: dict[str, object] | None = None
+    peer_settings: dict[str, Any] | None = None
     env: dict[str, str] = field(default_factory=dict)
     gate_timeout: float = 180.0
 
@@ -108,7 +113,8 @@ def write_project(folder: Path, ct: ConformanceTarget, deployment: str, version:
              *_table("env", {**ct.env, **(extra_env or {})})]
     if ct.base_image:
         lines += _table("build", {"base_image": ct.base_image})
-    for name, table in (targets or {TARGET: settings or ct.settings}).items():
+    tables = targets or {TARGET: settings or ct.settings, **({PEER: ct.peer_settings} if ct.peer_settings else {})}
+    for name, table in tables.items():
         lines += _table(f"targets.{name}", table)
     (folder / "modelport.toml").write_text("\n".join(lines) + "\n")
     return folder

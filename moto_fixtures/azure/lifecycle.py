@@ -5,6 +5,8 @@ Each function runs in a worker thread. A group's ``generation`` changes when a n
 """
 from __future__ import annotations
 
+import hashlib
+
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -67,8 +69,9 @@ def _start_container(group: Group, generation: int, spec: dict, creds: list,
     with lock:
         _check(group, generation)
         add_event(record.events, "Pulled", f'Successfully pulled image "{image}"')
-    docker_id = runtime.run(group.id, name, spec, group.ip, group.restart_policy,
-                            f"{group.name}-{generation}")
+    # group names are unique per resource group only: the Docker name carries a hash of the id
+    instance = f"{group.name}-{hashlib.sha1(group.id.lower().encode()).hexdigest()[:6]}-{generation}"
+    docker_id = runtime.run(group.id, name, spec, group.ip, group.restart_policy, instance)
     with lock:
         id_map[docker_id] = (group, name)
         if group.generation != generation:

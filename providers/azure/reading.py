@@ -83,7 +83,9 @@ def observed(groups: list[dict[str, Any]], deployment: str, settings: AzureSetti
 def failure(group: Mapping[str, Any]) -> str | None:
     """Why a group cannot become ready (waiting longer will not help), or None."""
     if group.get("provisioning_state") == "Failed":
-        return "the container group failed to provision"
+        events = (group.get("instance_view") or {}).get("events") or []
+        detail = next((e.get("message") for e in reversed(events) if e.get("type") == "Warning"), None)
+        return "the container group failed to provision" + (f": {detail}" if detail else "")
     state, view = container_state(group)
     current = view.get("current_state") or {}
     if state == "Terminated" and (group.get("restart_policy") in ("Never", "OnFailure") or view.get("restart_count", 0) >= 3):

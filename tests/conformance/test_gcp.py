@@ -17,7 +17,8 @@ def conformance_target(gcp_emulator, registry, base_image):
     return ConformanceTarget(settings=settings, base_image=base_image, gate_timeout=180,
                              resources={"cpu": 1, "memory": "1Gi"},
                              impossible_resources={"cpu": 0.3, "memory": "64Gi"},
-                             bad_settings={**settings, "api_endpoint": "http://127.0.0.1:9"})
+                             bad_settings={**settings, "api_endpoint": "http://127.0.0.1:9"},
+                             peer_settings={**settings, "region": "europe-west1"})
 
 
 class TestGcpConformance(ProviderConformance):
