@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import pytest
 
+from modelport.provider import ImageRef
+
 from tests.faults.harness import Harness
 from tests.faults.rigs import rig
 
@@ -56,3 +58,34 @@ def test_canary_without_traffic_split_is_refused_before_any_write(harness):
     result = harness.matrix("swap-canary")
     assert (result["tried"], result["survived"]) == (1, 1), _explain(result)
     assert "CapabilityError" in result["baseline"]["error"]
+
+
+def test_the_checks_see_an_orphan_and_a_wrong_version(harness):
+    """The checks can fail: a revision created behind modelport's back, and an endpoint that
+    serves another version than expected, are both reported."""
+    if harness.rig.cloud != "gcp":
+        pytest.skip("one cloud is enough to show the checks fail")
+    import uuid
+    from dataclasses import replace
+
+    import modelport.api as mp
+    from modelport.engine.revision import revision_spec
+    from modelport.spec import load_spec
+
+    from tests.faults.harness import CLOUD
+
+    name = f"f{uuid.uuid4().hex[:7]}"
+    s = harness.session(harness.workdir / f"{name}.db")
+    try:
+        loaded = load_spec(harness.project("1", name))
+        mp.deploy_image(loaded, CLOUD, harness.image("1"), session=s)
+        assert harness._check_target(s, name, CLOUD, "v1") == []
+        assert any("answers v1, expected v2" in p for p in harness._check_target(s, name, CLOUD, "v2"))
+        provider, target = s.target(loaded, CLOUD)
+        ref = ImageRef(harness.image("1").digest, harness.image("1").image_id,
+                       f"{harness.rig.settings['registry']}/{name}@{harness.image('1').digest}")
+        provider.create_revision(target, replace(revision_spec(loaded.spec, ref, "r9"), config="stray"))
+        problems = harness._check_target(s, name, CLOUD, "v1")
+        assert any("state has revisions ['r1'], cloud ['r1', 'r9']" in p for p in problems), problems
+    finally:
+        assert harness.cleanup(s, name) == []
