@@ -13,6 +13,7 @@ from .harness import Cli, Leaks, secret_env, seed_secrets
 from .seeds import Scanner
 
 _TOTALS: dict[str, list[int]] = {}
+_COMMANDS: list[tuple[str, int, float]] = []
 
 
 @pytest.fixture(scope="session")
@@ -36,6 +37,10 @@ def _report_counts(request):
         reporter.write_line("secret scan: what was scanned")
         for source, (items, size) in sorted(_TOTALS.items()):
             reporter.write_line(f"  {source}: {items} item(s), {size} bytes")
+        reporter.write_line(f"  modelport commands run: {len(_COMMANDS)}, "
+                            f"{sum(c[2] for c in _COMMANDS):.0f} s; slowest:")
+        for command, code, secs in sorted(_COMMANDS, key=lambda c: -c[2])[:8]:
+            reporter.write_line(f"    {secs:>6.1f}s exit {code} {command[:110]}")
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +75,7 @@ def cli(leaks, user_env, workdir) -> Cli:
     """Runs ``modelport`` subprocesses with the user's environment, scanning their output."""
     runner = Cli(leaks, user_env, workdir)
     yield runner
-    # how long each command took, for whoever tunes this suite's runtime
-    (workdir / "commands.txt").write_text("".join(f"{rc:>3} {secs:>6}s {cmd}\n" for cmd, rc, secs in runner.ran))
+    _COMMANDS.extend(runner.ran)
 
 
 @pytest.fixture

@@ -51,7 +51,7 @@ def project(aws, workdir, seeds, docker_client):
     name = "secaws" + workdir.name[-4:].lower().replace("_", "")
     target = {"provider": "aws", "endpoint_url": url, "region": emulation.region,
               "registry": f"{emulation.registry}/modelport"}
-    targets = {"aws": target, "dev": {"provider": "local"}}
+    targets = {"aws": target}
     out = {"name": name, "v1": make_project(workdir / "a1", seeds, name, targets),
            "v2": make_project(workdir / "a2", seeds, name, targets, version="2", env={"VARIANT": "2"})}
     yield out
@@ -69,7 +69,6 @@ def test_aws_every_command(cli, project, seeds, docker_client):
     cli("status", name, "--to", "aws")
     cli.json("logs", name, "--to", "aws")
     cli("predict", name, "--to", "aws", "--input", str(project["v1"] / "sample.json"))
-    cli("migrate", name, "--from", "aws", "--to", "dev")
     cli("history", name)
     scan_containers(cli.leaks, docker_client, name, [seeds["env: secret"], seeds["file: secret"]])
     cli.leaks.check()
@@ -97,7 +96,6 @@ def test_aws_destroy_then_scan_everything(cli, project, aws, scan_home, workdir)
     _emulation, proxy, _url = aws
     name = project["name"]
     cli("destroy", name, "--to", "aws")
-    cli("destroy", name, "--to", "dev")
     cli("gc", str(project["v1"]), "--to", "aws")
     scan_state(cli.leaks, workdir / "state.db")
     scan_tree(cli.leaks, scan_home, "MODELPORT_HOME files")

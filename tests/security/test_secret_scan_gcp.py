@@ -65,7 +65,7 @@ def test_gcp_every_command(cli, project, seeds, docker_client):
     cli.json("status", name, "--to", "gcp")
     cli("logs", name, "--to", "gcp", ok=False)  # Cloud Run logs are not offered: exit 2, scanned all the same
     cli("predict", name, "--to", "gcp", "--input", str(project["v1"] / "sample.json"))
-    cli("swap", v2, "--to", "gcp", "--strategy", "canary", "--steps", "50,100")
+    cli("swap", v2, "--to", "gcp", "--strategy", "blue-green")
     cli("rollback", name, "--to", "gcp")
     cli.json("history", name)
     scan_containers(cli.leaks, docker_client, name, [seeds["env: secret"], seeds["file: secret"]])
@@ -76,7 +76,7 @@ def test_gcp_errors_and_python_api(cli, project, cloud_run, user_env):
     """A cloud error quoting the rejected request (env values in it), through the CLI and the API."""
     _emulator, proxy, _url = cloud_run
     v3 = str(project["v3"])
-    proxy.faults += [("POST", SERVICES, 400, _echo_google_error), ("PATCH", SERVICES, 400, _echo_google_error)]
+    proxy.faults.extend([("POST", SERVICES, 400, _echo_google_error), ("PATCH", SERVICES, 400, _echo_google_error)])
     try:
         cli("swap", v3, "--to", "gcp", ok=False)
         with user_environment(user_env), debug_logging(cli.leaks, "gcp api"):
