@@ -7,7 +7,6 @@ import base64
 import gzip
 import io
 import json
-import os
 import subprocess
 import sys
 import tarfile

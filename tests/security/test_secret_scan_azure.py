@@ -13,7 +13,7 @@ import json
 import pytest
 
 import modelport.api as mp
-from moto_fixtures.azure.fixtures import azure_emulator  # noqa: F401  (the session's ARM emulator)
+from moto_fixtures.azure.fixtures import azure_emulator  # noqa: F401,F811  (the session's ARM emulator)
 from moto_fixtures.azure.tls import make_tls_files
 
 from .harness import remove_containers, AZURE_TOKEN_VAR, Allowed, make_project, scan_containers, scan_requests, scan_state, scan_tree
