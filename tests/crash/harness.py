@@ -336,7 +336,12 @@ def sweep(case: Case, modes: tuple[str, ...] = ("before", "after"), resolutions:
             beyond = False
             alternate = resolutions[(index // stride) % len(resolutions)]  # e.g. even steps resume, odd abort
             for resolution in (resolutions if both else (alternate,)):
-                point = _one(case, mode, index, resolution, PROBES[turn % len(PROBES)])
+                try:
+                    point = _one(case, mode, index, resolution, PROBES[turn % len(PROBES)])
+                except RebuildFailed as exc:  # keep the failed point, then give up on this case
+                    points.append(exc.point)
+                    report(exc.point)
+                    raise
                 turn += 1
                 if point is None:
                     beyond = True
@@ -349,11 +354,22 @@ def sweep(case: Case, modes: tuple[str, ...] = ("before", "after"), resolutions:
     return points
 
 
+class RebuildFailed(Exception):
+    """A point failed and the case could not be rebuilt after it (``point`` is the failure)."""
+
+    def __init__(self, point: Point, cause: Exception) -> None:
+        super().__init__(f"{point.problem} | then rebuilding the case failed: {type(cause).__name__}: {cause}")
+        self.point = point
+
+
 def _one(case: Case, mode: str, index: int, resolution: str, probe: str) -> Point | None:
     try:
         return case.point(mode, index, resolution, probe)
     except (CaseFailed, subprocess.TimeoutExpired) as exc:
         failed = Point(case.runner.cloud.provider, case.kind, mode, index, "?", resolution, False, str(exc)[:3000])
-    case.clean()  # start over from a clean deployment so one defect does not hide the next
-    case.prepare()
+    try:
+        case.clean()  # start over from a clean deployment so one defect does not hide the next
+        case.prepare()
+    except Exception as exc:
+        raise RebuildFailed(failed, exc) from exc
     return failed
