@@ -112,11 +112,15 @@ def _resources(rev: RevisionSpec, settings: SwarmSettings) -> dict[str, dict[str
 
 
 def _healthcheck(address: str | None, port: int | None, settings: SwarmSettings) -> dict[str, Any]:
-    """Swarm's own probe of the runtime's ready route (python3 is in every modelport image)."""
+    """Swarm's own probe of the runtime's ready route. python3 is in every modelport image; -I -S
+    and a raw socket keep each probe cheap, and the generous timeout/retries keep a busy node
+    from having its healthy tasks killed (a timed-out probe counts as a failure)."""
     host = "127.0.0.1" if address in ANY_ADDRESS or address is None else address
-    url = f"http://{host}:{port}/v2/health/ready"
-    return {"test": ["CMD", "python3", "-c", f"import urllib.request as u; u.urlopen({url!r}, timeout=3)"],
-            "interval_s": 5, "timeout_s": 4, "retries": 3, "start_period_s": settings.start_period}
+    request = f"GET /v2/health/ready HTTP/1.0\r\nHost: {host}\r\n\r\n".encode()
+    probe = (f"import socket,sys; s=socket.create_connection(({host!r}, {port}), 8); s.sendall({request!r}); "
+             "sys.exit(0 if s.recv(16).split(b' ')[1:2] == [b'200'] else 1)")
+    return {"test": ["CMD", "python3", "-I", "-S", "-c", probe],
+            "interval_s": 5, "timeout_s": 10, "retries": 6, "start_period_s": settings.start_period}
 
 
 def _notes(rev: RevisionSpec) -> list[str]:

@@ -85,6 +85,8 @@ def test_a_revision_is_a_labelled_host_network_service(env, swarm_engine):
     assert task["Resources"]["Limits"] == {"NanoCPUs": 500_000_000, "MemoryBytes": 512 * 2**20}
     assert task["Resources"]["Reservations"]["NanoCPUs"] == 50_000_000
     assert "/v2/health/ready" in task["ContainerSpec"]["Healthcheck"]["Test"][-1]
+    containers = swarm_engine.containers.list(filters={"label": f"com.docker.swarm.service.id={service.id}"})
+    assert [c.attrs["State"]["Health"]["Status"] for c in containers] == ["healthy"], "Swarm's own probe passes"
     assert spec["UpdateConfig"]["FailureAction"] == "rollback"
     assert env.scale(observed.endpoint) == 1.0
     [resource] = [r for r in env.provider.list_resources(env.target) if r.deployment == env.name]

@@ -62,7 +62,8 @@ def test_service_spec_maps_the_revision():
     assert spec["resources"] == {"limits": {"nano_cpus": 500_000_000, "memory_bytes": 1024 * 2**20},
                                  "reservations": {"nano_cpus": 250_000_000, "memory_bytes": 512 * 2**20}}
     assert spec["placement"] == {"constraints": ["node.role==worker"], "max_replicas_per_node": 1}
-    assert "http://127.1.0.7:8080/v2/health/ready" in spec["healthcheck"]["test"][-1]
+    probe = spec["healthcheck"]["test"][-1]
+    assert "('127.1.0.7', 8080)" in probe and "GET /v2/health/ready" in probe
     assert spec["update"]["failure_action"] == "rollback" and spec["update"]["order"] == "stop-first"
     assert any("autoscale" in n for n in spec["notes"])
 
