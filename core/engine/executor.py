@@ -268,6 +268,11 @@ def undo(s: dict[str, Any], rt: Runtime, plan: Plan) -> None:
         rt.state.mark_revision_deleted(plan.deployment, target.name, s["revision"])
     elif op == "update_revision":
         _update(rt, binding, plan.deployment, s["revision"], s["previous_rev"])
+        # the container restarts: the rollback is done only once the previous revision serves again
+        provider, target = binding
+        previous = from_data(s["previous_rev"]).revision
+        gates.wait_until(_health(rt, provider, target, plan.deployment, previous), rt.gate_timeout,
+                         f"restored revision {previous} on {target.name}")
     elif op == "set_traffic" and s.get("previous"):
         provider, target = binding
         rt.safe("set_traffic", f"restore traffic on {target.name}",
