@@ -77,7 +77,7 @@ def test_the_entry_point_alone_adds_the_provider(installed):
     assert "swarm" not in [p["name"] for p in json.loads(alone.stdout)["providers"]]
 
 
-@pytest.mark.timeout(1800)  # five CLI runs, four of them build (cached) and gate
+@pytest.mark.timeout(1800)  # three builds (cached) and gates on a loaded machine
 def test_cli_lifecycle_on_swarm(installed, tmp_path, base_image, docker_client, deployment):
     target = '[targets.swarm]\nprovider = "swarm"\nreserve = 0.1\n'
     v1 = project(tmp_path / "v1", "iris", deployment, base_image, target)
@@ -98,13 +98,7 @@ def test_cli_lifecycle_on_swarm(installed, tmp_path, base_image, docker_client, 
     assert set(services(docker_client, deployment)) == {in_place["revision"]}
     assert_serves(in_place["endpoint"], "iris-v2")
 
-    blue_green = cli(installed, "swap", str(v1), "--to", "swarm", "--strategy", "blue-green")
-    assert blue_green["endpoint"] != in_place["endpoint"], "blue-green moves the endpoint to the new revision"
-    assert_serves(blue_green["endpoint"], "iris")
-
-    back = cli(installed, "rollback", deployment, "--to", "swarm")
-    assert back["revision"] == in_place["revision"] and back["endpoint"] == in_place["endpoint"]
-    assert_serves(back["endpoint"], "iris-v2")
+    # blue-green and rollback run in the plugin's own conformance suite (the last test here)
     status = cli(installed, "status", deployment)
     [row] = status if isinstance(status, list) else status["deployments"]
     assert row["traffic"] == {in_place["revision"]: 100}
