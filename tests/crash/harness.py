@@ -365,8 +365,9 @@ class RebuildFailed(Exception):
 def _one(case: Case, mode: str, index: int, resolution: str, probe: str) -> Point | None:
     try:
         return case.point(mode, index, resolution, probe)
-    except (CaseFailed, subprocess.TimeoutExpired) as exc:
-        failed = Point(case.runner.cloud.provider, case.kind, mode, index, "?", resolution, False, str(exc)[:3000])
+    except Exception as exc:  # a failed check, or a cloud/HTTP error while checking or settling
+        problem = str(exc) if isinstance(exc, CaseFailed) else f"{type(exc).__name__}: {exc}"
+        failed = Point(case.runner.cloud.provider, case.kind, mode, index, "?", resolution, False, problem[:3000])
     try:
         case.clean()  # start over from a clean deployment so one defect does not hide the next
         case.prepare()
