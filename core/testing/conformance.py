@@ -111,12 +111,12 @@ class ProviderConformance:
         assert result.status == "succeeded", f"deploy ended {result.status}"
         assert result.endpoint, "deploy must report the endpoint"
         observed = conformance.observe()
-        assert isinstance(observed, Observed) and observed.exists
+        assert isinstance(observed, Observed) and observed.exists, f"observe after deploy: {observed}"
         assert observed.traffic == {result.revision: 100}, f"traffic after a first deploy: {observed.traffic}"
         rev = observed.revision(result.revision)
         assert isinstance(rev, Revision) and rev.ready, f"observe must report the ready revision: {observed}"
         assert rev.digest == result.outputs["image"]["digest"], "observe must report the image digest"
-        assert conformance.served_version(result.endpoint) == 1
+        assert conformance.served_version(result.endpoint) == 1, "the endpoint must serve version 1"
 
     def test_plan_after_deploy_is_empty(self, conformance: ConformanceEnv):
         """Deploying the same spec again changes nothing (observe + config hash are stable)."""
@@ -126,16 +126,16 @@ class ProviderConformance:
     def test_status_agrees(self, conformance: ConformanceEnv):
         """status() reads the cloud: the recorded revision, 100% traffic, no drift."""
         [row] = api.status(conformance.name, TARGET, session=conformance.session)
-        assert row["drift"] == [], row
-        assert row["traffic"] == {row["recorded"]["revision"]: 100}, row
+        assert row["drift"] == [], f"status reports drift: {row}"
+        assert row["traffic"] == {row["recorded"]["revision"]: 100}, f"status traffic: {row}"
 
     def test_health_and_endpoint(self, conformance: ConformanceEnv):
         """health() of the serving revision is ready and names an endpoint that answers."""
         serving = conformance.recorded()["revision"]
         health = conformance.provider.health(conformance.target, conformance.name, serving)
-        assert isinstance(health, Health) and health.ready and not health.failed, health
+        assert isinstance(health, Health) and health.ready and not health.failed, f"health of the serving revision: {health}"
         assert health.endpoint, "health must say where a smoke request reaches the revision"
-        assert conformance.served_version(health.endpoint, dict(health.headers)) == 1
+        assert conformance.served_version(health.endpoint, dict(health.headers)) == 1, "health.endpoint must serve version 1"
 
     def test_resources_are_tagged(self, conformance: ConformanceEnv):
         """list_resources() finds the deployment's resources by modelport's tags."""
@@ -154,7 +154,7 @@ class ProviderConformance:
         before = conformance.observe()
         rev = with_config(replace(base, revision="r90", env={**base.env, "CONFORMANCE": "extra"}), t.settings)
         created = p.create_revision(t, rev)
-        assert isinstance(created, Revision) and created.name == "r90"
+        assert isinstance(created, Revision) and created.name == "r90", f"create_revision returned {created!r}"
         p.create_revision(t, rev)  # the same again is not an error
         observed = conformance.observe()
         assert observed.revision("r90") is not None, "observe must list the new revision"
@@ -182,7 +182,7 @@ class ProviderConformance:
         p.set_traffic(t, env.name, {serving: 90, "r90": 10})
         assert env.observe().traffic == {serving: 90, "r90": 10}, "set_traffic weights not observed"
         p.set_traffic(t, env.name, {serving: 100})
-        assert env.observe().traffic == {serving: 100}
+        assert env.observe().traffic == {serving: 100}, "set_traffic back to 100% not observed"
 
     # -- strategies ---------------------------------------------------------------------------------
     def test_canary_or_refusal(self, conformance: ConformanceEnv):
@@ -202,16 +202,16 @@ class ProviderConformance:
                     f"the canary never split 50/50 (traffic at each gate: {seen})"
         finally:
             conformance.session.hook = None
-        assert conformance.observe().traffic == {result.revision: 100}
-        assert conformance.served_version() == 2
+        assert conformance.observe().traffic == {result.revision: 100}, f"traffic after the swap: {conformance.observe().traffic}"
+        assert conformance.served_version() == 2, "after the swap version 2 must serve"
         conformance.assert_no_orphans()
 
     def test_rollback(self, conformance: ConformanceEnv):
         """rollback() returns all traffic to version 1."""
         result = api.rollback(conformance.name, TARGET, session=conformance.session)
         assert result.status == "succeeded", f"rollback ended {result.status}"
-        assert conformance.served_version() == 1
-        assert conformance.observe().traffic == {conformance.recorded()["revision"]: 100}
+        assert conformance.served_version() == 1, "after rollback version 1 must serve"
+        assert conformance.observe().traffic == {conformance.recorded()["revision"]: 100}, "rollback traffic"
 
     def test_migrate_to_a_peer_target(self, conformance: ConformanceEnv):
         """migrate() moves the serving revision (same digest) to a second target of this provider,
@@ -298,4 +298,4 @@ class ProviderConformance:
                 if r.deployment == conformance.name]
         assert not left, f"tagged resources left after destroy: {left}"
         again = api.destroy(conformance.name, TARGET, spec=conformance.project(1), session=conformance.session)
-        assert again.plan.empty
+        assert again.plan.empty, f"a second destroy must plan nothing: {again.plan.changes}"

@@ -23,10 +23,7 @@ from typing import Iterator
 
 import pytest
 
-# the suite's plain asserts show their values like a test module's do
-pytest.register_assert_rewrite("modelport.testing.conformance", "modelport.testing.harness")
-
-from .harness import ConformanceEnv, ConformanceTarget  # noqa: E402
+from .harness import ConformanceEnv, ConformanceTarget
 
 
 def pytest_configure(config: pytest.Config) -> None:
