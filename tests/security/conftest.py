@@ -28,19 +28,17 @@ def scan_home(tmp_path_factory, base_image) -> Path:
     return tmp_path_factory.mktemp("scan-home")
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _report_counts(request):
-    """Print what was scanned (items and bytes per source) at the end of the session."""
-    yield
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter and _TOTALS:
-        reporter.write_line("secret scan: what was scanned")
-        for source, (items, size) in sorted(_TOTALS.items()):
-            reporter.write_line(f"  {source}: {items} item(s), {size} bytes")
-        reporter.write_line(f"  modelport commands run: {len(_COMMANDS)}, "
-                            f"{sum(c[2] for c in _COMMANDS):.0f} s; slowest:")
-        for command, code, secs in sorted(_COMMANDS, key=lambda c: -c[2])[:8]:
-            reporter.write_line(f"    {secs:>6.1f}s exit {code} {command[:110]}")
+def pytest_terminal_summary(terminalreporter) -> None:
+    """What was scanned (items and bytes per source) and the slowest commands."""
+    if not _TOTALS:
+        return
+    write = terminalreporter.write_line
+    write("secret scan: what was scanned")
+    for source, (items, size) in sorted(_TOTALS.items()):
+        write(f"  {source}: {items} item(s), {size} bytes")
+    write(f"  modelport commands run: {len(_COMMANDS)}, {sum(c[2] for c in _COMMANDS):.0f} s; slowest:")
+    for command, code, secs in sorted(_COMMANDS, key=lambda c: -c[2])[:8]:
+        write(f"    {secs:>6.1f}s exit {code} {command[:110]}")
 
 
 @pytest.fixture(scope="module")
