@@ -38,6 +38,14 @@ def _session(session: Session | None) -> Session:
     return session or Session()
 
 
+def _read(s: Session, provider: Provider, t: Target, name: str):
+    """``provider.observe`` for planning and status, retried like the engine's reads when the
+    cloud throttles or drops a connection (see :mod:`modelport.engine.retry`)."""
+    from .engine.retry import RetryPolicy, call
+    return call(lambda: provider.observe(t, name), "observe", RetryPolicy.from_env(), s.report,
+                f"read {name} on {t.name}")
+
+
 def validate(path: str | Path | None = None, session: Session | None = None,
              sizes: bool = True) -> LoadedSpec:
     """Load and validate a spec and every target's settings and size (no cloud call)."""
@@ -124,7 +132,7 @@ def _plan_deploy(s: Session, loaded: LoadedSpec, target_name: str, image: ImageR
     check_secret_refs(loaded, provider, target_name)
     size = size_of(spec)
     provider.check_size(size, target)
-    observed = provider.observe(target, spec.deployment)
+    observed = _read(s, provider, target, spec.deployment)
     infra = _infra_steps(provider, target, spec.deployment, observed)
     image_steps, placed = _image_steps(provider, target, spec.deployment, image)
     rev = revision_spec(spec, placed, "r0", size, target.settings)
@@ -238,7 +246,7 @@ def rollback(name: str, target: str, revision: str | None = None, spec: str | Pa
     s = _session(session)
     loaded = _spec_for(s, name, target, spec)
     provider, t = s.target(loaded, target)
-    observed = provider.observe(t, name)
+    observed = _read(s, provider, t, name)
     history = [r["revision"] for r in s.state.revisions(name, target)]
     the_plan = strategies.plan_rollback(t, observed, name, revision, history)
     rt = _runtime(s, loaded, {target: (provider, t)}, gate_timeout)
@@ -252,7 +260,7 @@ def destroy(name: str, target: str, spec: str | Path | None = None, session: Ses
     s = _session(session)
     loaded = _spec_for(s, name, target, spec)
     provider, t = s.target(loaded, target)
-    the_plan = strategies.plan_destroy(t, provider.observe(t, name), name)
+    the_plan = strategies.plan_destroy(t, _read(s, provider, t, name), name)
     rt = _runtime(s, loaded, {target: (provider, t)})
     result = executor.apply(the_plan, rt, _context(loaded, rt))
     if the_plan.empty:
@@ -275,7 +283,7 @@ def migrate(name: str, source: str, dest: str, retire_source: bool = False, spec
     check_secret_refs(loaded, dst_provider, dest)
     s.state.check_lock(name)
     executor.check_unfinished(s.state, name)
-    observed_src = src_provider.observe(src_t, name)
+    observed_src = _read(s, src_provider, src_t, name)
     active = strategies.active_revision(observed_src)
     if active is None:
         raise NotFound(f"{name} is not serving on {source}; nothing to migrate")
@@ -284,7 +292,7 @@ def migrate(name: str, source: str, dest: str, retire_source: bool = False, spec
     # the revision moves as it is (image, env, secrets, scaling, model version); only the size is
     # fitted to what the destination allows and the settings are the destination's
     size, notes = dst_provider.fit_size(src_rev.size, dst_t)
-    observed = dst_provider.observe(dst_t, name)
+    observed = _read(s, dst_provider, dst_t, name)
     infra = _infra_steps(dst_provider, dst_t, name, observed)
     image_steps, placed = _image_steps(dst_provider, dst_t, name, ImageRef(src_image.digest, src_image.image_id),
                                        source=(source, src_image))
@@ -331,7 +339,7 @@ def status(name: str | None = None, target: str | None = None, spec: str | Path 
     for row in rows:
         loaded = validate(spec or row["spec_file"], s)
         provider, t = s.target(loaded, row["target"])
-        observed = provider.observe(t, row["name"])
+        observed = _read(s, provider, t, row["name"])
         out.append({"name": row["name"], "target": row["target"], "provider": provider.name,
                     "endpoint": observed.endpoint, "traffic": dict(observed.traffic),
                     "revisions": [{"name": r.name, "digest": r.digest, "ready": r.ready,
@@ -364,7 +372,7 @@ def predict(name: str, target: str, body: dict[str, Any], session: Session | Non
         raise NotFound(f"no deployment {name!r} on {target!r}")
     loaded = validate(rows[0]["spec_file"], s)
     provider, t = s.target(loaded, target)
-    endpoint = provider.observe(t, name).endpoint
+    endpoint = _read(s, provider, t, name).endpoint
     if not endpoint:
         raise NotFound(f"{name} on {target} has no endpoint (is it serving?)")
     return infer(endpoint, loaded.spec.model.name, body, provider.endpoint_headers(t, name))
