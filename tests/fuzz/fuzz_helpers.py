@@ -108,7 +108,7 @@ class Tripwire:
         self.port = self.listener.getsockname()[1]
         self.accepted: list[tuple[str, int]] = []
         self.events: list[tuple[str, str]] = []
-        self.armed = False
+        self._owner: int | None = None  # the thread that armed it (the CLI runs in that thread)
         threading.Thread(target=self._accept, name="tripwire", daemon=True).start()
         sys.addaudithook(self._audit)  # cannot be removed; costs one attribute check when disarmed
 
@@ -121,8 +121,19 @@ class Tripwire:
             self.accepted.append(address)
             conn.close()
 
+    @property
+    def armed(self) -> bool:
+        return self._owner is not None
+
+    @armed.setter
+    def armed(self, value: bool) -> None:
+        self._owner = threading.get_ident() if value else None
+
     def _audit(self, event: str, args: tuple) -> None:
-        if self.armed and event in ("socket.connect", "socket.getaddrinfo"):
+        # only the armed thread: emulators and servers of other tests' session fixtures keep
+        # background threads talking to Docker; the decoy listener catches any connection anyway
+        if self._owner is not None and self._owner == threading.get_ident() \
+                and event in ("socket.connect", "socket.getaddrinfo"):
             self.events.append((event, repr(args[1] if event == "socket.connect" else args[:2])[:200]))
 
     def calls(self) -> list:
