@@ -15,7 +15,7 @@ import pluggy
 
 from . import hookspecs
 from .errors import ModelportError, NotFound, PluginError
-from .provider import PROVIDER_API_VERSION, Capabilities, Provider
+from .provider import PROVIDER_API_VERSION, PROVIDER_METHODS, Capabilities, Provider
 
 ENTRY_POINT_GROUP = "modelport.providers"
 
@@ -79,11 +79,6 @@ def _check_provider(provider: object) -> str | None:
     return None
 
 
-#: Provider methods whose unexpected exceptions are turned into PluginError by contained()
-_CONTAINED = ("fit_size", "check_size", "translate", "registry", "observe", "infrastructure_plan",
-              "endpoint_headers", "health", "list_resources", "logs", "ensure_infrastructure",
-              "create_revision", "update_revision", "delete_revision", "set_traffic", "destroy",
-              "delete_resource")
 _wrappers: dict[int, Provider] = {}
 
 
@@ -112,7 +107,7 @@ def contained(provider: Provider, plugin: str) -> Provider:
     attrs = {"name": provider.name, "capabilities": provider.capabilities, "api_version": provider.api_version,
              "settings_model": provider.settings_model, "description": provider.description,
              "inner": provider, "plugin": plugin, "__getattr__": lambda self, attr: getattr(provider, attr),
-             **{m: guard(m) for m in _CONTAINED}}
+             **{m: guard(m) for m in PROVIDER_METHODS}}
     wrapper = type(f"Contained{type(provider).__name__}", (Provider,), attrs)()
     _wrappers[id(provider)] = wrapper
     return wrapper

@@ -305,3 +305,8 @@ class Provider(abc.ABC):
         """Delete one tagged resource (used by garbage collection)."""
         if resource.deployment and resource.revision:
             self.delete_revision(target, resource.deployment, resource.revision)
+
+
+#: every method a provider implements or may override (wrappers delegate exactly these)
+PROVIDER_METHODS = tuple(name for name, fn in vars(Provider).items()
+                         if callable(fn) and not name.startswith("_") and not isinstance(fn, type))

@@ -19,7 +19,7 @@ import httpx
 from ..engine.session import Session
 from ..errors import ModelportError, ProviderError
 from ..plugins import ProviderRegistry, load_providers
-from ..provider import Provider, Target
+from ..provider import PROVIDER_METHODS, Provider, Target
 from ..state import StateStore
 
 #: the conformance model: sums each row and scales it by the model file's factor
@@ -206,9 +206,6 @@ class Fault(ProviderError):
 #: the primitives a fault can hit, in the order an operation usually calls them
 PRIMITIVES = ("ensure_infrastructure", "create_revision", "update_revision", "health", "set_traffic",
               "delete_revision")
-_DELEGATED = ("fit_size", "check_size", "translate", "registry", "observe", "infrastructure_plan",
-              "endpoint_headers", "list_resources", "logs", "destroy", "delete_resource", *PRIMITIVES)
-
 
 def faulty(inner: Provider, primitive: str, on_call: int = 1) -> Provider:
     """``inner`` wrapped so its ``on_call``-th call of ``primitive`` raises :class:`Fault`; every
@@ -226,7 +223,7 @@ def faulty(inner: Provider, primitive: str, on_call: int = 1) -> Provider:
 
     cls = type(f"Faulty{type(inner).__name__}", (Provider,), {
         "name": inner.name, "capabilities": inner.capabilities, "settings_model": inner.settings_model,
-        "api_version": inner.api_version, **{m: delegate(m) for m in _DELEGATED}})
+        "api_version": inner.api_version, **{m: delegate(m) for m in PROVIDER_METHODS}})
     wrapper = cls()
     wrapper.calls = calls
     return wrapper
