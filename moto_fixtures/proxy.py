@@ -11,7 +11,8 @@ A test points the provider at the proxy only through settings a real user has (a
     proxy.calls()                    # ["GET /v2/projects/*/locations/*/services/*", ...]
     proxy.stop()
 
-Faults (each hits one request, once; the request never reaches the emulator):
+Faults (each hits one request, once; except ``lost_reply``, the request never reaches the
+emulator):
 
 * ``throttle`` -- the cloud's throttling answer (AWS 400 ``ThrottlingException``/``Throttling``,
   EC2 503 ``RequestLimitExceeded``; GCP 429 ``RESOURCE_EXHAUSTED``; Azure 429 ``TooManyRequests``
@@ -22,6 +23,13 @@ Faults (each hits one request, once; the request never reaches the emulator):
   requests-based Google/Azure clients wait longer), so the proxy gives up first: the client
   sees a request that hung and then died, which it handles like a timed-out read;
 * ``reset`` -- the request is read, then the socket is closed with a TCP RST, no answer.
+
+One more fault lets the request through:
+
+* ``lost_reply`` -- "applied but the reply was lost": the request is forwarded and the emulator
+  applies it, then the proxy drops the reply and closes the client's socket with a TCP RST. The
+  client sees the same dropped connection as ``reset``, but the write took effect, so a retry
+  must be idempotent (or read before it writes).
 
 Replies from the emulator that name its own URL (Azure's ``Azure-AsyncOperation`` and
 ``Location`` headers, bodies) are rewritten to name the proxy, so polls come back through it.
@@ -261,12 +269,17 @@ def _handler(proxy: InterceptingProxy):
                 self.wfile.flush()
                 _hard_close(self.request)
                 return
+            if fault == "lost_reply":
+                self._forward(body, headers, answer=False)
+                self.close_connection = True
+                _hard_close(self.request)
+                return
             if fault:
                 status, extra, payload = fault_reply(proxy.flavour, fault, headers)
                 return self._answer(status, "", [("Date", self.date_time_string()), *extra], payload)
             self._forward(body, headers)
 
-        def _forward(self, body: bytes, headers: dict) -> None:
+        def _forward(self, body: bytes, headers: dict, answer: bool = True) -> None:
             send = {k: v for k, v in headers.items() if k.lower() not in HOP_BY_HOP}
             for attempt in (1, 2):  # a kept-alive upstream connection may have been closed meanwhile
                 if self.upstream is None:
@@ -287,6 +300,8 @@ def _handler(proxy: InterceptingProxy):
             if reply.will_close:
                 self.upstream.close()
                 self.upstream = None
+            if not answer:  # lost_reply: the upstream applied the request; its answer is dropped
+                return
             self._answer(reply.status, reply.reason, extra, proxy._rewrite(data))
 
         def _answer(self, status: int, reason: str, headers: list[tuple[str, str]], payload: bytes) -> None:

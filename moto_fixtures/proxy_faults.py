@@ -17,7 +17,7 @@ import json
 import re
 import uuid
 
-FAULTS = ("throttle", "5xx", "timeout", "reset")
+FAULTS = ("throttle", "5xx", "timeout", "reset", "lost_reply")
 _SCOPE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request")
 
 Reply = tuple[int, list[tuple[str, str]], bytes]

@@ -63,6 +63,19 @@ def test_aws_call_keys_and_sdk_retries_through_the_proxy(moto):
                 .describe_clusters(clusters=["proxy-test"])["clusters"]] == ["proxy-test"]
 
 
+def test_aws_lost_reply_is_applied_but_the_client_sees_a_reset(moto):
+    with InterceptingProxy(moto.endpoint_url, flavour="aws") as proxy:
+        ecs = _boto("ecs", proxy.url, moto.region, attempts=1)
+        proxy.fail(0, "lost_reply")
+        with pytest.raises(Exception) as caught:
+            ecs.create_cluster(clusterName="lost-reply")
+        assert "Connection" in type(caught.value).__name__ or "connection" in str(caught.value).lower()
+        assert proxy.faulted == [(0, "ecs CreateCluster", "lost_reply")]
+        # the emulator applied it although the client never heard back
+        assert [c["clusterName"] for c in _boto("ecs", moto.endpoint_url, moto.region, 1)
+                .describe_clusters(clusters=["lost-reply"])["clusters"]] == ["lost-reply"]
+
+
 def test_aws_timeout_holds_then_drops(moto):
     from botocore.exceptions import ConnectionClosedError, ReadTimeoutError
 
