@@ -113,5 +113,16 @@ class LockHeld(ModelportError):
         super().__init__(f"deployment {deployment!r} is locked by {holder}", hint=hint)
 
 
+class LeaseLost(ModelportError):
+    """This process's lease on a deployment was broken (it stopped heartbeating long enough for
+    its lease to expire and another process took the lock): it must not write anything more."""
+
+    def __init__(self, deployment: str, detail: str = "") -> None:
+        self.deployment = deployment
+        super().__init__(f"the lock on deployment {deployment!r} was taken over by another process"
+                         + (f" ({detail})" if detail else "") + "; this process stopped without writing",
+                         hint=f"see `modelport history {deployment}` for what the new holder did")
+
+
 class UnfinishedOperation(ModelportError):
     """A previous operation on the deployment was interrupted and must be resumed or aborted."""

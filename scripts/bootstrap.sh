@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepare a fresh Debian 12 machine for modelport's demo and tests (idempotent, fast when done).
 #   * apt: docker.io (dockerd), docker-registry (CNCF distribution 2.8), debootstrap, skopeo,
-#     installed only when a command is missing.
+#     postgresql and nodejs/npm (the state backend tests' servers), installed only when missing.
+#   * npm: azurite (Microsoft's Azure Storage emulator), installed globally when missing.
 #   * .venv in the repo with a NON-editable install of '.[test]', re-installed on every run so
 #     the tests always exercise the package as built from the current tree.
 # Source it (`. scripts/bootstrap.sh`) or run it; afterwards "$REPO_ROOT/.venv/bin/python" works.
@@ -22,14 +23,26 @@ _apt_install_missing() {
   command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
   command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || missing+=(debootstrap)
   command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
+  compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || missing+=(postgresql)
+  command -v node >/dev/null 2>&1 || missing+=(nodejs)
+  command -v npm >/dev/null 2>&1 || missing+=(npm)
   if [ "${#missing[@]}" -eq 0 ]; then
-    _log "system packages present (dockerd, docker-registry, debootstrap, skopeo)"
+    _log "system packages present (dockerd, docker-registry, debootstrap, skopeo, postgresql, node, npm)"
     return
   fi
   _log "apt-get install ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+_npm_install_missing() {
+  if command -v azurite-blob >/dev/null 2>&1; then
+    _log "azurite present"
+    return
+  fi
+  _log "npm install -g azurite"
+  npm install -g --no-audit --no-fund --loglevel=error azurite@3 >/dev/null
 }
 
 _venv() {
@@ -50,9 +63,11 @@ _venv() {
 }
 
 # Start the private engine (+ base image) for the calling script; stop it on any exit.
-#   mp_start_services NAME   -> exports DOCKER_HOST, MODELPORT_BASE_IMAGE; PATH gets .venv/bin
+#   mp_start_services NAME [--state-stores]  -> exports DOCKER_HOST, MODELPORT_BASE_IMAGE (and with
+#   --state-stores MODELPORT_TEST_POSTGRES/_S3/_AZURITE: the state backends' servers); PATH gets .venv/bin
 mp_start_services() {
   local name="$1"
+  shift
   MP_LABEL="$name"
   MP_RUN_DIR="$REPO_ROOT/.run/$name-$$"
   # Never reuse an engine from the caller's shell: the scripts own the engine they test with.
@@ -62,7 +77,7 @@ mp_start_services() {
   trap 'exit 143' TERM
   trap 'exit 129' HUP
   echo "[$name] starting a private Docker engine (dockerd) and the base image; state in $MP_RUN_DIR" >&2
-  (cd "$REPO_ROOT" && "$VENV/bin/python" -m moto_fixtures.services up --run-dir "$MP_RUN_DIR")
+  (cd "$REPO_ROOT" && "$VENV/bin/python" -m moto_fixtures.services up --run-dir "$MP_RUN_DIR" "$@")
   # shellcheck disable=SC1091
   . "$MP_RUN_DIR/env"
   export PATH="$VENV/bin:$PATH"
@@ -86,5 +101,6 @@ _mp_on_exit() {
 }
 
 _apt_install_missing
+_npm_install_missing
 _venv
 export REPO_ROOT VENV

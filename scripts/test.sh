@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Run the whole test suite on a fresh Debian 12 machine:
 #   installs what is missing (scripts/bootstrap.sh), starts a private Docker engine with the
-#   offline base image, runs pytest on tests/ against the installed package, stops the engine
+#   offline base image and the state backends' servers (PostgreSQL, moto S3, Azurite), runs pytest on tests/ against the installed package, stops the engine
 #   (by pid, also on failure or Ctrl-C) and exits with pytest's exit code.
 # Extra arguments go to pytest, e.g. `bash scripts/test.sh -k registry -x`.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 . scripts/bootstrap.sh
-mp_start_services test
+mp_start_services test --state-stores
 
 # Without arguments: all of tests/.  With arguments they choose (paths, -k, -x ...); pytest's
 # testpaths still default to tests/ when only options are given.

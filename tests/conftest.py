@@ -1,12 +1,14 @@
 """Fixture plugins for the whole suite.
 
 ``moto_fixtures.pytest_plugin`` gives the generic fixtures (docker_host, docker_client,
-base_image, registry, registry_b, auth_registry, registry_factory, state_path); emulator fixture
+base_image, registry, registry_b, auth_registry, registry_factory, state_path);
+``moto_fixtures.state_fixtures`` the state backends (state_factory, state_target); emulator fixture
 modules are added to this list by their authors.
 """
 
 pytest_plugins = [
     "moto_fixtures.pytest_plugin",
+    "moto_fixtures.state_fixtures",
     "moto_fixtures.aws.fixtures",
     "tests.providers.aws.plugin",
     "moto_fixtures.gcp.fixtures",

@@ -14,6 +14,7 @@ import docker
 from moto_fixtures.services._procs import ServiceError
 from moto_fixtures.services.base_image import BASE_IMAGE, ensure_base_image
 from moto_fixtures.services.engine import DockerEngine
+from moto_fixtures.services.statestores import SERVERS
 
 STATE_FILE = "services.json"
 ENV_FILE = "env"
@@ -23,8 +24,11 @@ def _log(message: str) -> None:
     print(f"[services] {message}", file=sys.stderr, flush=True)
 
 
-def up(run_dir: Path, base_image: str = BASE_IMAGE, with_base_image: bool = True) -> dict[str, str]:
+def up(run_dir: Path, base_image: str = BASE_IMAGE, with_base_image: bool = True,
+       state_stores: bool = False) -> dict[str, str]:
     """Start a private engine (and ensure the base image on it); write DIR/env and DIR/services.json.
+    With ``state_stores`` also PostgreSQL, moto's S3 and Azurite (the shared state backends'
+    servers), once for the whole test run: the tests read where from the env file.
 
     Returns the environment variables written to the env file.  If anything fails after the
     engine started, the engine is stopped again before the error propagates.
@@ -44,12 +48,40 @@ def up(run_dir: Path, base_image: str = BASE_IMAGE, with_base_image: bool = True
             finally:
                 client.close()
         env = {"DOCKER_HOST": engine.url, "MODELPORT_BASE_IMAGE": base_image}
+        if state_stores:
+            env.update(_start_state_stores(run_dir, engine))
         _write_env(run_dir, env)
         return env
     except BaseException:
+        _stop_state_stores(run_dir)
         engine.stop()
         (run_dir / STATE_FILE).unlink(missing_ok=True)
         raise
+
+
+def _start_state_stores(run_dir: Path, engine: DockerEngine) -> dict[str, str]:
+    """Start each state-store server, recording its pid in services.json as soon as it runs."""
+    env: dict[str, str] = {}
+    for kind, cls in SERVERS.items():
+        server = cls().start()
+        state = json.loads((run_dir / STATE_FILE).read_text())
+        state.setdefault("state_stores", {})[kind] = server.to_state()
+        (run_dir / STATE_FILE).write_text(json.dumps(state, indent=2))
+        _log(f"started {kind} pid {server.pid} on port {server.port}")
+        env.update(server.env())
+    return env
+
+
+def _stop_state_stores(run_dir: Path) -> None:
+    state_path = run_dir / STATE_FILE
+    if not state_path.exists():
+        return
+    for kind, saved in json.loads(state_path.read_text()).get("state_stores", {}).items():
+        _log(f"stopping {kind} pid {saved['pid']}")
+        try:
+            SERVERS[kind].from_state(saved).stop()
+        except ServiceError as exc:
+            _log(f"could not stop {kind}: {exc}")
 
 
 def down(run_dir: Path) -> None:
@@ -58,6 +90,7 @@ def down(run_dir: Path) -> None:
     if not state_path.exists():
         _log(f"nothing to stop in {run_dir}")
         return
+    _stop_state_stores(run_dir)
     engine = DockerEngine.from_state(json.loads(state_path.read_text())["engine"])
     _log(f"stopping dockerd pid {engine.pid} ({engine.url})")
     engine.stop()
@@ -84,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-dir", type=Path, help="where pid, state and env files go")
     parser.add_argument("--base-image", default=os.environ.get("MODELPORT_BASE_IMAGE", BASE_IMAGE))
     parser.add_argument("--no-base-image", action="store_true", help="up: skip the base image")
+    parser.add_argument("--state-stores", action="store_true",
+                        help="up: also start PostgreSQL, moto's S3 and Azurite for the state backend tests")
     args = parser.parse_args(argv)
     try:
         if args.command == "base-image":
@@ -93,9 +128,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.run_dir is None:
             parser.error("--run-dir is required for up/down")
         if args.command == "up":
-            env = up(args.run_dir.resolve(), args.base_image, not args.no_base_image)
+            env = up(args.run_dir.resolve(), args.base_image, not args.no_base_image, args.state_stores)
             for key, value in env.items():
-                _log(f"{key}={value}")
+                _log(f"{key}={value}" if "AccountKey" not in value else f"{key}=(connection string; key not shown)")
             _log(f"env file: {args.run_dir.resolve() / ENV_FILE}")
         else:
             down(args.run_dir.resolve())
