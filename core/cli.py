@@ -76,11 +76,13 @@ def _fail(output: str, data: dict, text: str, code: int) -> None:
 
 
 @click.group(cls=JsonErrorsGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--state", type=click.Path(path_type=Path), envvar="MODELPORT_STATE",
-              help="State database file (default: $MODELPORT_STATE or ~/.local/state/modelport/state.db).")
+@click.option("--state", envvar="MODELPORT_STATE", metavar="URL",
+              help="State store: a SQLite file (default ~/.local/state/modelport/state.db), sqlite:///PATH, "
+                   "postgresql://USER@HOST:PORT/DB, s3://BUCKET/PREFIX or azblob://ACCOUNT/CONTAINER/PREFIX "
+                   "(or $MODELPORT_STATE).")
 @click.version_option(package_name="modelport")
 @click.pass_context
-def main(ctx: click.Context, state: Path | None) -> None:
+def main(ctx: click.Context, state: str | None) -> None:
     """Build one container image for a model and deploy it to any cloud.
 
     Exit codes: 0 success, 1 operation failed (rolled back), 2 bad input.
@@ -114,7 +116,9 @@ STEPS = click.option("--steps", help="Canary traffic steps in percent, e.g. 10,5
 GATE = click.option("--gate-timeout", type=click.FloatRange(min=1, max=3600), callback=finite_seconds,
                     help="Seconds a health gate waits (1-3600).")
 BREAK_LOCK = click.option("--break-lock", is_flag=True,
-                          help="Break the deployment's lock if its holder process is dead (never a live one's).")
+                          help="Break the deployment's lock if its holder is gone: its lease expired (no heartbeat "
+                               "for $MODELPORT_LOCK_TTL s, default 60) or its process died on this host. "
+                               "A live holder's lock is never broken.")
 
 
 @command(main, "plan")
@@ -398,3 +402,6 @@ def iam_policy_cmd(session: Session, path, target):
         raise CapabilityError(f"provider {provider.name!r} (target {target!r}) has no IAM policy to print")
     policy = builder(t)
     return policy, json.dumps(policy, indent=2)
+
+
+from . import cli_state  # noqa: E402,F401  (registers `modelport state`; it uses `command` above)

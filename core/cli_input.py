@@ -65,12 +65,13 @@ def check_text(params: dict[str, Any]) -> None:
                                  "is not valid UTF-8 text") from None
 
 
-def open_state(path: Path | None) -> StateStore:
-    """The state store; a UsageError naming the file when it cannot be opened (a folder, no permission)."""
+def open_state(url: str | Path | None) -> StateStore:
+    """The state store ``url`` names (a path or a URL); a UsageError naming it when the scheme is
+    unknown or a SQLite file cannot be opened (a folder, no permission)."""
     try:
-        return StateStore(path) if path else StateStore()
+        return StateStore(url) if url else StateStore()
     except (OSError, sqlite3.Error) as exc:
-        raise UsageError(f"--state {path or '(default)'}: cannot open the state database: {exc}",
+        raise UsageError(f"--state {url or '(default)'}: cannot open the state database: {exc}",
                          hint="set --state or MODELPORT_STATE to a file in a writable folder") from None
 
 

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..errors import HealthGateFailed, ModelportError, UnfinishedOperation
+from ..errors import HealthGateFailed, LeaseLost, ModelportError, UnfinishedOperation
 from ..provider import Provider, Target
 from ..state import ABORTED, FAILED, SUCCEEDED, StateStore
 from . import gate as gates
@@ -132,12 +132,15 @@ def _run(plan: Plan, rt: Runtime, op: int, start: int) -> Result:
         for i in range(start, len(steps)):
             if rt.hook:
                 rt.hook(i, steps[i])
+            rt.state.check_lease(plan.deployment)  # broken meanwhile: stop before the next cloud call
             rt.report(f"[{i + 1}/{len(steps)}] {steps[i]['desc']}")
             execute(steps[i], rt, plan)
             rt.state.step_done(op, i + 1)
             if steps[i]["op"] != "record":
                 rt.state.add_event(plan.deployment, steps[i]["op"], steps[i]["desc"], target=steps[i]["target"],
                                    operation=op, data=_event_data(steps[i]))
+    except LeaseLost:
+        raise  # another process owns the deployment now: undoing would fight it
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             rt.report("interrupted: rolling back")

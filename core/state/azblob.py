@@ -148,7 +148,16 @@ class AzureBucket(Bucket):
         return self._acquire(key, ttl)
 
     def lease_replace(self, key: str, data: bytes, seen: str, ttl: float) -> str | None:
-        handle = self._acquire(key, ttl, seen)  # fails while the lease is active, or if the blob changed
+        # the holder is known to be gone (its process died on this host) though Azure may still
+        # count its lease: break it, only while the blob is still the one read; then acquire it
+        # (also only then) and write the new holder under the new lease. That write is the commit:
+        # of two breakers, the one whose lease was broken by the other fails it and loses.
+        condition = {"etag": seen, "match_condition": self._match.IfNotModified}
+        try:
+            self._lease(key).break_lease(lease_break_period=0, **condition)
+        except self._http_error:
+            pass  # no active lease (expired), or the blob changed: acquire below decides
+        handle = self._acquire(key, ttl, seen)
         if handle is not None and self.put(key, data, lease=handle) is None:
             return None
         return handle

@@ -249,7 +249,11 @@ class SqlBackend(Backend):
     def load(self, tables: dict[str, list[Row]]) -> None:
         with self.tx() as t:
             for table, cols in TABLES.items():
-                for row in tables.get(table, []):
+                rows = tables.get(table, [])
+                if table == "events":  # ids are per deployment in object stores: number them anew
+                    cols = tuple(c for c in cols if c != "id")
+                    rows = sorted(rows, key=lambda r: (r["ts"], r["id"]))
+                for row in rows:
                     t.x(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
                         [row.get(c) for c in cols])
             self.after_load(t)

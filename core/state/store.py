@@ -146,6 +146,11 @@ class StateStore:
         lease = self._leases.get(name)
         return lease is not None and not lease.lost
 
+    def check_lease(self, name: str) -> None:
+        """Raise :class:`LeaseLost` if a heartbeat found this store's lease on ``name`` broken
+        (no I/O: every write checks the lease in the store itself anyway)."""
+        self._fence(name)
+
     def _fence(self, name: str) -> str | None:
         lease = self._leases.get(name)
         if lease is None:

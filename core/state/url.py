@@ -42,11 +42,11 @@ def scheme_of(url: str) -> str | None:
     return match.group(1).lower() if match else None
 
 
-def check_url(url: str) -> str:
-    """``url`` if its scheme is known; a UsageError naming the scheme otherwise."""
+def check_url(url: str, option: str = "--state") -> str:
+    """``url`` if its scheme is known; a UsageError naming the scheme (and ``option``) otherwise."""
     scheme = scheme_of(url)
     if scheme is not None and scheme not in SCHEMES:
-        raise UsageError(f"--state: unknown state backend scheme {scheme!r} in {_shown(url)}",
+        raise UsageError(f"{option}: unknown state backend scheme {scheme!r} in {_shown(url)}",
                          hint="use a path, sqlite:///PATH, postgresql://USER@HOST:PORT/DB, s3://BUCKET/PREFIX "
                               "or azblob://ACCOUNT/CONTAINER/PREFIX")
     return url
