@@ -24,8 +24,7 @@ import pytest
 from moto_fixtures.services.statestores import AZURITE_ACCOUNT, AzuriteServer, PostgresServer, S3Server
 
 BACKENDS = ("sqlite", "postgresql", "s3", "azblob")
-S3_ENV = {"AWS_ACCESS_KEY_ID": "mp-state-test", "AWS_SECRET_ACCESS_KEY": "mp-state-test-secret",
-          "AWS_DEFAULT_REGION": "us-east-1"}
+S3_REGION = "us-east-1"
 
 
 @dataclass
@@ -90,8 +89,10 @@ def _s3(endpoint: str, cleanups: list) -> StateTarget:
     import boto3
 
     bucket = f"mp-state-{uuid.uuid4().hex[:12]}"
-    client = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=S3_ENV["AWS_ACCESS_KEY_ID"],
-                          aws_secret_access_key=S3_ENV["AWS_SECRET_ACCESS_KEY"], region_name="us-east-1")
+    env = {"AWS_ACCESS_KEY_ID": f"MPSTATE{uuid.uuid4().hex[:12].upper()}", "AWS_DEFAULT_REGION": S3_REGION,
+           "AWS_SECRET_ACCESS_KEY": secrets.token_urlsafe(30), "AWS_ENDPOINT_URL_S3": endpoint}
+    client = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                          aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"], region_name=S3_REGION)
     client.create_bucket(Bucket=bucket)
 
     def drop() -> None:
@@ -99,8 +100,7 @@ def _s3(endpoint: str, cleanups: list) -> StateTarget:
             client.delete_object(Bucket=bucket, Key=obj["Key"])
         client.delete_bucket(Bucket=bucket)
     cleanups.append(drop)
-    return StateTarget("s3", f"s3://{bucket}/team/state", {**S3_ENV, "AWS_ENDPOINT_URL_S3": endpoint},
-                       secret=S3_ENV["AWS_SECRET_ACCESS_KEY"])
+    return StateTarget("s3", f"s3://{bucket}/team/state", env, secret=env["AWS_SECRET_ACCESS_KEY"])
 
 
 def _azblob(connection: str, cleanups: list) -> StateTarget:

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import ModelportError, UsageError
+from ..redact import remember
 from .objects import Blob, Bucket
 
 _CONFLICT = ("PreconditionFailed", "ConditionalRequestConflict", "412", "409")
@@ -30,7 +31,9 @@ class S3Bucket(Bucket):
             raise UsageError(f"--state s3://{bucket}: S3 needs boto3", hint="pip install 'modelport[s3]'") from None
         self.bucket, self.prefix = bucket, prefix.strip("/")
         self.display = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"
-        self.client = boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 4}))
+        session = boto3.session.Session()
+        _remember_credentials(session)
+        self.client = session.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 4}))
         self._errors = self.client.exceptions
 
     @classmethod
@@ -95,3 +98,15 @@ class S3Bucket(Bucket):
             raise ModelportError(f"state store {self.display}: listing failed: "
                                  f"{exc.response.get('Error', {}).get('Code', '')}") from None
         return out
+
+
+def _remember_credentials(session: Any) -> None:
+    """botocore's DEBUG log shows the canonical request (session token included): register the
+    secret key and token so log records and errors have them removed."""
+    try:
+        creds = session.get_credentials()
+        frozen = creds.get_frozen_credentials() if creds else None
+    except Exception:  # no credentials yet: the first call will say so
+        return
+    if frozen:
+        remember(frozen.secret_key, frozen.token)

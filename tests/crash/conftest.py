@@ -24,9 +24,14 @@ def _home(crash_home, monkeypatch, docker_host, base_image):
 
 
 @pytest.fixture
-def local_runner(tmp_path) -> Runner:
-    """Commands on the local provider with a fresh state file."""
-    return Runner(Cloud("local", {"provider": "local"}), tmp_path)
+def local_runner(request, tmp_path, state_factory, monkeypatch) -> Runner:
+    """Commands on the local provider with a fresh state store: a SQLite file, or the backend the
+    test is parametrized with (``@pytest.mark.parametrize("local_runner", [...], indirect=True)``)."""
+    kind = getattr(request, "param", "sqlite")
+    state = None if kind == "sqlite" else state_factory(kind)
+    for key, value in (state.env if state else {}).items():
+        monkeypatch.setenv(key, value)  # the test's own StateStore reads the backend too
+    return Runner(Cloud("local", {"provider": "local"}), tmp_path, state)
 
 
 @pytest.fixture

@@ -126,15 +126,18 @@ def image_for(version: str, session: Session) -> dict[str, str]:
 
 
 class Runner:
-    """Commands against one state file, with the cloud's environment."""
+    """Commands against one state store (a SQLite file unless ``state``, a
+    :class:`~moto_fixtures.state_fixtures.StateTarget`, names another backend), with the cloud's
+    environment."""
 
-    def __init__(self, cloud: Cloud, root: Path) -> None:
+    def __init__(self, cloud: Cloud, root: Path, state=None) -> None:
         self.cloud, self.root = cloud, root
-        self.state = root / "state.db"
+        self.state = state.url if state is not None else str(root / "state.db")
+        self.state_env = dict(state.env) if state is not None else {}
         root.mkdir(parents=True, exist_ok=True)
 
     def env(self) -> dict[str, str]:
-        return {**os.environ, **self.cloud.env, "MODELPORT_STATE": str(self.state),
+        return {**os.environ, **self.cloud.env, **self.state_env, "MODELPORT_STATE": self.state,
                 "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
     def session(self) -> Session:

@@ -1,8 +1,9 @@
 """Every operation on the local provider SIGKILLed at journal steps: before each step
 (every step of a blue-green swap, every other step of the others) and after a step's work but before its journal write (blue-green swap). The next command names the interrupted operation, ``resume`` or ``abort``
 (alternately) completes or rolls it back, the expected version answers, state and the engine
-agree, nothing is orphaned and no lock is left. ``benchmarks/crashes.py`` runs every mode of
-every operation with both resolutions."""
+agree, nothing is orphaned and no lock is left; a blue-green swap also with the state on
+PostgreSQL, S3 and Azure Blob. ``benchmarks/crashes.py`` runs every mode of every operation with
+both resolutions."""
 
 from __future__ import annotations
 
@@ -30,4 +31,19 @@ def test_killed_at_every_step_is_resumed_or_aborted(local_runner, kind, modes, s
     for mode in modes:
         indexes = [p.index for p in points if p.mode == mode]
         assert indexes == list(range(0, stride * len(indexes), stride)) and len(indexes) >= 2, (mode, indexes)
+    assert {p.resolution for p in points} == {"resume", "abort"}
+
+
+# the same guarantees with the state in a shared backend: a blue-green swap killed before every
+# third step (resume and abort alternately), each point checked as above
+@pytest.mark.parametrize("local_runner", ["postgresql", "s3", "azblob"], indirect=True)
+def test_killed_swap_with_shared_state_is_resumed_or_aborted(local_runner):
+    case = Case(local_runner, "swap:blue-green")
+    try:
+        points = sweep(case, modes=("before",), stride=3)
+    finally:
+        case.clean()
+    failed = [p.to_dict() for p in points if not p.ok]
+    assert not failed, failed
+    assert [p.index for p in points] == list(range(0, 3 * len(points), 3)) and len(points) >= 2
     assert {p.resolution for p in points} == {"resume", "abort"}

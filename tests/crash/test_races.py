@@ -1,25 +1,27 @@
-"""Two real processes on one deployment (local provider, real Docker engine, real SQLite state):
-the second fails fast naming the holder, a stale lock is reported and broken only when its holder
-is dead, and of two processes racing to break one stale lock exactly one wins."""
+"""Two real processes on one deployment (local provider, real Docker engine, a real state store:
+SQLite, and where marked PostgreSQL, S3 and Azure Blob too): the second fails fast naming the
+holder, a stale lock is reported and broken only when its holder is dead, and of two processes
+racing to break one stale lock exactly one wins (per backend also in ``tests/state``)."""
 
 from __future__ import annotations
 
 import json
 import os
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
 
 import pytest
 
-from modelport.state import StateStore
+from modelport.state import Holder, StateStore
 
 from .checks import check, served_version
 from .harness import REPO, Case
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(900)]
+#: every backend; the slow ones (a real deploy each) only where it proves something new
+BACKENDS = ["sqlite", "postgresql", "s3", "azblob"]
 
 
 def _popen(runner, *args: str, json_output: bool = False) -> subprocess.Popen:
@@ -45,6 +47,7 @@ def _dead_pid() -> int:
     return proc.pid
 
 
+@pytest.mark.parametrize("local_runner", BACKENDS, indirect=True)
 def test_second_process_fails_fast_naming_the_holder(local_runner):
     case = Case(local_runner, "deploy")
     spec = case.spec("1")
@@ -98,6 +101,7 @@ def test_two_processes_started_together_one_runs(local_runner):
         case.clean()
 
 
+@pytest.mark.parametrize("local_runner", ["sqlite", "postgresql"], indirect=True)
 def test_stale_lock_is_reported_and_broken_only_when_its_holder_is_dead(local_runner):
     case = Case(local_runner, "swap:blue-green")
     spec = case.spec("1")
@@ -123,19 +127,18 @@ def test_stale_lock_is_reported_and_broken_only_when_its_holder_is_dead(local_ru
         case.clean()
 
 
+@pytest.mark.parametrize("local_runner", BACKENDS, indirect=True)
 def test_break_lock_never_breaks_a_lock_held_elsewhere(local_runner):
-    """A holder on another host cannot be checked, so it counts as alive."""
+    """A holder on another host cannot be checked: while its lease lives it counts as alive."""
     case = Case(local_runner, "deploy")
     spec = case.spec("1")
-    StateStore(local_runner.state)  # creates the schema
-    with sqlite3.connect(local_runner.state) as db:
-        db.execute("INSERT INTO locks VALUES (?,?,?,?,?,?)",
-                   (case.name, "modelport swap (pid 1 on ci-runner-7)", 1, "ci-runner-7", None, time.time()))
+    StateStore(local_runner.state).backend.lock_create(
+        case.name, Holder("modelport swap (pid 1 on ci-runner-7)", 1, "ci-runner-7", "ci"), 600)
     refused = local_runner.cli("deploy", str(spec), "--to", "dev", "--break-lock")
     assert refused.returncode == 1
     error = json.loads(refused.stdout)
     assert error["error"] == "LockHeld" and "ci-runner-7" in error["message"]
-    assert "no longer running" not in error["message"]
+    assert "no longer running" not in error["message"] and "expired" not in error["message"]
     assert StateStore(local_runner.state).lock_holder(case.name)["host"] == "ci-runner-7"
 
 
@@ -161,10 +164,11 @@ def test_racing_to_break_a_stale_lock_exactly_one_wins(tmp_path):
     store = StateStore(path)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     for _round in range(8):
-        with sqlite3.connect(path) as db:
-            db.execute("DELETE FROM locks")
-            db.execute("INSERT INTO locks VALUES (?,?,?,?,?,?)",
-                       (name, "modelport deploy (killed)", _dead_pid(), socket.gethostname(), None, time.time()))
+        lock = store.lock_holder(name)
+        if lock is not None:
+            store.backend.lock_release(name, lock.version)
+        store.backend.lock_create(name, Holder("modelport deploy (killed)", _dead_pid(), socket.gethostname(), "x"),
+                                  600)
         start = time.time() + 1.5
         racers = [subprocess.Popen([sys.executable, "-c", RACER, str(path), name, str(start)], env=env,
                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for _ in range(2)]
@@ -180,6 +184,7 @@ def test_racing_to_break_a_stale_lock_exactly_one_wins(tmp_path):
                 r.communicate(input="", timeout=60)
 
 
+@pytest.mark.parametrize("local_runner", ["sqlite", "s3"], indirect=True)
 def test_racing_resume_and_abort_exactly_one_acts(local_runner):
     case = Case(local_runner, "swap:blue-green")
     case.prepare()  # v1 then v2 serving
