@@ -162,18 +162,20 @@ class StateStore:
     # -- heartbeats -----------------------------------------------------------------------------
     def _start_heartbeat(self) -> None:
         with self._guard:
-            if self._beater is not None and self._beater.is_alive():
-                return
-            self._beater = threading.Thread(target=self._beat, name="modelport-lease-heartbeat", daemon=True)
-            self._beater.start()
+            if self._beater is None:
+                self._beater = threading.Thread(target=self._beat, name="modelport-lease-heartbeat", daemon=True)
+                self._beater.start()
 
     def _beat(self) -> None:
+        """Renew every held lease each ``ttl / 4`` s; end when none is held (the next lease
+        taken starts a new thread: both decisions are made under the same guard)."""
         interval = max(0.2, self.ttl / 4)
         while not self._stop.wait(interval):
             with self._guard:
                 leases = [(n, lease) for n, lease in self._leases.items() if not lease.lost]
-            if not leases:
-                continue
+                if not self._leases:
+                    self._beater = None
+                    return
             for name, lease in leases:
                 try:
                     if not self.backend.lock_heartbeat(name, lease.token, self.ttl):
