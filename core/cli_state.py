@@ -23,7 +23,7 @@ def state_group() -> None:
 def state_migrate_cmd(session: Session, dest: str):
     """Copy every record, history included, from --state to --to URL (refused while a lock is held)."""
     result = transfer.migrate(session.state, check_url(dest, "--to"))
-    counts = (f"{len(result['deployments'])} deployment(s): {result['revisions']} revisions, "
+    counts = (f"{len(result['names'])} deployment(s) ({result['deployments']} on targets): {result['revisions']} revisions, "
               f"{result['operations']} operations, {result['events']} events")
     return result, f"copied {counts} from {result['from']} to {result['to']}\n" \
                    f"set MODELPORT_STATE={result['to']} (or --state) to use it"

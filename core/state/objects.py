@@ -173,7 +173,9 @@ class ObjectBackend(Backend):
             handle, record = self._handles.get(name), self._records.get(name)
         if handle is None or record is None:
             return False
-        renewed = self.bucket.lease_renew(f"locks/{name}.json", _encode(record), handle, ttl)
+        # a new body each beat gives a new ETag: a breaker that read the lock before this beat
+        # fails its If-Match instead of replacing a holder that just proved it is alive
+        renewed = self.bucket.lease_renew(f"locks/{name}.json", _encode({**record, "beat": time.time()}), handle, ttl)
         with self._guard:
             if renewed is None:
                 self._handles.pop(name, None)

@@ -32,7 +32,7 @@ def migrate(source: StateStore, dest_url: str) -> dict[str, Any]:
     expected = {table: len(rows) for table, rows in tables.items()}
     if copied != expected:  # never report success for a partial copy
         raise UsageError(f"--to {dest.url}: copied {copied}, expected {expected}")
-    return {"from": source.url, "to": dest.url, "deployments": names, **copied}
+    return {"from": source.url, "to": dest.url, "names": names, **copied}
 
 
 def rebuild(session: Any, path: str | Path | None, target: str) -> list[dict[str, Any]]:

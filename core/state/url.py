@@ -70,9 +70,10 @@ def open_backend(url: str | Path | None = None) -> Backend:
     if scheme == "sqlite":
         from .sqlite import SqliteBackend
         path = url.split("://", 1)[1]
-        if not path.startswith("/") or path == "/":
-            raise UsageError(f"--state {url}: write sqlite:///ABSOLUTE/PATH (three slashes)")
-        return SqliteBackend(Path(path))
+        if not path.startswith("/") or path.strip("/") == "":
+            raise UsageError(f"--state {url}: write sqlite:///ABSOLUTE/PATH (three slashes), or a plain path")
+        # sqlite:////abs (SQLAlchemy's spelling of an absolute path) is the same file
+        return SqliteBackend(Path("/" + path.lstrip("/")))
     if scheme in ("postgresql", "postgres"):
         from .postgres import PostgresBackend
         return PostgresBackend(url)

@@ -79,9 +79,12 @@ def _wait_mid_operation(store: StateStore, name: str, proc: subprocess.Popen) ->
 
 @pytest.mark.parametrize("kind, resolution", [("postgresql", "resume"), ("s3", "abort"), ("azblob", "resume")])
 def test_two_machines_share_one_state(kind, resolution, state_factory, machines_root, gcp_emulator, registry,
-                                      tmp_path, docker_host, base_image):
+                                      tmp_path, docker_host, base_image, monkeypatch):
     state = state_factory(kind)
-    ttl = ttl_for(kind, 5.0)
+    for key, value in state.env.items():
+        monkeypatch.setenv(key, value)  # the test's own view of the store
+    # long enough that the second machine's next command starts well before it ends, on a busy machine
+    ttl = ttl_for(kind, 20.0)
     env = {**state.env, "MODELPORT_STATE": state.url, "MODELPORT_LOCK_TTL": str(ttl), "DOCKER_HOST": docker_host}
     one, two = Machine("machine-one", machines_root, env), Machine("machine-two", machines_root, env)
     name = f"tm{uuid.uuid4().hex[:6]}"
@@ -133,15 +136,18 @@ def test_two_machines_share_one_state(kind, resolution, state_factory, machines_
         assert not status["drift"], status
         if kind == "postgresql":
             serving = v2 if resolution == "resume" else v1
-            _migrate_and_import(two, state.url, state_factory("s3"), tmp_path, name, serving, status)
+            _migrate_and_import(two, state.url, state_factory("s3"), tmp_path, name, serving, status, monkeypatch)
     finally:
         destroyed = two.run("destroy", name, "--to", "cloud", "--spec", str(v1))
         assert destroyed.returncode == 0 or store.unfinished(name), destroyed.stderr[-1500:]
 
 
-def _migrate_and_import(machine: Machine, url: str, s3, tmp_path: Path, name: str, spec: Path, status: dict) -> None:
+def _migrate_and_import(machine: Machine, url: str, s3, tmp_path: Path, name: str, spec: Path, status: dict,
+                        monkeypatch) -> None:
     """The shared store moves to S3 with its history; a lost store is rebuilt from the tags."""
     env = {**machine.env, **s3.env}
+    for key, value in s3.env.items():
+        monkeypatch.setenv(key, value)  # this process reads the copy too
     moved = subprocess.run(machine.argv("state", "migrate", "--to", s3.url, "--output", "json"), env=env,
                            capture_output=True, text=True, timeout=300)
     assert moved.returncode == 0, moved.stderr
