@@ -59,6 +59,7 @@ def describe(lock: LockRecord) -> str:
     who = lock.holder if f"pid {lock.pid} on {lock.host}" in lock.holder else \
         f"{lock.holder} (pid {lock.pid} on {lock.host})"
     who += f" as {lock.user}" if lock.user else ""
+    who += f", running operation #{lock.operation}" if lock.operation is not None else ""
     if lock.expired:
         return who + f", whose lease expired (no heartbeat for {lock.age:.0f}s, lease {lock.ttl:.0f}s)"
     if is_stale(lock):

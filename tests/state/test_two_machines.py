@@ -62,15 +62,16 @@ def machines_root(tmp_path_factory) -> Path:
 
 
 def _wait_mid_operation(store: StateStore, name: str, proc: subprocess.Popen) -> int:
-    """Wait until ``proc``'s swap pushed its image (the other machine's resume cannot push an
-    image only the first one built) and journaled that step; its operation id."""
+    """Wait until ``proc``'s swap journaled the new revision's creation (so it is killed while it
+    gates it: between cloud calls, and after the push, which the other machine could not redo
+    without the image only the first one built); its operation id."""
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         running = [o for o in store.operations(name) if o.status == RUNNING and o.kind == "swap"]
         if running:
             op = running[-1]
-            pushed = 1 + max((i for i, s in enumerate(op.plan) if s["op"] == "push_image"), default=0)
-            if op.done >= pushed:
+            created = 1 + max((i for i, s in enumerate(op.plan) if s["op"] == "create_revision"), default=0)
+            if op.done >= created:
                 return op.id
         assert proc.poll() is None, f"the swap ended before it was killed: {proc.communicate()}"
         time.sleep(0.2)
