@@ -3,10 +3,12 @@
 ``moto_fixtures.pytest_plugin`` gives the generic fixtures (docker_host, docker_client,
 base_image, registry, registry_b, auth_registry, registry_factory, state_path);
 ``moto_fixtures.state_fixtures`` the state backends (state_factory, state_target); emulator fixture
-modules are added to this list by their authors.
+modules are added to this list by their authors. ``tests.budget`` holds the suite's scheduling
+rules (the ``timing`` and ``alone`` markers, the reruns summary, the slow-first order).
 """
 
 pytest_plugins = [
+    "tests.budget",
     "moto_fixtures.pytest_plugin",
     "moto_fixtures.state_fixtures",
     "moto_fixtures.aws.fixtures",
