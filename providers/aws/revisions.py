@@ -116,6 +116,8 @@ class Revisions:
         request["tags"].append({"key": MODEL_VERSION_TAG, "value": rev.model_version})
         # The token makes botocore's retry of a create whose reply was lost answer that service.
         self.client.call("ecs", "create_service", clientToken=uuid.uuid4().hex, **request)
+        # RegisterTaskDefinition is not idempotent: a retried one left another ACTIVE revision.
+        self._deregister_task_definitions(rev.revision, keep=request["taskDefinition"])
 
     def wait_drained(self, revision: str) -> None:
         """Wait until no DRAINING service holds the revision's name (ECS refuses to create it:
@@ -180,11 +182,15 @@ class Revisions:
         self._delete_routes(revision)
         if tg is not None:
             self.client.call("elbv2", "delete_target_group", TargetGroupArn=tg["TargetGroupArn"], missing=TG_MISSING)
-        for arn in self.client.pages("ecs", "list_task_definitions", "taskDefinitionArns",
-                                     familyPrefix=n.family(revision), status="ACTIVE"):
-            if arn.rsplit("/", 1)[-1].rsplit(":", 1)[0] == n.family(revision):
-                self.client.call("ecs", "deregister_task_definition", taskDefinition=arn)
+        self._deregister_task_definitions(revision)
         self.secrets.delete(revision)
+
+    def _deregister_task_definitions(self, revision: str, keep: str | None = None) -> None:
+        family = self.names.family(revision)
+        for arn in self.client.pages("ecs", "list_task_definitions", "taskDefinitionArns",
+                                     familyPrefix=family, status="ACTIVE"):
+            if arn.rsplit("/", 1)[-1].rsplit(":", 1)[0] == family and arn != keep:
+                self.client.call("ecs", "deregister_task_definition", taskDefinition=arn)
 
     def _delete_routes(self, revision: str) -> None:
         lb = self.infra.load_balancer()
