@@ -11,6 +11,7 @@ left behind. ``test_fault_points`` runs whole operations with one fault at a tim
 from __future__ import annotations
 
 import uuid
+from types import SimpleNamespace
 
 import pytest
 
@@ -19,7 +20,7 @@ from modelport_providers.aws.provider import AwsProvider
 from modelport_providers.aws.settings import AwsSettings
 from moto_fixtures.proxy import InterceptingProxy
 
-from tests.faults.harness import is_read
+from tests.faults.harness import Harness, is_read
 from tests.providers.aws.helpers import tagged
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(900)]
@@ -92,3 +93,17 @@ def test_every_write_survives_a_lost_reply(aws_emulation, proxy, secret):
             "secretsmanager CreateSecret", "ec2 CreateSecurityGroup", "logs CreateLogGroup", "iam CreateRole",
             "application-autoscaling PutScalingPolicy", "ecs DeleteService", "ecs DeleteCluster"} <= set(writes)
     assert tagged(aws, name) == [] and tagged(aws, clean_name) == []
+
+
+def test_a_deploy_whose_create_service_reply_is_lost_completes(aws_emulation, proxy, modelport_home, tmp_path,
+                                                                 monkeypatch):
+    """The same fault inside a whole deploy (engine, gates, state) on the fault harness: ECS
+    created the service, the reply was lost; the deploy completes with state and cloud agreeing
+    and no orphan (one point: ``benchmarks/faults.py`` rotates every fault over every point)."""
+    monkeypatch.setenv("MODELPORT_RETRY_MAX_WAIT", "1")
+    rig = SimpleNamespace(cloud="aws", canary=True, proxy=proxy, settings={
+        "provider": "aws", "endpoint_url": proxy.url, "region": aws_emulation.region,
+        "registry": f"{aws_emulation.registry}/modelport", "deregistration_delay": 5})
+    outcome, _calls = Harness(rig, tmp_path).run("deploy", ("ecs CreateService", 1), "lost_reply")
+    assert outcome.reached and outcome.completed, outcome.to_dict()
+    assert outcome.survived, outcome.problems
