@@ -256,7 +256,7 @@ def scaling_summary(rev: RevisionSpec, settings: AwsSettings) -> str:
     """What ``plan`` says the scaling keys become on Fargate."""
     least, most = tasks(rev)
     if most <= least:
-        text = f"fixed at {least} task(s) (max_instances = min_instances: no scaling policy)"
+        text = f"fixed at {least} task(s): no scaling policy"
     elif settings.scale_on == "cpu":
         text = f"{least}..{most} tasks, target tracking on {CPU_TARGET:g}% average CPU"
     else:
