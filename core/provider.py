@@ -125,6 +125,7 @@ class RevisionSpec:
     model_version: str
     config: str
     secret_values: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    platform: str = "linux/amd64"  # build.platform: the OS/architecture the image is built for
 
 
 #: what plans show in place of a secret value

@@ -24,7 +24,7 @@ def revision_spec(spec: Spec, image: ImageRef, revision: str, size: Size | None 
                        port=spec.serving.port, env=dict(spec.env), secrets=dict(spec.secrets),
                        min_instances=spec.scaling.min_instances, max_instances=spec.scaling.max_instances,
                        concurrency=spec.scaling.concurrency, model_name=spec.model.name,
-                       model_version=spec.model.version, config="")
+                       model_version=spec.model.version, config="", platform=spec.build.platform)
     return with_config(rev, target_settings)
 
 
@@ -34,6 +34,8 @@ def with_config(rev: RevisionSpec, target_settings: Any = None) -> RevisionSpec:
     fields = {"digest": rev.image.digest, "size": asdict(rev.size), "port": rev.port, "env": dict(rev.env),
               "secrets": dict(rev.secrets), "scaling": [rev.min_instances, rev.max_instances, rev.concurrency],
               "settings": settings}
+    if rev.platform != "linux/amd64":  # only then, so the hashes of existing deployments stay the same
+        fields["platform"] = rev.platform
     return replace(rev, config=hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16])
 
 

@@ -42,7 +42,9 @@ What a real account adds, and how it is emulated here (generic: only AWS API sta
   (else "ECS was unable to assume the role ...") and whose policies (managed and inline,
   evaluated with moto's IAM policy engine, resource ARNs included) allow
   ``secretsmanager:GetSecretValue`` / ``ssm:GetParameters`` on each secret
-  (``exec_role.py``); ECR-pull and logs permissions are not evaluated. With the
+  (``exec_role.py``; a secret by its full ARN, IAM wildcards as IAM matches them); ECR-pull
+  and logs permissions are not evaluated. The image's architecture (from its config) must be the
+  task definition's ``runtimePlatform.cpuArchitecture`` (X86_64 unless ARM64). With the
   ``awslogs`` log driver the log group must exist (or ``awslogs-create-group: "true"``) and the
   container's output is shipped to stream ``PREFIX/CONTAINER/TASK_ID`` (``ServiceStatus.task_id``).
   A task that cannot start keeps ``ServiceStatus.last_error`` (the stoppedReason ECS would give)
@@ -78,7 +80,7 @@ Gaps (moto 5.2.5 server mode) found while building this, for the provider author
   ``runningCount`` to a new ``desiredCount``; the next bridge pass, ~0.5 s, sets it). One
   container stands for all ``desiredCount`` tasks.
 * Application Auto Scaling only records scalable targets and policies in moto: nothing scales,
-  and ``desiredCount`` is never changed by it.
+  and ``desiredCount`` is never changed by it (the policies are checked: ``inmoto/autoscaling.py``).
 * ECS ``list_tasks``/``describe_tasks`` show no tasks for services (moto creates none); Fargate
   ``run_task`` answers HTTP 500 unless each container has ``memory`` (and needs
   ``securityGroups``). Services need ``networkConfiguration.awsvpcConfiguration`` with existing
@@ -87,8 +89,13 @@ Gaps (moto 5.2.5 server mode) found while building this, for the provider author
 * ``create_service`` drops ``deploymentConfiguration`` in moto; the moto process keeps it (ECS
   defaults 200/100, breaker off) so ``describe_services`` returns it. ``update_service`` with a
   new task definition starts a new PRIMARY deployment (IN_PROGRESS) and stores the full ARN.
-* ``delete_service`` marks the service INACTIVE (still listed by ``list_services``) and needs
-  ``force=True`` or ``desiredCount=0`` first, as in AWS.
+* ``delete_service`` needs ``force=True`` or ``desiredCount=0`` first, as in AWS. moto marks the
+  service INACTIVE at once and keeps listing it; the moto process (``inmoto/ecs.py``) makes it
+  DRAINING for its target groups' deregistration delay (not listed, name not reusable, cluster
+  not deletable), then INACTIVE, and the bridge keeps its task running, out of the target groups,
+  until then. ``inmoto/`` holds the other API rules moto lacks (CreateService ``clientToken``,
+  ListServices paging by 10, the asynchronous purge of force-deleted secrets, log retention
+  values, idempotent ELB creates, scaling policy checks), each with its source.
 * ELBv2 target health is ``healthy`` for any registered target (moto does no health checks), and
   a target group with no targets reports an empty list; the bridge only registers healthy tasks.
   HTTPS listeners are not served (no certificates); redirect/authenticate actions are not emulated.

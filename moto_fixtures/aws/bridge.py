@@ -23,10 +23,11 @@ from botocore.exceptions import ClientError
 from . import awslogs
 from .awslogs import LogTarget
 from .containers import DockerTasks, probe
-from .ecs_state import WantedService, wanted_services
+from .ecs_state import WantedService, draining_services, wanted_services
 from .net import LoopbackPool
 from .exec_role import check_execution_role
-from .taskdef import TaskStartError, container_port, essential_container, plan_container
+from .taskdef import (TaskStartError, container_port, essential_container, plan_container,
+                      platform_error)
 
 log = logging.getLogger(__name__)
 # reporter(service_arn, cluster_arn, running, healthy, failed_tasks, events): the ECS agent's report
@@ -60,6 +61,7 @@ class ServiceStatus:
     unhealthy_after: float = 90.0
     steady: bool = False
     pending_events: tuple[str, ...] = ()  # service events not yet reported to ECS
+    draining: bool = False  # deleted: out of its target groups, still running until INACTIVE
 
 
 class EcsBridge:
@@ -112,10 +114,14 @@ class EcsBridge:
     def tick(self) -> None:
         """One reconcile pass over every cluster's services."""
         wanted = {svc.arn: svc for svc in wanted_services(self._client("ecs"))}
+        gone = {arn: s.cluster_arn for arn, s in self._status.items() if arn not in wanted}
+        draining = draining_services(self._client("ecs"), gone)
         for arn in list(self._status):
             current = self._status[arn]
             svc = wanted.get(arn)
-            if svc is None or svc.task_definition_arn != current.task_definition_arn:
+            if arn in draining:
+                self._drain(arn)
+            elif svc is None or svc.task_definition_arn != current.task_definition_arn:
                 self._remove(arn)
         for svc in wanted.values():
             if svc.arn not in self._status:
@@ -185,13 +191,14 @@ class EcsBridge:
         try:
             task_definition = self._client("ecs").describe_task_definition(
                 taskDefinition=svc.task_definition_arn)["taskDefinition"]
-            check_execution_role(task_definition, self._client("iam"))
+            check_execution_role(task_definition, self._client("iam"), self._client("secretsmanager"))
             port = container_port(essential_container(task_definition), list(svc.load_balancers))
             address = self.pool.allocate(port or 0)
             plan = plan_container(task_definition, list(svc.load_balancers), self.registry,
                                   self._client("secretsmanager"), self._client("ssm"), address)
             if plan.health_path is None and svc.target_group_arns:
                 plan = replace(plan, health_path=self._target_group_health_path(svc))
+            self._check_platform(task_definition, plan.image)
             target = self._prepare_logs(plan, task_id)
             container_id = self.tasks.run(plan, svc.arn, _container_name(self.tasks.owner, svc))
         except (TaskStartError, OSError, ClientError) as exc:
@@ -209,6 +216,13 @@ class EcsBridge:
                           log_cursor=0, unhealthy_since=time.monotonic(),
                           unhealthy_after=plan.unhealthy_after))
         self._event(svc.arn, f"(service {svc.name}) has started 1 tasks: (task {task_id}).")
+
+    def _check_platform(self, task_definition: dict, image: str) -> None:
+        """The image's architecture (from its config) must be the one the task runs on."""
+        self.tasks.ensure_image(image)
+        error = platform_error(task_definition, image, *self.tasks.platform(image))
+        if error:
+            raise TaskStartError(error)
 
     def _prepare_logs(self, plan, task_id: str) -> LogTarget | None:
         if plan.log_options is None:
@@ -253,6 +267,13 @@ class EcsBridge:
         self._sync_targets(status.service_arn)
         self._event(status.service_arn, f"(service {status.service_name}) has stopped 1 running "
                                         f"tasks: (task {status.task_id}). Stopped reason: {reason}")
+
+    def _drain(self, arn: str) -> None:
+        """A deleted (DRAINING) service: ECS deregisters its task from the target groups at once,
+        lets requests in flight finish, and stops the task when the service turns INACTIVE."""
+        self._ship_logs(arn)
+        self._set(replace(self._status[arn], healthy=False, draining=True))
+        self._sync_targets(arn)
 
     def _remove(self, arn: str) -> None:
         self._ship_logs(arn)

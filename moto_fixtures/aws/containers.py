@@ -39,6 +39,11 @@ class DockerTasks:
         except docker.errors.APIError as exc:
             raise TaskStartError(f"CannotPullContainerError: {image}: {exc.explanation}") from None
 
+    def platform(self, image: str) -> tuple[str, str]:
+        """``(os, architecture)`` from the image's config, e.g. ``("linux", "amd64")``."""
+        attrs = self.client.images.get(image).attrs
+        return attrs.get("Os", "linux"), attrs.get("Architecture", "amd64")
+
     def run(self, plan: ContainerPlan, service_arn: str, name: str) -> str:
         """Start the task's container; return its id."""
         self.ensure_image(plan.image)

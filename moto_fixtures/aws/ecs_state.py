@@ -58,6 +58,23 @@ def _cluster_services(ecs, cluster_arn: str) -> list[WantedService]:
     return found
 
 
+def draining_services(ecs, clusters: dict[str, str]) -> set[str]:
+    """Which of ``clusters`` (service ARN -> cluster ARN) are DRAINING: deleted, their task still
+    stopping (ListServices no longer shows them; DescribeServices does)."""
+    by_cluster: dict[str, list[str]] = {}
+    for arn, cluster in clusters.items():
+        by_cluster.setdefault(cluster, []).append(arn)
+    found = set()
+    for cluster, arns in by_cluster.items():
+        for start in range(0, len(arns), 10):
+            try:
+                reply = ecs.describe_services(cluster=cluster, services=arns[start:start + 10])
+            except Exception:  # noqa: BLE001 - cluster gone: nothing drains there
+                continue
+            found |= {s["serviceArn"] for s in reply["services"] if s.get("status") == "DRAINING"}
+    return found
+
+
 def _to_wanted(svc: dict, cluster_arn: str) -> WantedService:
     primary = next((d for d in svc.get("deployments", []) if d.get("status") == "PRIMARY"), {})
     return WantedService(

@@ -226,6 +226,22 @@ def patch_register_task_definition() -> None:
     EC2ContainerServiceBackend.register_task_definition = register_task_definition
 
 
+def install_rules() -> None:
+    """Install the ``inmoto`` package's API rules. It is loaded by path under its own name: this
+    process has only moto on ``sys.path`` (the folder is dropped so ``server``/``net`` cannot
+    shadow moto's modules)."""
+    import importlib.util
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().with_name("inmoto")
+    spec = importlib.util.spec_from_file_location("moto_fixtures_inmoto", folder / "__init__.py",
+                                                  submodule_search_locations=[str(folder)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    module.install()
+
+
 def with_agent_channel(app):
     """Wrap moto's WSGI app so ``AGENT_PATH`` reaches ``report_service_state``."""
     def wsgi(environ, start_response):
@@ -275,6 +291,7 @@ def main() -> None:
     patch_update_service()
     patch_register_task_definition()
     patch_create_service()
+    install_rules()
     app = with_agent_channel(DomainDispatcherApplication(create_backend_app))
     run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
 

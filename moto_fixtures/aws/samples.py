@@ -133,7 +133,7 @@ def execution_role(iam, name: str = "bridge-test-execution",
 
 def register_hello(ecs, family: str, image: str, env: dict, secrets: dict | None = None,
                    log_group: str | None = None, role: str | None = None,
-                   health: dict | None = None) -> str:
+                   health: dict | None = None, cpu_architecture: str | None = None) -> str:
     """A Fargate task definition for the hello image; returns its ARN."""
     container = {
         "name": "app", "image": image, "essential": True,
@@ -149,6 +149,8 @@ def register_hello(ecs, family: str, image: str, env: dict, secrets: dict | None
             "awslogs-group": log_group, "awslogs-region": "us-east-1",
             "awslogs-stream-prefix": "hello"}}
     extra = {"executionRoleArn": role} if role else {}
+    if cpu_architecture:
+        extra["runtimePlatform"] = {"operatingSystemFamily": "LINUX", "cpuArchitecture": cpu_architecture}
     reply = ecs.register_task_definition(
         family=family, requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="256",
         memory="512", containerDefinitions=[container], **extra)
@@ -165,6 +167,47 @@ def create_service(ecs, cluster, name, task_definition, target_group, subnets, g
                                                       "securityGroups": [group]}},
         loadBalancers=[{"targetGroupArn": target_group, "containerName": "app",
                         "containerPort": PORT}])["service"]["serviceArn"]
+
+
+def target_group(elbv2, name: str, vpc: str, drain_seconds: int, **extra) -> str:
+    """An ``ip`` target group for the sample's port whose deregistration delay is
+    ``drain_seconds`` (ELB's default, 300 s, would keep a deleted service DRAINING five minutes)."""
+    arn = elbv2.create_target_group(Name=name, Protocol="HTTP", Port=PORT, VpcId=vpc, TargetType="ip",
+                                    **extra)["TargetGroups"][0]["TargetGroupArn"]
+    elbv2.modify_target_group_attributes(TargetGroupArn=arn, Attributes=[
+        {"Key": "deregistration_delay.timeout_seconds", "Value": str(drain_seconds)}])
+    return arn
+
+
+def relabel_architecture(registry: str, repository: str, digest: str, architecture: str) -> str:
+    """Copy image ``repository@digest`` in ``registry`` (plain HTTP, no auth) to a manifest whose
+    config says ``architecture``; return the new manifest's digest.
+
+    Building a real arm64 image needs an arm64 machine or qemu, neither of which is here: the copy
+    keeps the original (amd64) layers, so only its config claims arm64. That is exactly what
+    Fargate and the emulation look at to decide where an image can run; the emulation then runs
+    it on this amd64 engine, which real arm64 binaries could not do."""
+    import hashlib
+
+    import httpx
+
+    base = f"http://{registry}/v2/{repository}"
+    kind = "application/vnd.docker.distribution.manifest.v2+json"
+    with httpx.Client(timeout=30) as http:
+        manifest = http.get(f"{base}/manifests/{digest}", headers={"Accept": kind}).raise_for_status().json()
+        config = http.get(f"{base}/blobs/{manifest['config']['digest']}").raise_for_status().json()
+        body = json.dumps({**config, "architecture": architecture}).encode()
+        config_digest = "sha256:" + hashlib.sha256(body).hexdigest()
+        upload = http.post(f"{base}/blobs/uploads/").raise_for_status().headers["Location"]
+        upload = upload if upload.startswith("http") else f"http://{registry}{upload}"
+        # the Location keeps its own query (_state): add the digest to it, do not replace it
+        http.put(f"{upload}{'&' if '?' in upload else '?'}digest={config_digest}", content=body,
+                 headers={"Content-Type": "application/octet-stream"}).raise_for_status()
+        manifest["config"] = {**manifest["config"], "digest": config_digest, "size": len(body)}
+        data = json.dumps(manifest).encode()
+        http.put(f"{base}/manifests/{architecture}", content=data,
+                 headers={"Content-Type": manifest.get("mediaType", kind)}).raise_for_status()
+    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def forward(*weights: tuple[str, int]) -> list[dict]:

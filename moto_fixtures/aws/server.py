@@ -22,6 +22,7 @@ ACCOUNT_ID = "123456789012"  # moto's default account
 DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 ADMIN_USER = "moto-fixtures-admin"
 ADMIN_POLICY_ARN = "arn:aws:iam::aws:policy/AdministratorAccess"
+STARTUP_TIMEOUT = 120.0  # seconds for the moto process to listen
 # create_user + attach_user_policy + create_access_key run before enforcement starts.
 _BOOTSTRAP_ACTIONS = 3
 
@@ -82,7 +83,9 @@ class MotoAws:
                                       stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
         try:
-            wait_for_tcp("127.0.0.1", self.port, 30, "moto server")
+            # The process imports every patched moto backend before it listens (ECS, ELBv2, Secrets
+            # Manager, Logs, Application Auto Scaling: ~5 s idle, much more on a loaded machine).
+            wait_for_tcp("127.0.0.1", self.port, STARTUP_TIMEOUT, "moto server")
             if self.enforce_iam:
                 self.admin = self._bootstrap_admin()
         except Exception:

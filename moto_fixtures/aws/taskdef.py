@@ -106,6 +106,31 @@ def _secretsmanager_value(parts: list[str], secretsmanager) -> str:
                              f"{json_key!r}") from None
 
 
+#: runtimePlatform.cpuArchitecture -> the architecture an image config names (OCI image spec)
+CPU_ARCHITECTURES = {"X86_64": "amd64", "ARM64": "arm64"}
+
+
+def platform_error(task_definition: dict, image: str, image_os: str, image_arch: str) -> str | None:
+    """Why the task's image cannot run on the platform the task definition asks for, or None.
+
+    ``runtimePlatform.cpuArchitecture`` is X86_64 (the default) or ARM64
+    (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RuntimePlatform.html); Fargate
+    then runs the task on that architecture, and an image built for the other one cannot start
+    (its entrypoint fails with "exec format error"). The image's ``os``/``architecture`` are read
+    from its config (https://github.com/opencontainers/image-spec/blob/main/config.md#properties).
+    The stopped reason below is this emulator's wording.
+    """
+    platform = task_definition.get("runtimePlatform") or {}
+    cpu = platform.get("cpuArchitecture") or "X86_64"
+    wanted = CPU_ARCHITECTURES.get(cpu)
+    if wanted is None:
+        return f"CannotStartContainerError: unknown runtimePlatform.cpuArchitecture {cpu!r}"
+    if image_os != "linux" or image_arch != wanted:
+        return (f"CannotStartContainerError: image {image} is built for {image_os}/{image_arch}, but the "
+                f"task runs on linux/{wanted} (runtimePlatform.cpuArchitecture {cpu}): exec format error")
+    return None
+
+
 def plan_container(task_definition: dict, load_balancers: list[dict], registry: str,
                    secretsmanager, ssm, address: str) -> ContainerPlan:
     """Everything needed to start the service's task, secrets resolved, ``PORT``/``MODELPORT_HOST`` set."""

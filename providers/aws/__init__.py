@@ -8,12 +8,18 @@ Mapping of the neutral model (see ``translate.py`` for every name):
 * shared per deployment -> ECS cluster (or ``cluster``), CloudWatch log group, task execution role
   with ``AmazonECSTaskExecutionRolePolicy`` (or ``execution_role_arn``), security group (or
   ``security_groups``), application load balancer + HTTP listener on ``listener_port``;
-* revision rN -> a Fargate task definition (valid cpu/memory pair, container health check on
-  ``/v2/health/ready``, awslogs, environment, secrets as Secrets Manager ``valueFrom``), a target
-  group, an ECS service, an Application Auto Scaling target (min/max instances), a test listener
-  on ``smoke_port_base + N`` and a rule on the main listener matching ``X-Modelport-Revision: rN``;
+* revision rN -> a Fargate task definition (valid cpu/memory pair, ``cpuArchitecture`` from
+  ``build.platform``, container health check on ``/v2/health/ready``, awslogs, environment,
+  secrets as Secrets Manager ``valueFrom`` by full ARN), a target group (deregistration delay
+  ``deregistration_delay``), an ECS service, an Application Auto Scaling target (at least one
+  task) with a target tracking policy when it can grow (``secrets.py``, ``translate.py``), a test
+  listener on ``smoke_port_base + N`` and a rule on the main listener matching
+  ``X-Modelport-Revision: rN``;
 * traffic -> the main listener's weighted forward (so canary works); health -> healthy targets in
   the revision's target group, smoke-tested through its test listener;
+* every write survives a lost reply (read before write, ``clientToken``, "already exists" as
+  done); a name whose ECS service is still DRAINING, or whose secret is still being purged, is
+  waited for before it is used again (``revisions.py``);
 * every resource carries ``modelport:deployment``/``revision``/``digest``/``config`` tags as they
   are (AWS allows ':'), so ``observe``/``status``/``list_resources`` ask AWS, not the state file.
 

@@ -18,7 +18,7 @@ from .settings import AwsSettings
 #: boto3 service name -> IAM action prefix
 IAM_PREFIX = {"elbv2": "elasticloadbalancing", "application-autoscaling": "application-autoscaling",
               "ecs": "ecs", "ecr": "ecr", "ec2": "ec2", "iam": "iam", "logs": "logs",
-              "secretsmanager": "secretsmanager", "sts": "sts"}
+              "secretsmanager": "secretsmanager", "sts": "sts", "cloudwatch": "cloudwatch"}
 DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedException",
           "AuthFailure", "InvalidClientTokenId", "SignatureDoesNotMatch", "UnrecognizedClientException"}
 RETRYABLE = {"Throttling", "ThrottlingException", "RequestLimitExceeded", "ServiceUnavailable",
@@ -82,8 +82,10 @@ class AwsClient:
                 return None
             raise self._error(service, operation, exc, code) from None
 
-    def pages(self, service: str, operation: str, key: str, /, **kwargs) -> list[Any]:
-        """Every item under ``key`` across a paginated call."""
+    def pages(self, service: str, operation: str, key: str, /, *, missing: Iterable[str] = (),
+              **kwargs) -> list[Any]:
+        """Every item under ``key`` across a paginated call (AWS pages lists: ListServices answers
+        10 services a page). An error code in ``missing`` means no items."""
         client = self._boto(service)
         self.actions.add(self.action(service, operation))
         try:
@@ -92,7 +94,10 @@ class AwsClient:
                 out.extend(page.get(key, []))
             return out
         except Exception as exc:
-            raise self._error(service, operation, exc, _code(exc)) from None
+            code = _code(exc)
+            if code and code in set(missing):
+                return []
+            raise self._error(service, operation, exc, code) from None
 
     def _error(self, service: str, operation: str, exc: Exception, code: str | None) -> ProviderError:
         action = self.action(service, operation)

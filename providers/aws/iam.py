@@ -8,7 +8,8 @@ cluster management with ``cluster``, no security-group management with ``securit
 
 ``IMPLIED`` actions are never called directly but AWS checks them during another call: tagging on
 create (``CreateService`` with tags needs ``ecs:TagResource``, ...), passing the execution role to
-ECS, and the service-linked roles ECS, ELB and Application Auto Scaling create on first use.
+ECS, the service-linked roles ECS, ELB and Application Auto Scaling create on first use, and the
+CloudWatch alarms of a target tracking scaling policy.
 
 Resources are ``*``: the actions are least-privilege, the resources are not scoped (yet) — the
 emulator used to prove the policy evaluates only ``Resource: "*"``.
@@ -28,15 +29,16 @@ READ = {
             "ListTagsForResource"],
     "logs": ["DescribeLogGroups", "ListTagsLogGroup", "FilterLogEvents"],
     "iam": ["ListRoles", "ListRoleTags"],
-    "secretsmanager": ["ListSecrets"],
+    "secretsmanager": ["ListSecrets", "DescribeSecret"],
     "application-autoscaling": ["DescribeScalableTargets"],
 }
 WRITE = {
     "elasticloadbalancing": ["CreateLoadBalancer", "DeleteLoadBalancer", "CreateListener", "ModifyListener",
-                             "DeleteListener", "CreateTargetGroup", "DeleteTargetGroup", "CreateRule", "DeleteRule"],
+                             "DeleteListener", "CreateTargetGroup", "ModifyTargetGroupAttributes", "DeleteTargetGroup",
+                             "CreateRule", "DeleteRule"],
     "ecs": ["RegisterTaskDefinition", "DeregisterTaskDefinition", "CreateService", "DeleteService"],
     "logs": ["CreateLogGroup", "PutRetentionPolicy", "DeleteLogGroup"],
-    "application-autoscaling": ["RegisterScalableTarget", "DeregisterScalableTarget"],
+    "application-autoscaling": ["RegisterScalableTarget", "DeregisterScalableTarget", "PutScalingPolicy"],
     "secretsmanager": ["CreateSecret", "PutSecretValue", "DeleteSecret"],
 }
 OWN_ROLE = {"iam": ["GetRole", "CreateRole", "DeleteRole", "AttachRolePolicy", "DetachRolePolicy", "PutRolePolicy",
@@ -52,6 +54,9 @@ IMPLIED = {
     "logs": ["TagResource"],
     "secretsmanager": ["TagResource"],
     "iam": ["PassRole", "CreateServiceLinkedRole"],
+    # a target tracking policy's CloudWatch alarms are made and removed with the caller's rights
+    # (https://docs.aws.amazon.com/autoscaling/application/userguide/security_iam_id-based-policy-examples.html)
+    "cloudwatch": ["PutMetricAlarm", "DescribeAlarms", "DeleteAlarms"],
 }
 IMPLIED_OWN_ROLE = {"iam": ["TagRole"]}
 IMPLIED_OWN_GROUP = {"ec2": ["CreateTags"]}

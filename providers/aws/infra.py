@@ -1,5 +1,9 @@
 """The shared resources of one deployment: ECR repository, ECS cluster, log group, execution
-role, security group, application load balancer and its listener. Reads, creates, deletes."""
+role, security group, application load balancer and its listener. Reads, creates, deletes.
+
+Each create is read-before-write and reads "already exists" as done, so a create whose reply
+was lost (the retry finds it) completes; the log group's retention is reconciled, not only set
+on creation."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from .translate import ECS_TASKS_TRUST, EXECUTION_POLICY_ARN, NO_REVISION, Names
 
 LB_MISSING = ("LoadBalancerNotFound",)
 ROLE_MISSING = ("NoSuchEntity",)
+CLUSTER_WAIT_MARGIN = 60.0  # seconds beyond the deregistration delay for DRAINING services to end
 
 
 class Infra:
@@ -81,9 +86,21 @@ class Infra:
         reply = self.client.call("iam", "get_role", RoleName=self.names.role, missing=ROLE_MISSING)
         return reply["Role"]["Arn"] if reply else None
 
+    def log_group(self) -> dict[str, Any] | None:
+        groups = self.client.pages("logs", "describe_log_groups", "logGroups", logGroupNamePrefix=self.names.log_group)
+        return next((g for g in groups if g["logGroupName"] == self.names.log_group), None)
+
     def log_group_exists(self) -> bool:
-        groups = self.client.call("logs", "describe_log_groups", logGroupNamePrefix=self.names.log_group)["logGroups"]
-        return any(g["logGroupName"] == self.names.log_group for g in groups)
+        return self.log_group() is not None
+
+    def retention_change(self) -> InfraChange | None:
+        """An existing log group keeping logs for another number of days than ``log_retention_days``."""
+        group = self.log_group()
+        wanted = self.settings.log_retention_days
+        if group is None or group.get("retentionInDays") == wanted:
+            return None
+        return InfraChange("update", "log group", f"{self.names.log_group} retention "
+                                                  f"{group.get('retentionInDays') or 'never expires'} -> {wanted} days")
 
     def repository_exists(self) -> bool:
         reply = self.client.call("ecr", "describe_repositories", repositoryNames=[self.names.repository],
@@ -121,8 +138,10 @@ class Infra:
         return out
 
     def plan(self, existing: tuple[str, ...]) -> list[InfraChange]:
-        """What :meth:`ensure` would create, given what ``observe`` found."""
-        return [InfraChange("create", kind, name) for kind, name in self.wanted() if f"{kind} {name}" not in existing]
+        """What :meth:`ensure` would create or change, given what ``observe`` found."""
+        out = [InfraChange("create", kind, name) for kind, name in self.wanted() if f"{kind} {name}" not in existing]
+        retention = self.retention_change() if f"log group {self.names.log_group}" in existing else None
+        return out + ([retention] if retention else [])
 
     # -- creates (each idempotent) ----------------------------------------------------------------
     def ensure(self) -> None:
@@ -130,14 +149,12 @@ class Infra:
         owner = tags(self.names.deployment)
         if self.settings.registry is None and not self.repository_exists():
             self.client.call("ecr", "create_repository", repositoryName=self.names.repository,
-                             imageScanningConfiguration={"scanOnPush": True}, tags=tag_list(owner))
+                             imageScanningConfiguration={"scanOnPush": True}, tags=tag_list(owner),
+                             missing=("RepositoryAlreadyExistsException",))
         if self.names.owns_cluster and not self.cluster_active():
             self.client.call("ecs", "create_cluster", clusterName=self.names.cluster,
                              tags=tag_list(owner, "key", "value"))
-        if not self.log_group_exists():
-            self.client.call("logs", "create_log_group", logGroupName=self.names.log_group, tags=owner)
-            self.client.call("logs", "put_retention_policy", logGroupName=self.names.log_group,
-                             retentionInDays=self.settings.log_retention_days)
+        self._ensure_log_group(owner)
         if not self.settings.execution_role_arn and not self.role_arn():
             self._create_role(owner)
         vpc = self.vpc_id()
@@ -147,18 +164,30 @@ class Infra:
             self.client.call("elbv2", "create_listener", LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP",
                              Port=self.settings.listener_port, DefaultActions=NO_REVISION, Tags=tag_list(owner))
 
+    def _ensure_log_group(self, owner: dict[str, str]) -> None:
+        group = self.log_group()
+        if group is None:
+            self.client.call("logs", "create_log_group", logGroupName=self.names.log_group, tags=owner,
+                             missing=("ResourceAlreadyExistsException",))
+        if group is None or group.get("retentionInDays") != self.settings.log_retention_days:
+            self.client.call("logs", "put_retention_policy", logGroupName=self.names.log_group,
+                             retentionInDays=self.settings.log_retention_days)
+
     def _create_role(self, owner: dict[str, str]) -> None:
         self.client.call("iam", "create_role", RoleName=self.names.role, Tags=tag_list(owner),
-                         AssumeRolePolicyDocument=json.dumps(ECS_TASKS_TRUST),
+                         AssumeRolePolicyDocument=json.dumps(ECS_TASKS_TRUST), missing=("EntityAlreadyExists",),
                          Description=f"ECS task execution role of modelport deployment {self.names.deployment}")
         self.client.call("iam", "attach_role_policy", RoleName=self.names.role, PolicyArn=EXECUTION_POLICY_ARN)
 
     def _create_group(self, vpc: str, owner: dict[str, str]) -> str:
-        group = self.client.call("ec2", "create_security_group", GroupName=self.names.security_group, VpcId=vpc,
-                                 Description=f"modelport {self.names.deployment}: load balancer and tasks",
-                                 TagSpecifications=[{"ResourceType": "security-group", "Tags": tag_list(owner)}])["GroupId"]
+        created = self.client.call("ec2", "create_security_group", GroupName=self.names.security_group, VpcId=vpc,
+                                   Description=f"modelport {self.names.deployment}: load balancer and tasks",
+                                   TagSpecifications=[{"ResourceType": "security-group", "Tags": tag_list(owner)}],
+                                   missing=("InvalidGroup.Duplicate",))
+        group = created["GroupId"] if created else self.security_group(vpc)
         base, cidr = self.settings.smoke_port_base, self.settings.allowed_cidr
-        self.client.call("ec2", "authorize_security_group_ingress", GroupId=group, IpPermissions=[
+        self.client.call("ec2", "authorize_security_group_ingress", GroupId=group, missing=("InvalidPermission.Duplicate",),
+                         IpPermissions=[
             {"IpProtocol": "tcp", "FromPort": self.settings.listener_port, "ToPort": self.settings.listener_port,
              "IpRanges": [{"CidrIp": cidr, "Description": "public endpoint"}]},
             {"IpProtocol": "tcp", "FromPort": base, "ToPort": base + 99,
@@ -180,18 +209,19 @@ class Infra:
         if lb and self._owned_lb(lb):
             for listener in self.listeners(lb["LoadBalancerArn"]):
                 self.client.call("elbv2", "delete_listener", ListenerArn=listener["ListenerArn"], missing=("ListenerNotFound",))
-            self.client.call("elbv2", "delete_load_balancer", LoadBalancerArn=lb["LoadBalancerArn"])
+            self.client.call("elbv2", "delete_load_balancer", LoadBalancerArn=lb["LoadBalancerArn"], missing=LB_MISSING)
         if not self.settings.security_groups:
             self._delete_group()
         if self.names.owns_cluster and self.cluster_active():
-            self.client.call("ecs", "delete_cluster", cluster=self.names.cluster, missing=("ClusterNotFoundException",))
+            self._delete_cluster()
         if self.log_group_exists():
             self.client.call("logs", "delete_log_group", logGroupName=self.names.log_group,
                              missing=("ResourceNotFoundException",))
         if not self.settings.execution_role_arn and self.role_arn():
             self._delete_role()
         if self.settings.registry is None and self.repository_exists():
-            self.client.call("ecr", "delete_repository", repositoryName=self.names.repository, force=True)
+            self.client.call("ecr", "delete_repository", repositoryName=self.names.repository, force=True,
+                             missing=("RepositoryNotFoundException",))
 
     def _owned_lb(self, lb: dict[str, Any]) -> bool:
         reply = self.client.call("elbv2", "describe_tags", ResourceArns=[lb["LoadBalancerArn"]])
@@ -210,6 +240,20 @@ class Infra:
                 if "DependencyViolation" not in str(exc) or time.monotonic() > deadline:
                     raise
                 time.sleep(10)
+
+    def _delete_cluster(self) -> None:
+        """Delete the cluster once its deleted services stopped DRAINING (ECS refuses before:
+        ClusterContainsServicesException)."""
+        deadline = time.monotonic() + self.settings.deregistration_delay + CLUSTER_WAIT_MARGIN
+        while True:
+            try:
+                self.client.call("ecs", "delete_cluster", cluster=self.names.cluster,
+                                 missing=("ClusterNotFoundException",))
+                return
+            except ProviderError as exc:
+                if "ClusterContainsServicesException" not in exc.message or time.monotonic() > deadline:
+                    raise
+                time.sleep(2)
 
     def _delete_role(self) -> None:
         role = self.names.role

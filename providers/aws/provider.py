@@ -144,10 +144,8 @@ class AwsProvider(Provider):
         _names, _infra, revs = self._parts(target, rev.deployment)
         existing = revs.service(rev.revision)
         if existing is not None and revision_tags(existing)[2] != rev.config:
-            revs.delete(rev.revision)  # same name, other configuration: replace it
-        elif existing is not None:
-            return self._revision(target, rev.deployment, rev.revision)
-        revs.create(rev)
+            revs.delete(rev.revision)  # same name, other configuration: replace it (after its drain)
+        revs.create(rev)  # completes whatever an interrupted or retried create left undone
         return self._revision(target, rev.deployment, rev.revision)
 
     def _revision(self, target: Target, deployment: str, revision: str) -> Revision:
@@ -174,7 +172,7 @@ class AwsProvider(Provider):
         found = {revision_tags(s)[0] for s in revs.services()} if (not names.owns_cluster or infra.cluster_active()) else set()
         found |= {r.revision for r in self.list_resources(target) if r.deployment == deployment and r.revision}
         for revision in sorted(found):
-            revs.delete(revision)
+            revs.delete(revision, drain=False)  # nothing routes to them any more
         infra.destroy()
 
     def delete_resource(self, target: Target, resource: Resource) -> None:

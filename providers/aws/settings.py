@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+#: CloudWatch Logs retention periods PutRetentionPolicy accepts; any other is refused by AWS
+#: (https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html)
+RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
+                  2557, 2922, 3288, 3653)
 
 
 class AwsSettings(BaseModel):
@@ -25,11 +32,27 @@ class AwsSettings(BaseModel):
     allowed_cidr: str = Field("0.0.0.0/0", description="Who may reach the load balancer (security group ingress), when modelport creates the group.")
     name_prefix: str = Field("mp", pattern=r"^[a-z][a-z0-9]{0,5}$", description="Prefix of every resource name modelport creates.")
     repository_prefix: str = Field("modelport", pattern=r"^[a-z0-9][a-z0-9._/-]*$", description="ECR repository path prefix: images go to <prefix>/<deployment>.")
-    log_retention_days: int = Field(30, description="CloudWatch Logs retention of the deployment's log group.")
+    log_retention_days: int = Field(30, description="CloudWatch Logs retention of the deployment's log group, in days: "
+                                    "one of " + ", ".join(map(str, RETENTION_DAYS)) + ".")
+    deregistration_delay: int = Field(30, ge=0, le=3600, description="Seconds a revision being removed keeps serving the requests "
+                                      "it already has (its target group's deregistration delay; ECS keeps the service "
+                                      "DRAINING that long, so its name is not reused meanwhile).")
+    scale_on: Literal["requests", "cpu"] = Field("requests", description="What autoscaling tracks when max_instances > "
+                                                 "min_instances: 'requests' (ALB requests per task: scaling.concurrency "
+                                                 "per second) or 'cpu' (70% average CPU).")
     registry: str | None = Field(None, description="Registry override host[:port]/path replacing ECR (images go to <registry>/<deployment>).")
     registry_username: str | None = Field(None, description="Username for the registry override (default: anonymous).")
     registry_password_env: str | None = Field(None, description="Name of the environment variable holding the registry override's password.")
     registry_credentials_arn: str | None = Field(None, description="Secrets Manager ARN ECS uses to pull from the registry override (repositoryCredentials).")
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in RETENTION_DAYS:
+            nearest = min(RETENTION_DAYS, key=lambda d: (abs(d - value), d))
+            raise ValueError(f"CloudWatch Logs keeps logs for one of {', '.join(map(str, RETENTION_DAYS))} days, "
+                             f"not {value}; the nearest is {nearest}")
+        return value
 
     @field_validator("registry")
     @classmethod

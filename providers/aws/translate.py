@@ -10,7 +10,13 @@ Names (deterministic, so ``observe`` finds everything again; ``P`` = ``name_pref
   execution role ``P-<deployment>-exec``, log group ``/modelport/<deployment>``;
 * per revision: target group ``P-<deployment>-<rN>`` (32), ECS service and task definition
   family ``P-<deployment>-<rN>``, a test listener on ``smoke_port_base + N`` and a listener rule
-  matching ``X-Modelport-Revision: rN`` at priority N.
+  matching ``X-Modelport-Revision: rN`` at priority N, a target tracking policy
+  ``modelport-target-tracking`` when ``max_instances`` exceeds the tasks it starts with.
+
+Scaling on Fargate: a revision runs ``max(min_instances, 1)`` tasks at least. ``min_instances =
+0`` cannot mean scale-to-zero here: a service behind a load balancer with no task answers 503 and
+nothing starts one again (target tracking on requests per target has no target to count, and CPU
+has no task to measure), so it runs one task, and ``plan`` says so.
 """
 
 from __future__ import annotations
@@ -26,6 +32,12 @@ from .sizes import CPU_UNITS
 SECRET_SCHEME = "aws-sm"
 REVISION_HEADER = "X-Modelport-Revision"
 CONTAINER = "model"
+#: build.platform -> the Fargate runtimePlatform.cpuArchitecture that runs it
+#: (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RuntimePlatform.html)
+CPU_ARCHITECTURE = {"linux/amd64": "X86_64", "linux/arm64": "ARM64"}
+POLICY_NAME = "modelport-target-tracking"
+CPU_TARGET = 70.0  # percent average CPU when scale_on = "cpu"
+SCALE_COOLDOWN = {"ScaleOutCooldown": 60, "ScaleInCooldown": 300}
 EXECUTION_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
 ECS_TASKS_TRUST = {"Version": "2012-10-17", "Statement": [{
     "Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
@@ -159,7 +171,7 @@ def task_definition(rev: RevisionSpec, names: Names, role_arn: str, region: str,
     return {"family": names.family(rev.revision), "requiresCompatibilities": ["FARGATE"],
             "networkMode": "awsvpc", "cpu": str(int(rev.size.cpu * CPU_UNITS)),
             "memory": str(rev.size.memory_mib), "executionRoleArn": role_arn,
-            "runtimePlatform": {"operatingSystemFamily": "LINUX", "cpuArchitecture": "X86_64"},
+            "runtimePlatform": {"operatingSystemFamily": "LINUX", "cpuArchitecture": CPU_ARCHITECTURE[rev.platform]},
             "containerDefinitions": [container], "tags": tag_list(rev_tags(rev), "key", "value")}
 
 
@@ -172,11 +184,24 @@ def target_group(rev: RevisionSpec, names: Names, vpc_id: str) -> dict[str, Any]
             "Tags": tag_list(rev_tags(rev))}
 
 
+def target_group_attributes(settings: AwsSettings) -> list[dict[str, str]]:
+    """``elbv2.modify_target_group_attributes`` Attributes: how long a target being removed keeps
+    its requests in flight (ELB's default, 300 s, would keep every replaced revision DRAINING
+    five minutes)."""
+    return [{"Key": "deregistration_delay.timeout_seconds", "Value": str(settings.deregistration_delay)}]
+
+
+def tasks(rev: RevisionSpec) -> tuple[int, int]:
+    """(least, most) tasks of a revision: Fargate runs at least one (see the module docstring)."""
+    least = max(rev.min_instances, 1)
+    return least, max(rev.max_instances, least)
+
+
 def service(rev: RevisionSpec, names: Names, target_group_arn: str, subnets: list[str],
             security_groups: list[str]) -> dict[str, Any]:
     """``ecs.create_service`` arguments: ``min_instances`` tasks behind the revision's target group."""
     return {"cluster": names.cluster, "serviceName": names.service(rev.revision),
-            "taskDefinition": names.family(rev.revision), "desiredCount": max(rev.min_instances, 1),
+            "taskDefinition": names.family(rev.revision), "desiredCount": tasks(rev)[0],
             "launchType": "FARGATE", "platformVersion": "LATEST",
             "networkConfiguration": {"awsvpcConfiguration": {
                 "subnets": list(subnets), "securityGroups": list(security_groups),
@@ -192,9 +217,55 @@ def service(rev: RevisionSpec, names: Names, target_group_arn: str, subnets: lis
 
 def scalable_target(rev: RevisionSpec, names: Names) -> dict[str, Any]:
     """``application-autoscaling.register_scalable_target`` arguments for min/max tasks."""
+    least, most = tasks(rev)
     return {"ServiceNamespace": "ecs", "ResourceId": scaling_resource(names, rev.revision),
-            "ScalableDimension": "ecs:service:DesiredCount",
-            "MinCapacity": max(rev.min_instances, 1), "MaxCapacity": max(rev.max_instances, rev.min_instances, 1)}
+            "ScalableDimension": "ecs:service:DesiredCount", "MinCapacity": least, "MaxCapacity": most}
+
+
+def resource_label(load_balancer_arn: str, target_group_arn: str) -> str:
+    """``app/<lb name>/<lb id>/targetgroup/<tg name>/<tg id>``: the final portions of both ARNs
+    (https://docs.aws.amazon.com/autoscaling/application/APIReference/API_PredefinedMetricSpecification.html)."""
+    return load_balancer_arn.split(":loadbalancer/", 1)[1] + "/" + target_group_arn.split(":", 5)[5]
+
+
+def scaling_policy(rev: RevisionSpec, names: Names, load_balancer_arn: str,
+                   target_group_arn: str) -> dict[str, Any] | None:
+    """``application-autoscaling.put_scaling_policy`` arguments, or None when the revision cannot
+    scale (a scalable target without a policy never changes the task count).
+
+    ``scale_on = "requests"``: ALBRequestCountPerTarget, counted per target per minute, with the
+    target ``concurrency x 60`` (``concurrency`` requests a second per task: what ``concurrency``
+    requests in flight amount to at a one-second mean latency). ``"cpu"``: 70 % average CPU."""
+    least, most = tasks(rev)
+    if most <= least:
+        return None
+    if names.settings.scale_on == "cpu":
+        metric = {"PredefinedMetricType": "ECSServiceAverageCPUUtilization"}
+        value = CPU_TARGET
+    else:
+        metric = {"PredefinedMetricType": "ALBRequestCountPerTarget",
+                  "ResourceLabel": resource_label(load_balancer_arn, target_group_arn)}
+        value = float(rev.concurrency * 60)
+    return {"PolicyName": POLICY_NAME, "ServiceNamespace": "ecs",
+            "ResourceId": scaling_resource(names, rev.revision), "ScalableDimension": "ecs:service:DesiredCount",
+            "PolicyType": "TargetTrackingScaling", "TargetTrackingScalingPolicyConfiguration": {
+                "TargetValue": value, "PredefinedMetricSpecification": metric, **SCALE_COOLDOWN}}
+
+
+def scaling_summary(rev: RevisionSpec, settings: AwsSettings) -> str:
+    """What ``plan`` says the scaling keys become on Fargate."""
+    least, most = tasks(rev)
+    if most <= least:
+        text = f"fixed at {least} task(s): no scaling policy"
+    elif settings.scale_on == "cpu":
+        text = f"{least}..{most} tasks, target tracking on {CPU_TARGET:g}% average CPU"
+    else:
+        text = (f"{least}..{most} tasks, target tracking on {rev.concurrency * 60} ALB requests per task per minute "
+                f"(concurrency {rev.concurrency} a second)")
+    if rev.min_instances == 0:
+        text += ("; min_instances = 0 runs 1 task: Fargate behind a load balancer cannot scale up from zero "
+                 "(no task, no request or CPU metric to start one)")
+    return text
 
 
 def scaling_resource(names: Names, revision: str) -> str:
@@ -230,6 +301,7 @@ def summary(rev: RevisionSpec, names: Names) -> dict[str, Any]:
                                f"{rev.size.memory_mib} MiB)",
             "image": rev.image.ref or rev.image.digest,
             "target group": names.target_group(rev.revision),
-            "tasks": f"{max(rev.min_instances, 1)}..{max(rev.max_instances, rev.min_instances, 1)}",
+            "platform": f"{rev.platform} (runtimePlatform.cpuArchitecture {CPU_ARCHITECTURE[rev.platform]})",
+            "tasks": "{}..{}".format(*tasks(rev)), "scaling": scaling_summary(rev, names.settings),
             "secrets": sorted(rev.secrets), "smoke route": f"{REVISION_HEADER}: {rev.revision}, "
                                                         f"port {names.smoke_port(rev.revision)}"}

@@ -18,8 +18,9 @@ def aws_cloud(aws) -> Cloud:
     """The aws target on an ``AwsEmulation`` (its admin keys exported to the environment)."""
     env = {"AWS_ACCESS_KEY_ID": aws.admin.aws_access_key_id, "AWS_SECRET_ACCESS_KEY": aws.admin.aws_secret_access_key,
            "AWS_DEFAULT_REGION": aws.region, "AWS_REGION": aws.region}
+    # a short deregistration delay: a removed revision's task drains (keeps running) that long
     return Cloud("aws", {"provider": "aws", "endpoint_url": aws.endpoint_url, "region": aws.region,
-                         "registry": f"{aws.registry}/modelport"}, env)
+                         "registry": f"{aws.registry}/modelport", "deregistration_delay": 5}, env)
 
 
 def gcp_cloud(endpoint: str, registry_host: str, project: str = "modelport-test",

@@ -12,6 +12,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -28,12 +29,13 @@ from moto_fixtures.aws.hosts import HostsBlock
 from moto_fixtures.aws.rules import RequestFacts, chosen_action, forward_weights
 from moto_fixtures.aws.samples import (
     PORT, build_hello, create_service, default_network, execution_role, forward, push,
-    register_hello, tiny_image,
+    register_hello, relabel_architecture, target_group, tiny_image,
 )
 from moto_fixtures.aws.taskdef import TaskStartError, health_path, local_image, resolve_secret
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(600)]
 SECRET_VALUE = "s3cr3t-" + uuid.uuid4().hex[:8]
+DRAIN = 3  # seconds: the sample target groups' deregistration delay (a deleted service drains that long)
 
 
 @pytest.fixture(scope="module")
@@ -133,9 +135,8 @@ def stack(aws_emulation, hello):  # noqa: F811
     td_v2 = register_hello(ecs, f"hello-v2-{suffix}", f"{ecr_uri}@{digests['v2']}", {}, role=role)
     lb = elbv2.create_load_balancer(Name=f"bridge-{suffix}", Subnets=subnets[:2],
                                     SecurityGroups=[group], Type="application")["LoadBalancers"][0]
-    tgs = [elbv2.create_target_group(
-        Name=f"bridge-{suffix}-{v}", Protocol="HTTP", Port=PORT, VpcId=vpc, TargetType="ip",
-        HealthCheckPath="/v2/health/ready")["TargetGroups"][0]["TargetGroupArn"] for v in ("v1", "v2")]
+    tgs = [target_group(elbv2, f"bridge-{suffix}-{v}", vpc, DRAIN, HealthCheckPath="/v2/health/ready")
+           for v in ("v1", "v2")]
     listener = elbv2.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP",
                                      Port=80, DefaultActions=forward((tgs[0], 50), (tgs[1], 50)))
     services = [create_service(ecs, cluster, f"hello-{v}", td, tg, subnets, group)
@@ -363,6 +364,79 @@ def test_deleted_service_container_is_removed(aws_emulation, stack, engine):  # 
     assert httpx.get(stack["url"] + "/", timeout=10).status_code == 503
 
 
+def test_deleted_service_drains_out_of_its_target_group_then_stops(aws_emulation, hello):  # noqa: F811
+    """DeleteService: DRAINING for the target group's deregistration delay, the task out of the
+    target group at once but still running, the name not reusable; then INACTIVE and stopped."""
+    aws, engine_tasks = aws_emulation, aws_emulation.tasks
+    ecs, elbv2 = aws.client("ecs"), aws.client("elbv2")
+    vpc, subnets, group = default_network(aws.client("ec2"))
+    suffix = uuid.uuid4().hex[:6]
+    lb = elbv2.create_load_balancer(Name=f"drain-{suffix}", Subnets=subnets[:2],
+                                    SecurityGroups=[group])["LoadBalancers"][0]
+    tg = target_group(elbv2, f"drain-{suffix}", vpc, 6)
+    elbv2.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=8082,
+                          DefaultActions=forward((tg, 1)))
+    cluster = ecs.create_cluster(clusterName=f"drain-{suffix}")["cluster"]["clusterArn"]
+    td = register_hello(ecs, f"drain-{suffix}", f"{hello['remote']}@{hello['digests']['v1']}", {})
+    name, bridge = f"drain-{suffix}", aws.bridge
+    try:
+        create_service(ecs, cluster, name, td, tg, subnets, group)
+        bridge.wait_for(healthy(name), 120, "healthy")
+        bridge.wait_for(lambda b: aws.load_balancers.serving(lb["DNSName"], 8082), 30, "served")
+        assert httpx.get(f"http://{lb['DNSName']}:8082/", timeout=10).status_code == 200
+        container = bridge.service(name).container_id
+        ecs.delete_service(cluster=cluster, service=name, force=True)
+        deleted = time.monotonic()
+        assert ecs.describe_services(cluster=cluster, services=[name])["services"][0]["status"] == "DRAINING"
+        bridge.wait_for(lambda b: b.service(name).draining, 5, "draining")
+        assert engine_tasks.state(container)[0] == "running"  # requests in flight may finish
+        assert elbv2.describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"] == []
+        assert httpx.get(f"http://{lb['DNSName']}:8082/", timeout=10).status_code == 503  # no new ones
+        with pytest.raises(ClientError) as caught:
+            create_service(ecs, cluster, name, td, tg, subnets, group)
+        assert "Creation of service was not idempotent" in str(caught.value)
+        bridge.wait_for(lambda b: b.service(name) is None, 60, "stopped")
+        assert time.monotonic() - deleted >= 5  # not before the deregistration delay
+        assert engine_tasks.state(container) == ("gone", None)
+        assert ecs.describe_services(cluster=cluster, services=[name])["services"][0]["status"] == "INACTIVE"
+    finally:
+        if ecs.describe_services(cluster=cluster, services=[name])["services"][0]["status"] == "ACTIVE":
+            ecs.delete_service(cluster=cluster, service=name, force=True)
+        elbv2.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
+
+
+def test_image_architecture_must_match_the_task_platform(aws_emulation, hello):  # noqa: F811
+    """The image config's architecture against runtimePlatform.cpuArchitecture: the amd64 hello
+    image does not start on ARM64; a copy whose config says arm64 does (see relabel_architecture
+    for why its layers are the amd64 ones), and that copy does not start on X86_64."""
+    aws = aws_emulation
+    ecs = aws.client("ecs")
+    vpc, subnets, group = default_network(aws.client("ec2"))
+    suffix = uuid.uuid4().hex[:6]
+    arm = relabel_architecture(aws.registry, hello["repository"], hello["digests"]["v1"], "arm64")
+    cluster = ecs.create_cluster(clusterName=f"arch-{suffix}")["cluster"]["clusterArn"]
+    cases = {"amd64-on-arm": (hello["digests"]["v1"], "ARM64"), "arm-on-arm": (arm, "ARM64"),
+             "arm-on-x86": (arm, "X86_64")}
+    names = {case: f"arch-{suffix}-{case}" for case in cases}
+    try:
+        for case, (digest, cpu) in cases.items():
+            td = register_hello(ecs, names[case], f"{hello['remote']}@{digest}", {}, cpu_architecture=cpu)
+            ecs.create_service(cluster=cluster, serviceName=names[case], taskDefinition=td, desiredCount=1,
+                               launchType="FARGATE", networkConfiguration={"awsvpcConfiguration": {
+                                   "subnets": subnets[:2], "securityGroups": [group]}})
+        bridge = aws.bridge
+        bridge.wait_for(healthy(names["arm-on-arm"]), 120, "the arm64 image runs on ARM64")
+        for case, running, wanted in (("amd64-on-arm", "linux/amd64", "linux/arm64"),
+                                      ("arm-on-x86", "linux/arm64", "linux/amd64")):
+            bridge.wait_for(lambda b: bool(b.service(names[case]) and b.service(names[case]).last_error), 60, case)
+            error = bridge.service(names[case]).last_error
+            assert f"built for {running}" in error and f"task runs on {wanted}" in error and "exec format error" in error
+            assert bridge.service(names[case]).container_id is None
+    finally:
+        for name in names.values():
+            ecs.delete_service(cluster=cluster, service=name, force=True)
+
+
 # ---- a separate, short-lived emulation: everything it made is gone after stop() -----------------
 
 def test_stop_removes_containers_hosts_entries_and_processes(engine, hello):
@@ -398,8 +472,7 @@ def test_unhealthy_task_is_not_routed(aws_emulation, hello):  # noqa: F811
     suffix = uuid.uuid4().hex[:6]
     lb = elbv2.create_load_balancer(Name=f"sick-{suffix}", Subnets=subnets[:2],
                                     SecurityGroups=[group])["LoadBalancers"][0]
-    tg = elbv2.create_target_group(Name=f"sick-{suffix}", Protocol="HTTP", Port=PORT, VpcId=vpc,
-                                   TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
+    tg = target_group(elbv2, f"sick-{suffix}", vpc, DRAIN)
     elbv2.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=8081,
                           DefaultActions=forward((tg, 1)))
     cluster = ecs.create_cluster(clusterName=f"sick-{suffix}")["cluster"]["clusterArn"]

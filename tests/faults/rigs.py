@@ -66,8 +66,9 @@ class AwsRig(Rig):
 
         aws = self.stack.enter_context(AwsEmulation(docker_host=self.docker_host))
         url = self._proxy(aws.endpoint_url)
+        # a short deregistration delay: a removed revision's task drains (keeps running) that long
         self.settings = {"provider": "aws", "endpoint_url": url, "region": aws.region,
-                         "registry": f"{aws.registry}/modelport"}
+                         "registry": f"{aws.registry}/modelport", "deregistration_delay": 5}
 
 
 class GcpRig(Rig):

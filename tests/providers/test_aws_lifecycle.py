@@ -31,7 +31,8 @@ def flow(aws_emulation, tmp_path_factory):
     aws = aws_emulation
     root = tmp_path_factory.mktemp("aws-flow")
     ctx = SimpleNamespace(aws=aws, name=unique("flow"), root=root, state=root / "state.sqlite", specs=[])
-    ctx.settings = {"endpoint_url": aws.endpoint_url, "region": aws.region, "registry": f"{aws.registry}/modelport"}
+    ctx.settings = {"endpoint_url": aws.endpoint_url, "region": aws.region, "registry": f"{aws.registry}/modelport",
+                    "deregistration_delay": 5}
     ctx.lb = f"mp-{ctx.name}"
 
     def spec(version: str, **options):
@@ -64,6 +65,19 @@ def test_deploy_serves_v1_through_the_load_balancer(flow):
     tags = {t["key"]: t["value"] for t in services[0]["tags"]}
     assert tags["modelport:deployment"] == flow.name and tags["modelport:revision"] == "r1"
     assert tags["modelport:digest"] == result.outputs["image"]["digest"]
+    # min 1 < max 3: a target tracking policy on the revision's ALB requests (concurrency 80/s)
+    policies = flow.aws.client("application-autoscaling").describe_scaling_policies(
+        ServiceNamespace="ecs", ResourceId=f"service/mp-{flow.name}/mp-{flow.name}-r1")["ScalingPolicies"]
+    config = policies[0]["TargetTrackingScalingPolicyConfiguration"]
+    assert (len(policies), config["TargetValue"]) == (1, 4800.0)
+    assert config["PredefinedMetricSpecification"]["ResourceLabel"].endswith(f"/targetgroup/{flow.tg('r1')}/"
+                                                                              + _tg(flow, "r1").rsplit("/", 1)[-1])
+    attributes = flow.aws.client("elbv2").describe_target_group_attributes(TargetGroupArn=_tg(flow, "r1"))
+    assert {"Key": "deregistration_delay.timeout_seconds", "Value": "5"} in attributes["Attributes"]
+
+
+def _tg(flow, revision: str) -> str:
+    return flow.aws.client("elbv2").describe_target_groups(Names=[flow.tg(revision)])["TargetGroups"][0]["TargetGroupArn"]
 
 
 def test_status_is_read_from_aws(flow):
@@ -78,8 +92,8 @@ def test_per_revision_route_reaches_that_revision(flow):
     revision = _status(flow)["revisions"][0]
     assert revision["endpoint"].endswith(":9001")  # the test listener of r1
     assert predict(revision["endpoint"], {"X-Modelport-Revision": "r1"}) == "v1"
-    # The same route on the public listener: a header rule (served by a real ALB; the emulator's
-    # load balancer plane serves only default actions, so it is checked as configuration here).
+    # The same route on the public listener: a header rule, evaluated by the emulated ALB as by a real one.
+    assert predict(_status(flow)["endpoint"], {"X-Modelport-Revision": "r1"}) == "v1"
     elbv2 = flow.aws.client("elbv2")
     lb = elbv2.describe_load_balancers(Names=[flow.lb])["LoadBalancers"][0]
     main = next(item for item in elbv2.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]
@@ -151,6 +165,16 @@ def test_canary_moves_listener_weights_10_50_100(flow, monkeypatch):
     assert predict(result.endpoint) == "v2"
 
 
+def test_header_rule_reaches_a_revision_that_has_no_traffic(flow):
+    """After the canary r4 (v2) has all the traffic and r3 (v1) is kept: the main listener's
+    default action answers v2, its rule on X-Modelport-Revision answers r3's v1."""
+    row = _status(flow)
+    assert row["traffic"] == {"r4": 100} and {"r3", "r4"} <= {r["name"] for r in row["revisions"]}
+    assert {predict(row["endpoint"]) for _ in range(5)} == {"v2"}
+    assert {predict(row["endpoint"], {"X-Modelport-Revision": "r3"}) for _ in range(5)} == {"v1"}
+    assert predict(row["endpoint"], {"X-Modelport-Revision": "r9"}) == "v2"  # no rule matches: default
+
+
 def _dns(flow) -> str:
     return flow.aws.client("elbv2").describe_load_balancers(Names=[flow.lb])["LoadBalancers"][0]["DNSName"]
 
@@ -194,3 +218,6 @@ def test_destroy_leaves_no_tagged_resource(flow):
     target = Target("aws", "aws", AwsSettings(**flow.settings))
     assert [r for r in provider.list_resources(target) if r.deployment == flow.name] == []
     assert not provider.observe(target, flow.name).exists
+    scaling = flow.aws.client("application-autoscaling")
+    assert [p for p in scaling.describe_scaling_policies(ServiceNamespace="ecs")["ScalingPolicies"]
+            if f"/mp-{flow.name}/" in p["ResourceId"]] == []

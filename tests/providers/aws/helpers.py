@@ -117,13 +117,15 @@ def tagged(aws, deployment: str) -> list[tuple[str, str]]:
         c = ecs.describe_clusters(clusters=[cluster], include=["TAGS"])["clusters"][0]
         if c["status"] == "ACTIVE" and {"key": "modelport:deployment", "value": deployment} in c.get("tags", []):
             found.append(("ecs cluster", cluster))
-        services = ecs.list_services(cluster=cluster)["serviceArns"]
+        services = [arn for page in ecs.get_paginator("list_services").paginate(cluster=cluster)
+                    for arn in page["serviceArns"]]  # ECS answers 10 a page
         for start in range(0, len(services), 10):
             for s in ecs.describe_services(cluster=cluster, services=services[start:start + 10],
                                            include=["TAGS"])["services"]:
                 if s["status"] == "ACTIVE" and {"key": "modelport:deployment", "value": deployment} in s.get("tags", []):
                     found.append(("ecs service", s["serviceArn"]))
-    for arn in ecs.list_task_definitions(status="ACTIVE")["taskDefinitionArns"]:
+    for arn in [a for page in ecs.get_paginator("list_task_definitions").paginate(status="ACTIVE")
+                for a in page["taskDefinitionArns"]]:
         if {"key": "modelport:deployment", "value": deployment} in ecs.list_tags_for_resource(resourceArn=arn)["tags"]:
             found.append(("task definition", arn))
     secrets = aws.client("secretsmanager").list_secrets(
