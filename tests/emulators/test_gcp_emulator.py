@@ -278,6 +278,35 @@ def test_revision_serving_traffic_cannot_be_deleted(clients):
         revisions.get_revision(name=f"{svc.name}/revisions/{one}")
 
 
+def test_latest_created_revision_is_not_retired_until_the_template_moves_on(clients):
+    """DeleteRevision deletes only retired revisions (revision.proto, DeleteRevisionRequest): the
+    latest created one is refused even with no traffic and no tag; re-applying an earlier
+    revision's template by name makes that one the latest again, and the other one retired."""
+    service_id = sid("retire")
+    one, two = f"{service_id}-one", f"{service_id}-two"
+    first = create(clients, service_id, service(revision=one, env={"V": "1"}))
+    template_one = run_v2.RevisionTemplate.deserialize(run_v2.RevisionTemplate.serialize(first.template))
+    first.template.revision = two
+    first.template.containers[0].env[0].value = "2"
+    first.traffic = [run_v2.TrafficTarget(type_=REVISION, revision=one, percent=100)]
+    pinned = update(clients, first)
+    assert pinned.latest_created_revision.endswith(two)
+    assert [(s.revision, s.percent) for s in pinned.traffic_statuses] == [(one, 100)]
+    revisions = clients[1]
+    with pytest.raises(gexc.BadRequest) as err:
+        revisions.delete_revision(name=f"{pinned.name}/revisions/{two}")
+    assert err.value.response.json()["error"]["status"] == "FAILED_PRECONDITION"
+    assert "latest created revision" in err.value.message
+    pinned.template = template_one
+    back = update(clients, pinned)
+    assert back.latest_created_revision.endswith(one) and back.generation == pinned.generation + 1
+    assert revision_names(clients, back.name) == {one, two}, "re-applied by name: no new revision"
+    revisions.delete_revision(name=f"{back.name}/revisions/{two}").result(timeout=60)
+    assert revision_names(clients, back.name) == {one}
+    with pytest.raises(gexc.BadRequest):  # the only revision is the latest created one too
+        revisions.delete_revision(name=f"{back.name}/revisions/{one}")
+
+
 # -- IAM -----------------------------------------------------------------------------------
 def test_iam_policy_get_and_set_with_etag(clients):
     services = clients[0]
