@@ -93,6 +93,12 @@ def check_memory(cpu: float, memory_mib: float, template: dict, limits: CloudRun
         raise invalid(f"Invalid value for memory: {memory_mib:g}Mi exceeds the maximum of "
                       f"{mem['max_mib']}Mi.", field)
     top = limits.max_memory_mib_for_cpu(cpu)
+    # Fractional rows: the stricter of the CPU page and the memory page (limits.toml says why).
+    if not top:
+        first = limits.cpu_memory_table[0]
+        raise invalid(f"Invalid value for cpu: {_fmt(cpu)}. The smallest memory limit "
+                      f"({first['memory_max_mib']}Mi) needs at least {_fmt(first['cpu'])} cpu.",
+                      field.rsplit(".", 1)[0] + ".cpu")
     if memory_mib > top + 1e-6:
         need = limits.min_cpu_for_memory(memory_mib)
         raise invalid(f"Invalid value for memory: {memory_mib:g}Mi with {_fmt(cpu)} cpu. "

@@ -133,7 +133,7 @@ class ControlPlane:
     def _checked_spec(self, body: dict, service_id: str, project: str) -> dict:
         spec = {k: v for k, v in body.items() if k in USER_FIELDS}
         check_service(spec, service_id, self.limits)
-        check_traffic(spec.get("traffic") or [])
+        check_traffic(spec.get("traffic") or [], service_id)
         return with_defaults(spec, self.limits, project_number(project))
 
     def _merged(self, record: ServiceRecord, body: dict, mask: list[str]) -> dict:

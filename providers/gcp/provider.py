@@ -47,6 +47,7 @@ class GcpProvider(Provider):
 
     def translate(self, rev: RevisionSpec, target: Target) -> dict[str, Any]:
         s = target.settings
+        tr.check_tag(rev.deployment, rev.revision)
         return {"service": tr.service_name(s, rev.deployment), "ingress": tr.INGRESS[s.ingress],
                 "invoker": "allUsers (public)" if s.public else "private (IAM)",
                 "template": tr.template(rev, s)}

@@ -44,6 +44,7 @@ SECRET_SCHEME = "gcp-sm"
 RESERVED_ENV = ("PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION")
 READY_PATH = "/v2/health/ready"
 INVOKER_ROLE, PUBLIC_MEMBER = "roles/run.invoker", "allUsers"
+MAX_TAG_AND_SERVICE = 46  # see check_tag
 
 # Startup: model loading may take a while (period 5 s x 24 = 2 minutes); liveness: a stuck
 # server is restarted after 3 failed checks 15 s apart.
@@ -63,6 +64,16 @@ def parent(settings: GcpSettings) -> str:
 def service_name(settings: GcpSettings, deployment: str) -> str:
     """Full resource name of the deployment's service."""
     return f"{parent(settings)}/services/{deployment}"
+
+
+def check_tag(deployment: str, tag: str) -> None:
+    """Cloud Run refuses a traffic tag that, with the service name, passes 46 characters (they
+    share the tag URL's DNS label ``TAG---SERVICE-...``): "Combined traffic tag and service name
+    cannot exceed 46 characters" (the API's 400, quoted in firebase/firebase-tools#6137)."""
+    if len(deployment) + len(tag) > MAX_TAG_AND_SERVICE:
+        raise SpecError("", "name", f"the deployment name {deployment!r} ({len(deployment)} characters) and its "
+                        f"Cloud Run traffic tag {tag!r} together pass Cloud Run's {MAX_TAG_AND_SERVICE} characters",
+                        hint=f"use a deployment name (name = ...) of at most {MAX_TAG_AND_SERVICE - len(tag)} characters")
 
 
 def revision_id(deployment: str, revision: str) -> str:
@@ -207,6 +218,8 @@ def traffic(deployment: str, weights: Mapping[str, int], tagged: Iterable[str] =
     """TrafficTargets pinned to revisions (never LATEST): ``weights`` (rN -> percent) plus a 0%
     entry carrying the tag of each revision in ``tagged``, so every revision keeps a tag URL."""
     names = {n for n, p in weights.items() if p} | set(tagged)
+    for name in names:
+        check_tag(deployment, name)
     return [{"type_": REVISION_TRAFFIC, "revision": revision_id(deployment, n), "percent": int(weights.get(n, 0)),
              "tag": n} for n in sorted(names, key=_order)]
 

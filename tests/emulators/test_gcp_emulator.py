@@ -387,6 +387,13 @@ def with_traffic(*targets: tuple) -> run_v2.Service:
     return svc
 
 
+def tagged(tag: str) -> run_v2.Service:
+    """A service whose LATEST traffic target carries this tag."""
+    svc = service()
+    svc.traffic = [run_v2.TrafficTarget(type_=LATEST, percent=100, tag=tag)]
+    return svc
+
+
 def gpu(**overrides) -> run_v2.Service:
     """A valid GPU service (nvidia-l4, 4 cpu, 16 GiB, instance billing) with overrides."""
     settings = dict(cpu="4", memory="16Gi", gpu="1", cpu_idle=False, accelerator="nvidia-l4")
@@ -434,17 +441,27 @@ RULES = {
     "single_port": (("rule", ports(80, 81)), ("rule", ports(80)), "single port"),
     "cpu_whole_values": (("rule", sized(cpu="3", memory="2Gi")),
                          ("rule", sized(cpu="4", memory="2Gi")), "Supported values are"),
-    "cpu_fraction_minimum": (("rule", sized(cpu="0.05", concurrency=1)),
-                             ("rule", sized(cpu="0.08", memory="256Mi", concurrency=1)),
+    "cpu_fraction_minimum": (("rule", sized(cpu="0.05", memory="128Mi", concurrency=1)),
+                             ("rule", sized(cpu="0.083", memory="128Mi", concurrency=1)),
                              "The minimum is"),
+    # The stricter of the CPU page and the memory page (limits.toml, cpu_memory_table):
+    "fractional_cpu_below_the_smallest_memory_tier": (
+        ("rule", sized(cpu="0.08", memory="128Mi", concurrency=1)),
+        ("rule", sized(cpu="0.083", memory="128Mi", concurrency=1)), "needs at least 0.083 cpu"),
+    "fractional_cpu_memory_tiers": (("rule", sized(cpu="0.2", memory="512Mi", concurrency=1)),
+                                    ("rule", sized(cpu="0.333", memory="512Mi", concurrency=1)),
+                                    "needs at least 0.333 cpu"),
+    "fractional_cpu_one_gib_needs_0_583": (("rule", sized(cpu="0.5", memory="1Gi", concurrency=1)),
+                                           ("rule", sized(cpu="0.583", memory="1Gi", concurrency=1)),
+                                           "needs at least 0.583 cpu"),
     "memory_max_per_cpu": (("rule", sized(cpu="1", memory="8Gi")),
                            ("rule", sized(cpu="2", memory="8Gi")), "must be at most 4096Mi"),
     "memory_min_per_cpu": (("rule", sized(cpu="4", memory="1Gi")),
                            ("rule", sized(cpu="4", memory="2Gi")), "at least 2048Mi"),
     "memory_absolute_max": (("rule", sized(cpu="8", memory="33Gi")),
                             ("rule", sized(cpu="8", memory="32Gi")), "exceeds the maximum"),
-    "fractional_cpu_memory": (("rule", sized(cpu="0.5", memory="2Gi", concurrency=1)),
-                              ("rule", sized(cpu="0.5", memory="1Gi", concurrency=1)),
+    "fractional_cpu_memory": (("rule", sized(cpu="0.999", memory="1025Mi", concurrency=1)),
+                              ("rule", sized(cpu="0.999", memory="1Gi", concurrency=1)),
                               "needs at least 1 cpu"),
     "fractional_cpu_concurrency_1": (("rule", sized(cpu="0.5", concurrency=80)),
                                      ("rule", sized(cpu="0.5", concurrency=1)), "concurrency > 1"),
@@ -491,6 +508,8 @@ RULES = {
     "traffic_revision_target_names_revision": (("rule", with_traffic((REVISION, "", 100))),
                                                ("rule", with_traffic((LATEST, "", 100))),
                                                "must name a revision"),
+    "traffic_tag_and_service_name_at_most_46": (("s" * 40, tagged("r123456")), ("s" * 40, tagged("r12345")),
+                                                "cannot exceed 46 characters"),
 }
 
 

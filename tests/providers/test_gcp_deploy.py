@@ -153,11 +153,11 @@ def test_fractional_cpu_needs_concurrency_one(tmp_path, session, cloud, registry
     name = unique()
     target = {"gcp": gcp_target(cloud, registry)}
     with pytest.raises(SpecError, match="scaling.concurrency"):
-        mp.plan(write_project(tmp_path / "a", "1", name, target, cpu=0.5), "gcp", session=session)
-    result = mp.deploy(write_project(tmp_path / "b", "1", name, target, cpu=0.5, concurrency=1), "gcp",
-                       session=session)
+        mp.plan(write_project(tmp_path / "a", "1", name, target, cpu=0.5, memory="512Mi"), "gcp", session=session)
+    result = mp.deploy(write_project(tmp_path / "b", "1", name, target, cpu=0.5, memory="512Mi", concurrency=1),
+                       "gcp", session=session)
     box = read_service(cloud, name).template.containers[0]
-    assert dict(box.resources.limits) == {"cpu": "500m", "memory": "1024Mi"} and box.resources.cpu_idle
+    assert dict(box.resources.limits) == {"cpu": "500m", "memory": "512Mi"} and box.resources.cpu_idle
     assert served_version(result.endpoint) == "1"
     mp.destroy(name, "gcp", session=session)
 

@@ -96,8 +96,8 @@ def test_fractional_cpu_needs_concurrency_one_and_request_billing():
     with pytest.raises(SpecError) as err:
         tr.template(replace(REV, size=Size(0.5, 1024)), SETTINGS)
     assert err.value.field == "scaling.concurrency"
-    small = tr.template(replace(REV, size=Size(0.5, 1024), concurrency=1), SETTINGS)
-    assert small["containers"][0]["resources"]["limits"] == {"cpu": "500m", "memory": "1024Mi"}
+    small = tr.template(replace(REV, size=Size(0.5, 512), concurrency=1), SETTINGS)
+    assert small["containers"][0]["resources"]["limits"] == {"cpu": "500m", "memory": "512Mi"}
     assert small["containers"][0]["resources"]["cpu_idle"] is True
     assert small["execution_environment"] == "EXECUTION_ENVIRONMENT_GEN1"
 
@@ -188,3 +188,21 @@ def test_revision_health_uses_the_tag_url_or_the_tag_host():
     failed = reading.revision_health(_revision("r1", "CONDITION_FAILED"), SERVICE, "r1")
     assert (failed.ready, failed.failed, failed.message) == (False, True, "mr1")
     assert reading.revision_health(None, SERVICE, "r9").failed
+
+
+def test_traffic_tag_and_service_name_fit_cloud_runs_46_characters():
+    """Cloud Run refuses a tag that with the service name passes 46 characters (one DNS label of
+    the tag URL); plan refuses it naming the deployment name, before any cloud call."""
+    from modelport.provider import Target
+    from modelport_providers.gcp.provider import GcpProvider
+
+    name = "a" * 40
+    assert tr.traffic(name, {"r12345": 100})[0]["tag"] == "r12345"  # 46: the most Cloud Run takes
+    with pytest.raises(SpecError) as err:
+        tr.traffic(name, {"r1": 100}, tagged=["r123456"])
+    assert err.value.field == "name" and "46" in err.value.reason and "at most 39" in err.value.hint
+    target = Target("prod", "gcp", SETTINGS)
+    assert GcpProvider().translate(replace(REV, deployment=name, revision="r12345"), target)["service"]
+    with pytest.raises(SpecError) as err:
+        GcpProvider().translate(replace(REV, deployment=name, revision="r123456"), target)
+    assert err.value.field == "name"
