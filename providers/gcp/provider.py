@@ -9,7 +9,7 @@ from modelport.errors import ProviderError
 from modelport.provider import (Capabilities, Health, InfraChange, Observed, Provider, RegistryTarget, Resource,
                                 Revision, RevisionSpec, Size, Target)
 
-from . import reading, sizes
+from . import reading, scaling, sizes
 from . import translate as tr
 from .settings import GcpSettings
 
@@ -22,8 +22,11 @@ class GcpProvider(Provider):
     capabilities = Capabilities(
         traffic_split=True, gpu=True, needs_registry=True, revision_endpoints=True,
         secret_schemes=(tr.SECRET_SCHEME,),
+        # "Your container image must be compiled for 64-bit Linux" (container runtime contract,
+        # https://cloud.google.com/run/docs/container-contract#languages): linux/amd64 only
+        platforms=("linux/amd64",),
         notes="revisions and traffic are Cloud Run's own; each revision is smoke-tested through "
-              "its traffic tag (rN); GPU: one nvidia-l4 per instance")
+              "its traffic tag (rN); GPU: one nvidia-l4 per instance; linux/amd64 images only")
     settings_model = GcpSettings
 
     def __init__(self) -> None:
@@ -45,12 +48,17 @@ class GcpProvider(Provider):
     def check_size(self, size: Size, target: Target) -> None:
         sizes.check_size(size)
 
+    def check_spec(self, spec: Any, target: Target) -> None:
+        r = spec.resources
+        scaling.check_scaling(Size(r.cpu, r.memory, r.gpu, r.gpu_type), spec.scaling.concurrency, target.settings,
+                              target.name)
+
     def translate(self, rev: RevisionSpec, target: Target) -> dict[str, Any]:
         s = target.settings
         tr.check_tag(rev.deployment, rev.revision)
         return {"service": tr.service_name(s, rev.deployment), "ingress": tr.INGRESS[s.ingress],
                 "invoker": "allUsers (public)" if s.public else "private (IAM)",
-                "template": tr.template(rev, s)}
+                **scaling.describe(rev, s), "template": tr.template(rev, s)}
 
     def registry(self, target: Target, deployment: str) -> RegistryTarget | None:
         s = target.settings

@@ -33,8 +33,9 @@ from typing import Any, Iterable, Mapping
 from modelport.errors import SpecError, UsageError
 from modelport.provider import RevisionSpec, client_side_secret
 
+from . import scaling
 from .settings import INGRESS, GcpSettings
-from .sizes import GPU_TYPE, load_limits
+from .sizes import GPU_TYPE
 
 L_DEPLOYMENT, L_REVISION, L_DIGEST, L_CONFIG, L_MANAGED = (
     "modelport-deployment", "modelport-revision", "modelport-digest", "modelport-config", "modelport-managed")
@@ -147,12 +148,7 @@ def resources(rev: RevisionSpec, settings: GcpSettings) -> dict[str, Any]:
     limits = {"cpu": _cpu_text(rev.size.cpu), "memory": f"{rev.size.memory_mib}Mi"}
     if rev.size.gpu:
         limits["nvidia.com/gpu"] = str(rev.size.gpu)
-    cpu_idle = not settings.cpu_always_allocated
-    if rev.size.cpu < 1:
-        cpu_idle = True
-    if rev.size.gpu:
-        cpu_idle = False
-    return {"limits": limits, "cpu_idle": cpu_idle, "startup_cpu_boost": True}
+    return {"limits": limits, "cpu_idle": scaling.cpu_idle(rev.size, settings), "startup_cpu_boost": True}
 
 
 def container(rev: RevisionSpec, settings: GcpSettings, reveal: bool = False) -> dict[str, Any]:
@@ -174,13 +170,8 @@ def revision_labels(rev: RevisionSpec) -> dict[str, str]:
 
 def template(rev: RevisionSpec, settings: GcpSettings, reveal: bool = False) -> dict[str, Any]:
     """The RevisionTemplate of modelport revision ``rev``."""
-    limits = load_limits()
+    scaling.check_scaling(rev.size, rev.concurrency, settings)
     fractional = rev.size.cpu < 1
-    needed = limits.cpu["fractional_requires_max_concurrency"]
-    if fractional and rev.concurrency > needed:
-        raise SpecError("", "scaling.concurrency", f"Cloud Run runs {rev.size.cpu:g} vCPU (less than 1) "
-                        f"only with concurrency {needed} (got {rev.concurrency})",
-                        hint=f"set scaling.concurrency = {needed}, or resources.cpu to 1 or more")
     out = {"revision": revision_id(rev.deployment, rev.revision), "labels": revision_labels(rev),
            "annotations": {A_DIGEST: rev.image.digest, A_MODEL: rev.model_name, A_VERSION: rev.model_version},
            "scaling": {"min_instance_count": rev.min_instances, "max_instance_count": rev.max_instances},

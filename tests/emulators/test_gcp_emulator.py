@@ -633,6 +633,67 @@ def test_two_revisions_split_50_50_both_answer_through_the_service_uri(clients, 
     clients[0].delete_service(name=svc.name).result(timeout=60)
 
 
+def push_arm64_image(registry) -> str:
+    """An image whose config says linux/arm64, made by hand (no emulation of another CPU here):
+    one layer with one file, config and OCI manifest pushed with the registry's HTTP API.
+    Returns its reference by digest."""
+    import gzip
+    import hashlib
+    import io
+    import json
+    import tarfile
+
+    def sha(data: bytes) -> str:
+        return "sha256:" + hashlib.sha256(data).hexdigest()
+
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as tar:
+        info = tarfile.TarInfo("serve.txt")
+        body = b"an arm64 image\n"
+        info.size = len(body)
+        tar.addfile(info, io.BytesIO(body))
+    layer = gzip.compress(raw.getvalue(), mtime=0)
+    config = json.dumps({"architecture": "arm64", "os": "linux", "config": {"Cmd": ["/serve"]},
+                         "rootfs": {"type": "layers", "diff_ids": [sha(raw.getvalue())]}}).encode()
+    repo = f"modelport-test/arm64-{next(_counter)}"
+    with httpx.Client(base_url=registry.url, timeout=30) as http:
+        for blob in (layer, config):
+            start = http.post(f"/v2/{repo}/blobs/uploads/")
+            assert start.status_code == 202, start.text
+            location = start.headers["Location"]  # carries the upload's state in its query
+            done = http.put(f"{location}{'&' if '?' in location else '?'}digest={sha(blob)}", content=blob,
+                            headers={"Content-Type": "application/octet-stream"})
+            assert done.status_code == 201, done.text
+        manifest = json.dumps({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha(config),
+                       "size": len(config)},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": sha(layer),
+                        "size": len(layer)}]}).encode()
+        put = http.put(f"/v2/{repo}/manifests/{sha(manifest)}", content=manifest,
+                       headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+        assert put.status_code == 201, put.text
+    return f"{registry.host}/{repo}@{sha(manifest)}"
+
+
+def test_image_built_for_arm64_does_not_start(clients, registry, echo_image):
+    """Cloud Run runs linux/amd64 executables only (container runtime contract): a revision of
+    an arm64 image fails and the one before keeps serving."""
+    service_id = sid("arch")
+    svc = create(clients, service_id, echo_service(echo_image, f"{service_id}-amd64", "amd64"))
+    svc.template = run_v2.RevisionTemplate(revision=f"{service_id}-arm64",
+                                           containers=[run_v2.Container(image=push_arm64_image(registry))])
+    with pytest.raises(gexc.FailedPrecondition) as err:
+        update(clients, svc)
+    assert "built for linux/arm64" in err.value.message and "linux/amd64" in err.value.message
+    failed = clients[1].get_revision(name=f"{svc.name}/revisions/{service_id}-arm64")
+    ready = next(c for c in failed.conditions if c.type_ == "Ready")
+    assert ready.state == run_v2.Condition.State.CONDITION_FAILED
+    assert ready.revision_reason == run_v2.Condition.RevisionReason.HEALTH_CHECK_CONTAINER_ERROR
+    assert versions_seen(clients[0].get_service(name=svc.name).uri, 3) == {"amd64": 3}
+    clients[0].delete_service(name=svc.name).result(timeout=60)
+
+
 def _wait_for_containers(emu, name: str, count: int, deadline_s: float = 30.0) -> list:
     end = time.monotonic() + deadline_s
     while True:
