@@ -147,6 +147,7 @@ class GcpProvider(Provider):
                     self._ensure_invoker(target, name)
                     return reading.to_revision(existing, rev.deployment, reading.tag_uris(service))
                 self.delete_revision(target, rev.deployment, rev.revision)  # same name, other config
+                service = self._service(target, rev.deployment)  # gone if that was its only revision
         try:
             if service is None:
                 request = tr.service_request(rev, s, tr.traffic(rev.deployment, {rev.revision: 100}), reveal=True)
