@@ -97,6 +97,7 @@ class ControlPlane:
                 if not allow_missing:
                     raise missing(name)
                 return self.create(parent, service_id, body, validate_only)
+            # service.proto Service.etag: "May be used to detect modification conflict".
             if body.get("etag") and body["etag"] != record.data["etag"]:
                 raise ApiError("ABORTED", f"The etag provided ({body['etag']}) does not match the "
                                f"current etag of service '{service_id}'; re-read and retry.")
@@ -155,6 +156,11 @@ class ControlPlane:
         if template == record.data.get("template"):
             return None
         explicit = template.get("revision")
+        # A name already used: the same configuration re-applied makes that revision the latest
+        # created again (Knative's CheckNameAvailability, knative/serving
+        # pkg/reconciler/configuration/configuration.go, which Cloud Run follows); another
+        # configuration is the API's 409 "Revision named '...' with different configuration
+        # already exists" (hashicorp/terraform-provider-google#9438, #14569).
         if explicit and explicit in record.revisions:
             if record.revisions[explicit].template != template:
                 raise ApiError("ALREADY_EXISTS", f"Revision named '{explicit}' with different "

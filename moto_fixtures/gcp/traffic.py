@@ -19,6 +19,9 @@ MAX_TAG_AND_SERVICE = 46
 
 def check_traffic(traffic: list[dict], service_id: str = "") -> None:
     """Static rules: known type, revision iff REVISION, 0..100, sum 100, no duplicates, tags."""
+    # traffic_target.proto TrafficTarget (type, revision "if allocation type is REVISION",
+    # percent) and https://cloud.google.com/run/docs/rollouts-rollbacks-traffic-migration
+    # (percentages add up to 100; a revision appears once; tags are unique DNS labels).
     seen_revisions, seen_tags, total = set(), set(), 0
     for target in traffic:
         kind, revision = target.get("type"), target.get("revision")

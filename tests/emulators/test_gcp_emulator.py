@@ -387,6 +387,12 @@ def with_traffic(*targets: tuple) -> run_v2.Service:
     return svc
 
 
+def probed(timeout: int, period: int) -> run_v2.Service:
+    """A service with a TCP startup probe of this timeout and period."""
+    return with_container(startup_probe=run_v2.Probe(tcp_socket=run_v2.TCPSocketAction(port=8080),
+                                                     timeout_seconds=timeout, period_seconds=period))
+
+
 def tagged(tag: str) -> run_v2.Service:
     """A service whose LATEST traffic target carries this tag."""
     svc = service()
@@ -508,6 +514,10 @@ RULES = {
     "traffic_revision_target_names_revision": (("rule", with_traffic((REVISION, "", 100))),
                                                ("rule", with_traffic((LATEST, "", 100))),
                                                "must name a revision"),
+    "probe_timeout_not_above_period": (("rule", probed(timeout=5, period=4)), ("rule", probed(timeout=4, period=4)),
+                                       "not greater than period_seconds"),
+    "startup_probe_period_at_most_240": (("rule", probed(timeout=1, period=241)),
+                                         ("rule", probed(timeout=1, period=240)), "at most 240 seconds"),
     "traffic_tag_and_service_name_at_most_46": (("s" * 40, tagged("r123456")), ("s" * 40, tagged("r12345")),
                                                 "cannot exceed 46 characters"),
 }
