@@ -22,8 +22,9 @@ class GcpProvider(Provider):
     capabilities = Capabilities(
         traffic_split=True, gpu=True, needs_registry=True, revision_endpoints=True,
         secret_schemes=(tr.SECRET_SCHEME,),
-        # "Your container image must be compiled for 64-bit Linux" (container runtime contract,
-        # https://cloud.google.com/run/docs/container-contract#languages): linux/amd64 only
+        # "Executables in the container image must be compiled for Linux 64-bit. Cloud Run
+        # specifically supports the Linux x86_64 ABI format" (container runtime contract,
+        # https://cloud.google.com/run/docs/reference/container-contract): linux/amd64 only
         platforms=("linux/amd64",),
         notes="revisions and traffic are Cloud Run's own; each revision is smoke-tested through "
               "its traffic tag (rN); GPU: one nvidia-l4 per instance; linux/amd64 images only")
@@ -225,8 +226,10 @@ class GcpProvider(Provider):
         if any(reading.short_name(t.get("revision") or "") == rid for t in spec):
             kept = reading.tagged(service, deployment) - {revision}
             update["traffic"] = tr.traffic(deployment, reading.spec_weights(service, deployment), kept)
-        if update:
+        if "template" in update:
             self._cloud(target).update_service(service["name"], update, fields=sorted(update))
+        elif update:  # the traffic alone: tolerant of a latest revision that cannot start
+            self._update_traffic(target, service["name"], update["traffic"])
 
     def destroy(self, target: Target, deployment: str) -> None:
         service = self._service(target, deployment)
