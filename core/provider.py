@@ -43,6 +43,8 @@ class Capabilities:
     in_place_update: bool = False
     revision_endpoints: bool = True
     secret_schemes: tuple[str, ...] = ()  # secret reference schemes the cloud resolves itself
+    #: image platforms (``build.platform`` values) the target runs; ``validate`` refuses others
+    platforms: tuple[str, ...] = ("linux/amd64", "linux/arm64")
     notes: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -237,6 +239,13 @@ class Provider(abc.ABC):
         if fitted != size:
             from .errors import SpecError
             raise SpecError("", "resources", f"{self.name} cannot run {size}; nearest valid is {fitted}")
+
+    def check_spec(self, spec: Any, target: Target) -> None:
+        """Raise a :class:`~modelport.errors.SpecError` naming the field (``scaling.concurrency``,
+        ``targets.NAME.KEY``, ...) when this cloud cannot run the spec's neutral settings together
+        with ``target``'s settings, beyond the size alone (``check_size``) and the image platform
+        (``capabilities.platforms``). ``spec`` is the validated :class:`~modelport.spec.Spec`.
+        Pure, no cloud call; ``validate`` calls it with the size check. Default: nothing to refuse."""
 
     def translate(self, rev: RevisionSpec, target: Target) -> dict[str, Any]:
         """The cloud resources for one revision, as plain data (shown by ``plan``). Pure."""

@@ -66,8 +66,10 @@ class Session:
         for name in loaded.spec.targets:
             try:
                 provider, target = self.target(loaded, name)
+                check_platform(loaded, provider, name)
                 if sizes:
                     provider.check_size(size_of(loaded.spec), target)
+                    provider.check_spec(loaded.spec, target)
             except SpecErrors as exc:
                 errors.extend(exc.errors)
             except (NotFound, PluginError) as exc:
@@ -79,6 +81,15 @@ class Session:
 
 
 CLIENT_SIDE_SCHEMES = ("env", "file")
+
+
+def check_platform(loaded: LoadedSpec, provider: Provider, target: str) -> None:
+    """The image platform (``build.platform``) must be one the target's provider runs."""
+    platform, runs = loaded.spec.build.platform, provider.capabilities.platforms
+    if platform not in runs:
+        raise SpecError(str(loaded.file), "build.platform",
+                        f"provider {provider.name!r} (target {target!r}) runs {' and '.join(runs)} images only, "
+                        f"not {platform}", hint=f"set build.platform = \"{runs[0]}\" or remove the target")
 
 
 def check_secret_refs(loaded: LoadedSpec, provider: Provider, target: str) -> None:

@@ -40,16 +40,21 @@ class CloudRunEmulator:
     {"latest": value, "1": value}}. grace_s: how long a revision left without traffic keeps
     running. enforce_invoker_iam: service URLs answer 403 unless the service is public
     (allUsers has roles/run.invoker, or invoker_iam_disabled) or the request has a bearer token.
+    operation_delay_s: the least time a write's operation (and its reconciliation) takes; real
+    Cloud Run operations take seconds, the default keeps tests quick while an operation is still
+    never done in its first answer.
     """
 
     def __init__(self, docker_host: str | None = None, host: str = "127.0.0.1", port: int = 0,
                  secrets: dict | None = None, grace_s: float = 3.0,
-                 limits_file: str | None = None, enforce_invoker_iam: bool = True):
+                 limits_file: str | None = None, enforce_invoker_iam: bool = True,
+                 operation_delay_s: float = 0.3):
         self.docker_host = docker_host
         self.host, self.port = host, port
         self.secrets = dict(secrets or {})
         self.grace_s = grace_s
         self.enforce_invoker_iam = enforce_invoker_iam
+        self.operation_delay_s = operation_delay_s
         self.limits = load_limits(limits_file)
         self.endpoint: str | None = None
         self._loop: LoopThread | None = None
@@ -64,7 +69,8 @@ class CloudRunEmulator:
         self._loop = LoopThread()
         routers = RouterHost(self._loop, self.host, self.enforce_invoker_iam,
                              self.limits.request_timeout["timeout_http_status"])
-        self.reconciler = Reconciler(self.store, self.runtime, routers, grace_s=self.grace_s)
+        self.reconciler = Reconciler(self.store, self.runtime, routers, grace_s=self.grace_s,
+                                     min_delay_s=self.operation_delay_s)
         self.control = ControlPlane(self.store, self.limits, self.reconciler, routers)
         self.revisions = RevisionsApi(self.store, self.reconciler)
         self._routers = routers

@@ -15,6 +15,8 @@ MEMBER_WORDS = {"allUsers", "allAuthenticatedUsers"}
 
 def check_policy(policy: dict) -> None:
     """Roles are 'roles/...' and members use a known identity form."""
+    # IAM Policy / Binding (https://cloud.google.com/iam/docs/reference/rest/v1/Policy#Binding:
+    # role "roles/...", members user:/serviceAccount:/group:/domain:/allUsers/...).
     for binding in policy.get("bindings", []):
         role = binding.get("role", "")
         if not role.startswith(("roles/", "projects/", "organizations/")):
@@ -29,6 +31,8 @@ def check_policy(policy: dict) -> None:
 
 def set_policy(current: dict, new: dict) -> dict:
     """The stored policy after setIamPolicy; ABORTED when the caller's etag is stale."""
+    # Policy.etag: "If no etag is provided ... the existing policy is overwritten"; a stale one
+    # fails (https://cloud.google.com/iam/docs/policies#etag).
     if new.get("etag") and new["etag"] != current.get("etag"):
         raise ApiError("ABORTED", "There were concurrent policy changes. Please retry the whole "
                        "read-modify-write with exponential backoff.")

@@ -41,6 +41,7 @@ def _fmt(cpu: float) -> str:
 
 def check_cpu(cpu: float, limits: CloudRunLimits, field: str) -> None:
     """Whole values from the documented list above 1; fractional in [min, 1) on the step."""
+    # limits.toml [gcp.cloud_run.cpu] (https://cloud.google.com/run/docs/configuring/services/cpu).
     rules = limits.cpu
     if cpu >= rules["fractional_max"] - 1e-9:
         options = rules["whole_options"]
@@ -61,6 +62,7 @@ def check_cpu(cpu: float, limits: CloudRunLimits, field: str) -> None:
 def check_fractional(cpu: float, template: dict, resources: dict, limits: CloudRunLimits,
                      field: str) -> None:
     """Less than one cpu needs concurrency 1, request-based billing and gen1."""
+    # The CPU page, "If you use less than 1 vCPU" (limits.toml [gcp.cloud_run.cpu] fractional_*).
     rules = limits.cpu
     if cpu >= rules["fractional_max"] - 1e-9:
         return
@@ -83,6 +85,8 @@ def check_fractional(cpu: float, template: dict, resources: dict, limits: CloudR
 def check_memory(cpu: float, memory_mib: float, template: dict, limits: CloudRunLimits,
                  field: str) -> None:
     """Memory within the absolute bounds and within the range the cpu allows."""
+    # limits.toml [gcp.cloud_run.memory] (the memory page) and cpu_memory_table (the CPU page's
+    # table; below 1 vCPU the stricter of the CPU and memory pages, the table says why).
     mem = limits.memory
     gen2 = template.get("executionEnvironment") == GEN2
     floor = mem["min_mib_gen2"] if gen2 else mem["min_mib_gen1"]
@@ -93,6 +97,12 @@ def check_memory(cpu: float, memory_mib: float, template: dict, limits: CloudRun
         raise invalid(f"Invalid value for memory: {memory_mib:g}Mi exceeds the maximum of "
                       f"{mem['max_mib']}Mi.", field)
     top = limits.max_memory_mib_for_cpu(cpu)
+    # Fractional rows: the stricter of the CPU page and the memory page (limits.toml says why).
+    if not top:
+        first = limits.cpu_memory_table[0]
+        raise invalid(f"Invalid value for cpu: {_fmt(cpu)}. The smallest memory limit "
+                      f"({first['memory_max_mib']}Mi) needs at least {_fmt(first['cpu'])} cpu.",
+                      field.rsplit(".", 1)[0] + ".cpu")
     if memory_mib > top + 1e-6:
         need = limits.min_cpu_for_memory(memory_mib)
         raise invalid(f"Invalid value for memory: {memory_mib:g}Mi with {_fmt(cpu)} cpu. "
@@ -107,6 +117,7 @@ def check_memory(cpu: float, memory_mib: float, template: dict, limits: CloudRun
 def check_gpu(limit_map: dict, cpu: float, memory_mib: float, resources: dict, template: dict,
               limits: CloudRunLimits, field: str) -> None:
     """GPU count, accelerator type, minimum cpu/memory and instance-based billing."""
+    # limits.toml [gcp.cloud_run.gpu] (https://cloud.google.com/run/docs/configuring/services/gpu).
     gpu = limits.gpu
     accelerator = (template.get("nodeSelector") or {}).get("accelerator")
     count = limit_map.get(GPU_KEY)
@@ -133,6 +144,7 @@ def check_gpu(limit_map: dict, cpu: float, memory_mib: float, resources: dict, t
 
 def check_concurrency(template: dict, limits: CloudRunLimits) -> None:
     """maxInstanceRequestConcurrency is 0 (default) or 1..max."""
+    # limits.toml [gcp.cloud_run.concurrency] (https://cloud.google.com/run/docs/about-concurrency).
     value = template.get("maxInstanceRequestConcurrency", 0)
     top = limits.concurrency["max"]
     if value < 0 or value > top:

@@ -66,13 +66,37 @@ def mark_failed(revision: RevisionRecord, failure) -> None:
 
 
 def serving(record: ServiceRecord) -> set[str]:
-    """Revisions that may not be deleted: receiving traffic, named in traffic, or LATEST's."""
+    """Revisions that are not retired: receiving traffic, named in traffic, or LATEST's."""
     names = set(weights(record.data.get("trafficStatuses", [])))
     traffic = record.data.get("traffic", [])
     names |= referenced(traffic)
     if any(t.get("type") == LATEST and t.get("percent", 0) > 0 for t in traffic):
         names |= {n for n in (record.latest_ready(), record.latest_created()) if n}
     return names
+
+
+def not_deletable(record: ServiceRecord, revision: str) -> ApiError | None:
+    """Why DeleteRevision refuses ``revision`` (None: it is retired and may go).
+
+    "Only retired revisions can be deleted with this API" (shared/reference/gcp/cloudrun-v2/
+    revision.proto, DeleteRevisionRequest). The service's latest created revision
+    (service.proto, Service.latest_created_revision) is what its template stands for, so it is
+    never retired, even with no traffic and no tag: it goes only when the template moves on to
+    another revision (a new one, or an earlier one re-applied by name). One that serves or is
+    named by a traffic target is not retired either (the API answers FAILED_PRECONDITION,
+    e.g. "cannot be directly deleted because it is actively serving", quoted in
+    hashicorp/waypoint#814).
+    """
+    if revision == record.latest_created():
+        return precondition(f"Revision '{revision}' cannot be deleted because it is the latest "
+                            f"created revision of service '{record.service_id}'; only retired "
+                            "revisions can be deleted. Deploy another revision (or re-apply an "
+                            "earlier one) first.")
+    if revision in serving(record):
+        return precondition(f"Revision '{revision}' cannot be deleted because it is receiving "
+                            "traffic or is referenced by a traffic target of service "
+                            f"'{record.service_id}'.")
+    return None
 
 
 class RevisionsApi:
@@ -113,15 +137,14 @@ class RevisionsApi:
         return sorted(found, key=lambda r: r["createTime"], reverse=True)
 
     def delete(self, name: str, etag: str | None, validate_only: bool) -> dict:
-        """DeleteRevision: refused while the revision serves or is named by traffic."""
+        """DeleteRevision: only a retired revision (see not_deletable)."""
         with self.store.lock:
             record, revision = self._revision(name)
             if etag and etag != revision.data["etag"]:
                 raise ApiError("ABORTED", "The etag provided does not match the current etag.")
-            if revision.name in serving(record):
-                raise precondition(f"Revision '{revision.name}' cannot be deleted because it is "
-                                   "receiving traffic or is referenced by a traffic target of "
-                                   f"service '{record.service_id}'.")
+            refused = not_deletable(record, revision.name)
+            if refused is not None:
+                raise refused
             location = name.split("/services/")[0]
             snapshot = copy.deepcopy(revision.data)
             snapshot["deleteTime"] = snapshot["expireTime"] = now()

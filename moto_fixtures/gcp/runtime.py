@@ -35,6 +35,7 @@ LABEL_REVISION = "modelport.gcp.revision"
 LABEL_SERVICE_UID = "modelport.gcp.service-uid"  # a re-created service has a new uid
 EMULATOR_NAME = "gcp-cloudrun"
 DEFAULT_PORT = 8080
+SUPPORTED_PLATFORM = "linux/amd64"
 
 
 @dataclass
@@ -134,6 +135,21 @@ class DockerRuntime:
             raise StartFailure("CONTAINER_MISSING", f"Image '{image}' not found. "
                                f"({getattr(exc, 'explanation', None) or exc})") from None
 
+    def check_platform(self, image: str, revision: str) -> None:
+        """Cloud Run runs Linux x86_64 executables only: "Executables in the container image must
+        be compiled for Linux 64-bit. Cloud Run specifically supports the Linux x86_64 ABI
+        format", and a multi-architecture image's list "must include linux/amd64" (container
+        runtime contract, https://cloud.google.com/run/docs/reference/container-contract). The
+        image config's os/architecture decide (a list without linux/amd64 fails the pull)."""
+        attrs = self.client.images.get(image).attrs
+        platform = f"{attrs.get('Os') or '?'}/{attrs.get('Architecture') or '?'}"
+        if platform != SUPPORTED_PLATFORM:
+            raise StartFailure("HEALTH_CHECK_CONTAINER_ERROR",
+                               f"Revision '{revision}' is not ready and cannot serve traffic. The "
+                               f"user-provided container failed to start: image '{image}' is built "
+                               f"for {platform}; Cloud Run runs {SUPPORTED_PLATFORM} (Linux x86_64) "
+                               "executables only.", revision_reason=True)
+
     def start(self, owner: str, revision: str, template: dict, owner_uid: str = "") -> Instance:
         """Run the revision's container and wait for its startup probe; raise StartFailure.
 
@@ -142,6 +158,7 @@ class DockerRuntime:
         project, service = owner.split("/")[1], owner.rsplit("/", 1)[-1]
         container = template["containers"][0]
         self.ensure_image(container["image"])
+        self.check_platform(container["image"], revision)
         host = self.addresses.take()
         try:
             port = free_port(host)

@@ -97,6 +97,7 @@ class ControlPlane:
                 if not allow_missing:
                     raise missing(name)
                 return self.create(parent, service_id, body, validate_only)
+            # service.proto Service.etag: "May be used to detect modification conflict".
             if body.get("etag") and body["etag"] != record.data["etag"]:
                 raise ApiError("ABORTED", f"The etag provided ({body['etag']}) does not match the "
                                f"current etag of service '{service_id}'; re-read and retry.")
@@ -133,7 +134,7 @@ class ControlPlane:
     def _checked_spec(self, body: dict, service_id: str, project: str) -> dict:
         spec = {k: v for k, v in body.items() if k in USER_FIELDS}
         check_service(spec, service_id, self.limits)
-        check_traffic(spec.get("traffic") or [])
+        check_traffic(spec.get("traffic") or [], service_id)
         return with_defaults(spec, self.limits, project_number(project))
 
     def _merged(self, record: ServiceRecord, body: dict, mask: list[str]) -> dict:
@@ -155,6 +156,11 @@ class ControlPlane:
         if template == record.data.get("template"):
             return None
         explicit = template.get("revision")
+        # A name already used: the same configuration re-applied makes that revision the latest
+        # created again (Knative's CheckNameAvailability, knative/serving
+        # pkg/reconciler/configuration/configuration.go, which Cloud Run follows); another
+        # configuration is the API's 409 "Revision named '...' with different configuration
+        # already exists" (hashicorp/terraform-provider-google#9438, #14569).
         if explicit and explicit in record.revisions:
             if record.revisions[explicit].template != template:
                 raise ApiError("ALREADY_EXISTS", f"Revision named '{explicit}' with different "

@@ -9,10 +9,19 @@ LATEST = "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST"
 REVISION = "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION"
 DEFAULT_TRAFFIC = [{"type": LATEST, "percent": 100}]
 FIELD = "service.traffic"
+# A tag URL is https://TAG---SERVICE-<hash>-<region>.a.run.app: tag and service share one DNS
+# label. The API refuses more than 46 characters for both: "traffic tag '...' and service name
+# '...' together are too long. Combined traffic tag and service name cannot exceed 46
+# characters." (400 INVALID_ARGUMENT, quoted from the API in firebase/firebase-tools#6137 and
+# PolicyEngine/policyengine-api#3729; not stated on a documentation page).
+MAX_TAG_AND_SERVICE = 46
 
 
-def check_traffic(traffic: list[dict]) -> None:
+def check_traffic(traffic: list[dict], service_id: str = "") -> None:
     """Static rules: known type, revision iff REVISION, 0..100, sum 100, no duplicates, tags."""
+    # traffic_target.proto TrafficTarget (type, revision "if allocation type is REVISION",
+    # percent) and https://cloud.google.com/run/docs/rollouts-rollbacks-traffic-migration
+    # (percentages add up to 100; a revision appears once; tags are unique DNS labels).
     seen_revisions, seen_tags, total = set(), set(), 0
     for target in traffic:
         kind, revision = target.get("type"), target.get("revision")
@@ -34,16 +43,20 @@ def check_traffic(traffic: list[dict]) -> None:
             raise invalid(f"Revision '{revision or 'LATEST'}' is specified more than once in "
                           "traffic targets.", FIELD)
         seen_revisions.add(key)
-        check_tag(target.get("tag"), seen_tags)
+        check_tag(target.get("tag"), seen_tags, service_id)
         total += percent
     if traffic and total != 100:
         raise invalid(f"Traffic percents must add up to 100 (got {total}).", FIELD)
 
 
-def check_tag(tag: str | None, seen: set) -> None:
-    """Tags are DNS labels, unique within the service."""
+def check_tag(tag: str | None, seen: set, service_id: str = "") -> None:
+    """Tags are DNS labels, unique within the service, short enough for the tag URL."""
     if not tag:
         return
+    if service_id and len(tag) + len(service_id) > MAX_TAG_AND_SERVICE:
+        raise invalid(f"traffic tag '{tag}' and service name '{service_id}' together are too long. "
+                      f"Combined traffic tag and service name cannot exceed {MAX_TAG_AND_SERVICE} "
+                      "characters.", f"{FIELD}.tag")
     if not DNS_LABEL.match(tag) or len(tag) > 63:
         raise invalid(f"Invalid traffic tag '{tag}': use lowercase letters, digits and hyphens, "
                       "starting with a letter.", f"{FIELD}.tag")

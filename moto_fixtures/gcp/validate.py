@@ -36,6 +36,9 @@ IMAGE_REF = re.compile(
 
 def check_service_id(service_id: str) -> None:
     """Service ids: lowercase letters, digits, hyphens; a letter first; no trailing hyphen; < 50."""
+    # The API's field violation on CreateServiceRequest.service_id: "only lowercase, digits, and
+    # hyphens; must begin with letter, and cannot end with hyphen; must be less than 50
+    # characters" (quoted in pulumi/pulumi-gcp#3167).
     if not service_id or len(service_id) > MAX_SERVICE_ID or not SERVICE_ID.match(service_id):
         raise invalid(
             f"Invalid value '{service_id}' for service_id: it must begin with a letter, contain "
@@ -45,6 +48,8 @@ def check_service_id(service_id: str) -> None:
 
 def check_labels(labels: dict, field: str) -> None:
     """Label keys/values: lowercase, <= 63 characters, keys start with a letter, <= 64 labels."""
+    # https://cloud.google.com/run/docs/configuring/labels -> the Resource Manager label
+    # requirements (https://cloud.google.com/resource-manager/docs/creating-managing-labels).
     if len(labels) > MAX_LABELS:
         raise invalid(f"Too many labels: {len(labels)} (maximum {MAX_LABELS}).", field)
     for key, value in labels.items():
@@ -59,6 +64,9 @@ def check_labels(labels: dict, field: str) -> None:
 
 def check_annotations(annotations: dict, field: str) -> None:
     """Kubernetes-style annotation keys; system namespaces are refused."""
+    # revision_template.proto / service.proto, annotations: "Cloud Run API v2 does not support
+    # annotations with run.googleapis.com, cloud.googleapis.com, serving.knative.dev, or
+    # autoscaling.knative.dev namespaces, and they will be rejected."
     for key in annotations:
         prefix, _, name = key.rpartition("/")
         if any(prefix == p or prefix.endswith("." + p) for p in RESERVED_PREFIXES):
@@ -104,6 +112,9 @@ def check_template(template: dict, service_id: str, limits: CloudRunLimits) -> N
 
 def check_revision_name(revision: str, service_id: str) -> None:
     """Explicit revision names: a DNS label prefixed with '<service>-'."""
+    # The API's errors: "The revision name must be prefixed by the name of the enclosing Service
+    # ... with a trailing -" and "only lowercase, digits, and hyphens; must begin with letter,
+    # and may not end with hyphen; must be less than 64 characters" (pipe-cd/pipecd#5688).
     field = "service.template.revision"
     if not revision.startswith(service_id + "-") or len(revision) == len(service_id) + 1:
         raise invalid(f"Revision name '{revision}' must be prefixed by the name of the "
@@ -116,6 +127,7 @@ def check_revision_name(revision: str, service_id: str) -> None:
 
 def check_scaling(scaling: dict, field: str) -> None:
     """Instance counts are non-negative and min <= max."""
+    # vendor_settings.proto RevisionScaling (min/max_instance_count); the API refuses min > max.
     low, high = scaling.get("minInstanceCount", 0), scaling.get("maxInstanceCount", 0)
     if low < 0 or high < 0:
         raise invalid("Instance counts must not be negative.", field)
@@ -126,6 +138,8 @@ def check_scaling(scaling: dict, field: str) -> None:
 
 def check_containers(template: dict, limits: CloudRunLimits) -> None:
     """Exactly one serving container (sidecars: one port among several; not run here)."""
+    # https://cloud.google.com/run/docs/deploying#sidecars: one ingress container, the only one
+    # with a port; a template without containers is refused (RevisionTemplate.containers).
     containers = template.get("containers") or []
     field = "service.template.containers"
     if not containers:
@@ -143,6 +157,8 @@ def check_containers(template: dict, limits: CloudRunLimits) -> None:
 
 def check_container(container: dict, template: dict, limits: CloudRunLimits, field: str) -> None:
     """Image reference, name, ports, environment, probes and sizes of one container."""
+    # Image: the distribution reference grammar (github.com/distribution/reference); name: a
+    # DNS_LABEL (k8s.min.proto Container.name).
     image = container.get("image", "")
     if not image:
         raise invalid("Container image is required.", f"{field}.image")
@@ -161,6 +177,9 @@ def check_container(container: dict, template: dict, limits: CloudRunLimits, fie
 
 def check_ports(ports: list, field: str) -> None:
     """At most one port, 1..65535, named http1 or h2c when named."""
+    # k8s.min.proto Container.ports: "Only a single port can be specified"; ContainerPort:
+    # "0 < container_port < 65536"; name
+    # "If specified, used to specify which protocol to use. Allowed values are "http1" and "h2c"."
     if len(ports) > 1:
         raise invalid("Only a single port can be specified per container.", field)
     for port in ports:
@@ -175,6 +194,8 @@ def check_ports(ports: list, field: str) -> None:
 
 def check_env(env: list, field: str) -> None:
     """Names non-empty, without '=', not reserved, not X_GOOGLE_*, unique; at most 1000."""
+    # k8s.min.proto EnvVar.name ("Must not exceed 32768 characters"); reserved names: the
+    # container runtime contract (https://cloud.google.com/run/docs/container-contract#env-vars).
     if len(env) > MAX_ENV:
         raise invalid(f"Too many environment variables: {len(env)} (maximum {MAX_ENV}).", field)
     seen = set()
@@ -196,6 +217,10 @@ def check_env(env: list, field: str) -> None:
 
 def check_probe(probe: dict | None, max_s: int, field: str) -> None:
     """Exactly one probe action; timeout <= period; documented bounds."""
+    # k8s.min.proto Probe: initial delay and period at most 240 (startup) / 3600 (liveness),
+    # period >= 1, failure_threshold >= 1. The proto disagrees with itself on timeout vs. period
+    # ("Must be smaller than period_seconds" / period "greater or equal than timeout_seconds");
+    # Cloud Run's own default startup probe has both at 240 s, so equal is accepted.
     if not probe:
         return
     actions = [k for k in ("httpGet", "tcpSocket", "grpc") if k in probe]

@@ -8,6 +8,7 @@ credential (the API's own message and status code only).
 from __future__ import annotations
 
 import contextlib
+import time
 from typing import Any, Iterator
 
 from modelport.errors import ProviderError
@@ -120,6 +121,19 @@ class CloudRun:
                 return _to_dict(self.services.get_service(name=name, retry=self._read))
             except gexc.NotFound:
                 return None
+
+    def settled(self, name: str) -> dict[str, Any] | None:
+        """The service once Cloud Run has finished reconciling it (``reconciling`` false: its
+        routes and latest revision are what its spec says, or the attempt failed), polled up to
+        ``operation_timeout_s``; None when it does not exist."""
+        deadline = time.monotonic() + self.settings.operation_timeout_s
+        wait = 0.3
+        while True:
+            service = self.get_service(name)
+            if service is None or not service.get("reconciling") or time.monotonic() > deadline:
+                return service
+            time.sleep(wait)
+            wait = min(wait * 1.5, 3.0)
 
     def create_service(self, parent: str, service_id: str, service: dict[str, Any]) -> dict[str, Any]:
         """CreateService and wait for it."""

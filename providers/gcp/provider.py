@@ -9,7 +9,7 @@ from modelport.errors import ProviderError
 from modelport.provider import (Capabilities, Health, InfraChange, Observed, Provider, RegistryTarget, Resource,
                                 Revision, RevisionSpec, Size, Target)
 
-from . import reading, sizes
+from . import reading, scaling, sizes
 from . import translate as tr
 from .settings import GcpSettings
 
@@ -22,8 +22,12 @@ class GcpProvider(Provider):
     capabilities = Capabilities(
         traffic_split=True, gpu=True, needs_registry=True, revision_endpoints=True,
         secret_schemes=(tr.SECRET_SCHEME,),
+        # "Executables in the container image must be compiled for Linux 64-bit. Cloud Run
+        # specifically supports the Linux x86_64 ABI format" (container runtime contract,
+        # https://cloud.google.com/run/docs/reference/container-contract): linux/amd64 only
+        platforms=("linux/amd64",),
         notes="revisions and traffic are Cloud Run's own; each revision is smoke-tested through "
-              "its traffic tag (rN); GPU: one nvidia-l4 per instance")
+              "its traffic tag (rN); GPU: one nvidia-l4 per instance; linux/amd64 images only")
     settings_model = GcpSettings
 
     def __init__(self) -> None:
@@ -45,11 +49,17 @@ class GcpProvider(Provider):
     def check_size(self, size: Size, target: Target) -> None:
         sizes.check_size(size)
 
+    def check_spec(self, spec: Any, target: Target) -> None:
+        r = spec.resources
+        scaling.check_scaling(Size(r.cpu, r.memory, r.gpu, r.gpu_type), spec.scaling.concurrency, target.settings,
+                              target.name)
+
     def translate(self, rev: RevisionSpec, target: Target) -> dict[str, Any]:
         s = target.settings
+        tr.check_tag(rev.deployment, rev.revision)
         return {"service": tr.service_name(s, rev.deployment), "ingress": tr.INGRESS[s.ingress],
                 "invoker": "allUsers (public)" if s.public else "private (IAM)",
-                "template": tr.template(rev, s)}
+                **scaling.describe(rev, s), "template": tr.template(rev, s)}
 
     def registry(self, target: Target, deployment: str) -> RegistryTarget | None:
         s = target.settings
@@ -138,6 +148,7 @@ class GcpProvider(Provider):
                     self._ensure_invoker(target, name)
                     return reading.to_revision(existing, rev.deployment, reading.tag_uris(service))
                 self.delete_revision(target, rev.deployment, rev.revision)  # same name, other config
+                service = self._service(target, rev.deployment)  # gone if that was its only revision
         try:
             if service is None:
                 request = tr.service_request(rev, s, tr.traffic(rev.deployment, {rev.revision: 100}), reveal=True)
@@ -170,32 +181,55 @@ class GcpProvider(Provider):
         tags = (reading.tagged(service, deployment) & existing) | set(live)
         wanted = tr.traffic(deployment, live, tags)
         if _same_traffic(service.get("traffic") or [], wanted):
-            return
-        updated = self._update_traffic(target, service["name"], wanted)
+            # Asked for already: by an earlier call whose reply was lost, maybe still being
+            # applied. Done only once Cloud Run routes it (traffic_statuses), not when it is asked.
+            updated = cloud.settled(service["name"]) or service
+        else:
+            updated = self._update_traffic(target, service["name"], wanted)
         serving = reading.traffic_of(updated, deployment)
         if serving != live:
             raise ProviderError("gcp", "set traffic", f"Cloud Run serves {serving} instead of {live}", retryable=True)
 
     def delete_revision(self, target: Target, deployment: str, revision: str) -> None:
+        """Delete one revision. Cloud Run deletes only retired revisions: one that is neither
+        the service's latest created revision nor named by its traffic. So the template is first
+        moved back to the revision that serves (re-applied by name: Cloud Run adopts it, no new
+        revision) and the revision's tag dropped, in one update; then it is deleted. Each part
+        reads first, so a repeat after a lost reply or a crash finishes what is left."""
         cloud = self._cloud(target)
         service = self._service(target, deployment)
         full = self._revision_name(target, deployment, revision)
         if service is None or cloud.get_revision(full) is None:
             return
-        if {r["name"] for r in cloud.list_revisions(service["name"])} == {full}:
+        revisions = cloud.list_revisions(service["name"])
+        if {r["name"] for r in revisions} == {full}:
             cloud.delete_service(service["name"])  # its only revision: undoing a first deploy
             return
         share = reading.traffic_of(service, deployment).get(revision, 0)
         if share:
             raise ProviderError("gcp", f"delete revision {revision}", f"it serves {share}% of {deployment}'s "
                                 "traffic", hint="move the traffic to another revision first")
-        spec = service.get("traffic") or []
-        if any(t.get("revision", "").endswith(f"/{tr.revision_id(deployment, revision)}")
-               or t.get("revision") == tr.revision_id(deployment, revision) for t in spec):
-            kept = reading.tagged(service, deployment) - {revision}
-            weights = reading.spec_weights(service, deployment)
-            self._update_traffic(target, service["name"], tr.traffic(deployment, weights, kept))
+        self._retire(target, service, revisions, deployment, revision)
         cloud.delete_revision(full)
+
+    def _retire(self, target: Target, service: dict[str, Any], revisions: list[dict[str, Any]], deployment: str,
+                revision: str) -> None:
+        """Make ``revision`` retired: not the latest created (the template goes back to the
+        revision that serves), not named by the traffic (its tag is dropped)."""
+        full = self._revision_name(target, deployment, revision)
+        update: dict[str, Any] = {}
+        if service.get("latest_created_revision") == full:
+            previous = reading.successor(service, revisions, full)
+            update["template"] = reading.template_of(previous)
+        spec = service.get("traffic") or []
+        rid = tr.revision_id(deployment, revision)
+        if any(reading.short_name(t.get("revision") or "") == rid for t in spec):
+            kept = reading.tagged(service, deployment) - {revision}
+            update["traffic"] = tr.traffic(deployment, reading.spec_weights(service, deployment), kept)
+        if "template" in update:
+            self._cloud(target).update_service(service["name"], update, fields=sorted(update))
+        elif update:  # the traffic alone: tolerant of a latest revision that cannot start
+            self._update_traffic(target, service["name"], update["traffic"])
 
     def destroy(self, target: Target, deployment: str) -> None:
         service = self._service(target, deployment)

@@ -16,6 +16,17 @@ from .translate import (A_DIGEST, A_MODEL, A_VERSION, L_CONFIG, L_DEPLOYMENT, L_
 
 READY, FAILED = "CONDITION_SUCCEEDED", "CONDITION_FAILED"
 
+#: Revision fields that are RevisionTemplate fields under the same name (the v2 protos:
+#: revision_template.proto RevisionTemplate vs. revision.proto Revision); ``scaling`` is narrowed
+#: to the template's RevisionScaling fields below.
+TEMPLATE_FIELDS = ("labels", "annotations", "scaling", "vpc_access", "timeout", "service_account",
+                   "containers", "volumes", "execution_environment", "encryption_key",
+                   "max_instance_request_concurrency", "service_mesh", "encryption_key_revocation_action",
+                   "encryption_key_shutdown_duration", "session_affinity", "node_selector",
+                   "gpu_zonal_redundancy_disabled")
+#: label and annotation namespaces the v2 API refuses in a template (revision_template.proto)
+SYSTEM_PREFIXES = ("run.googleapis.com", "cloud.googleapis.com", "serving.knative.dev", "autoscaling.knative.dev")
+
 
 def _kind(cond: Mapping[str, Any]) -> str | None:
     return cond.get("type_", cond.get("type"))  # proto-plus renames the field "type" to "type_"
@@ -124,3 +135,46 @@ def revision_endpoint(service: Mapping[str, Any], tag: str) -> tuple[str | None,
         return None, {}
     host = urlsplit(service["uri"]).netloc
     return service["uri"], {"Host": f"{tag}---{host}"}
+
+
+def short_name(name: str) -> str:
+    """The revision id of a full revision name."""
+    return name.rsplit("/", 1)[-1]
+
+
+def _user_keys(values: Mapping[str, str] | None) -> dict[str, str]:
+    def system(key: str) -> bool:
+        prefix = key.rpartition("/")[0]
+        return any(prefix == p or prefix.endswith("." + p) for p in SYSTEM_PREFIXES)
+    return {k: v for k, v in (values or {}).items() if not system(k)}
+
+
+def template_of(revision: Mapping[str, Any]) -> dict[str, Any]:
+    """The RevisionTemplate that made ``revision``, named after it: sent back as the service's
+    template, Cloud Run adopts the existing revision instead of creating one (an existing name
+    with the same configuration; another configuration would be a 409)."""
+    out: dict[str, Any] = {"revision": short_name(revision["name"])}
+    for key in TEMPLATE_FIELDS:
+        if revision.get(key) not in (None, "", [], {}):
+            out[key] = revision[key]
+    if "scaling" in out:
+        out["scaling"] = {k: v for k, v in out["scaling"].items() if k in ("min_instance_count", "max_instance_count")}
+    for key in ("labels", "annotations"):
+        if key in out:
+            out[key] = _user_keys(out[key])
+    return out
+
+
+def successor(service: Mapping[str, Any], revisions: list[Mapping[str, Any]], leaving: str) -> Mapping[str, Any] | None:
+    """The revision the service's template should stand for once ``leaving`` (a full name) is
+    gone: the one serving the most traffic, then a ready one, then the newest."""
+    share: dict[str, int] = {}
+    for status in service.get("traffic_statuses") or []:
+        if status.get("revision"):
+            key = short_name(status["revision"])
+            share[key] = share.get(key, 0) + int(status.get("percent") or 0)
+    others = [r for r in revisions if r["name"] != leaving]
+    if not others:
+        return None
+    return max(others, key=lambda r: (share.get(short_name(r["name"]), 0), condition(r).get("state") == READY,
+                                      r.get("create_time") or ""))

@@ -36,13 +36,17 @@ class CloudRunLimits:
     def whole(self) -> tuple[float, ...]:
         return tuple(float(c) for c in self.cpu["whole_options"])
 
-    def row(self, cpu: float) -> dict:
-        """The table row that applies to ``cpu`` (the largest row cpu not above it)."""
-        return [r for r in self.table if r["cpu"] <= cpu + _EPS][-1]
+    def row(self, cpu: float) -> dict | None:
+        """The table row that applies to ``cpu`` (the largest row cpu not above it); None below
+        the first row (no memory fits)."""
+        rows = [r for r in self.table if r["cpu"] <= cpu + _EPS]
+        return rows[-1] if rows else None
 
     def memory_range(self, cpu: float) -> tuple[int, int]:
-        """(min, max) MiB a revision with ``cpu`` vCPU may have."""
+        """(min, max) MiB a revision with ``cpu`` vCPU may have (max 0 below the first row)."""
         row = self.row(cpu)
+        if row is None:
+            return self.memory["min_mib_gen1"], 0
         return row.get("memory_min_mib", self.memory["min_mib_gen1"]), row["memory_max_mib"]
 
     def min_cpu_for(self, memory_mib: int) -> float:
@@ -100,6 +104,11 @@ def check_size(size: Size, limits: CloudRunLimits | None = None) -> None:
     if not cpu_valid(size.cpu, lim):
         raise SpecError("", "resources.cpu", f"Cloud Run cannot run {_g(size.cpu)} vCPU",
                         hint=f"valid cpu values: {cpu_choices(lim)}")
+    if lim.row(size.cpu) is None:
+        first = lim.table[0]
+        raise SpecError("", "resources.cpu", f"{_g(size.cpu)} vCPU is too little for any memory on Cloud Run: "
+                        f"{first['memory_max_mib']} MiB (the least) needs at least {_g(first['cpu'])} vCPU",
+                        hint=f"set resources.cpu >= {_g(first['cpu'])}; valid: {memory_choices(lim)}")
     if size.memory_mib > lim.memory["max_mib"]:
         raise SpecError("", "resources.memory", f"{size.memory_mib} MiB is more than Cloud Run's "
                         f"maximum of {lim.memory['max_mib']} MiB per instance",

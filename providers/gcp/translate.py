@@ -33,8 +33,9 @@ from typing import Any, Iterable, Mapping
 from modelport.errors import SpecError, UsageError
 from modelport.provider import RevisionSpec, client_side_secret
 
+from . import scaling
 from .settings import INGRESS, GcpSettings
-from .sizes import GPU_TYPE, load_limits
+from .sizes import GPU_TYPE
 
 L_DEPLOYMENT, L_REVISION, L_DIGEST, L_CONFIG, L_MANAGED = (
     "modelport-deployment", "modelport-revision", "modelport-digest", "modelport-config", "modelport-managed")
@@ -44,6 +45,7 @@ SECRET_SCHEME = "gcp-sm"
 RESERVED_ENV = ("PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION")
 READY_PATH = "/v2/health/ready"
 INVOKER_ROLE, PUBLIC_MEMBER = "roles/run.invoker", "allUsers"
+MAX_TAG_AND_SERVICE = 46  # see check_tag
 
 # Startup: model loading may take a while (period 5 s x 24 = 2 minutes); liveness: a stuck
 # server is restarted after 3 failed checks 15 s apart.
@@ -63,6 +65,16 @@ def parent(settings: GcpSettings) -> str:
 def service_name(settings: GcpSettings, deployment: str) -> str:
     """Full resource name of the deployment's service."""
     return f"{parent(settings)}/services/{deployment}"
+
+
+def check_tag(deployment: str, tag: str) -> None:
+    """Cloud Run refuses a traffic tag that, with the service name, passes 46 characters (they
+    share the tag URL's DNS label ``TAG---SERVICE-...``): "Combined traffic tag and service name
+    cannot exceed 46 characters" (the API's 400, quoted in firebase/firebase-tools#6137)."""
+    if len(deployment) + len(tag) > MAX_TAG_AND_SERVICE:
+        raise SpecError("", "name", f"the deployment name {deployment!r} ({len(deployment)} characters) and its "
+                        f"Cloud Run traffic tag {tag!r} together pass Cloud Run's {MAX_TAG_AND_SERVICE} characters",
+                        hint=f"use a deployment name (name = ...) of at most {MAX_TAG_AND_SERVICE - len(tag)} characters")
 
 
 def revision_id(deployment: str, revision: str) -> str:
@@ -136,12 +148,7 @@ def resources(rev: RevisionSpec, settings: GcpSettings) -> dict[str, Any]:
     limits = {"cpu": _cpu_text(rev.size.cpu), "memory": f"{rev.size.memory_mib}Mi"}
     if rev.size.gpu:
         limits["nvidia.com/gpu"] = str(rev.size.gpu)
-    cpu_idle = not settings.cpu_always_allocated
-    if rev.size.cpu < 1:
-        cpu_idle = True
-    if rev.size.gpu:
-        cpu_idle = False
-    return {"limits": limits, "cpu_idle": cpu_idle, "startup_cpu_boost": True}
+    return {"limits": limits, "cpu_idle": scaling.cpu_idle(rev.size, settings), "startup_cpu_boost": True}
 
 
 def container(rev: RevisionSpec, settings: GcpSettings, reveal: bool = False) -> dict[str, Any]:
@@ -163,13 +170,8 @@ def revision_labels(rev: RevisionSpec) -> dict[str, str]:
 
 def template(rev: RevisionSpec, settings: GcpSettings, reveal: bool = False) -> dict[str, Any]:
     """The RevisionTemplate of modelport revision ``rev``."""
-    limits = load_limits()
+    scaling.check_scaling(rev.size, rev.concurrency, settings)
     fractional = rev.size.cpu < 1
-    needed = limits.cpu["fractional_requires_max_concurrency"]
-    if fractional and rev.concurrency > needed:
-        raise SpecError("", "scaling.concurrency", f"Cloud Run runs {rev.size.cpu:g} vCPU (less than 1) "
-                        f"only with concurrency {needed} (got {rev.concurrency})",
-                        hint=f"set scaling.concurrency = {needed}, or resources.cpu to 1 or more")
     out = {"revision": revision_id(rev.deployment, rev.revision), "labels": revision_labels(rev),
            "annotations": {A_DIGEST: rev.image.digest, A_MODEL: rev.model_name, A_VERSION: rev.model_version},
            "scaling": {"min_instance_count": rev.min_instances, "max_instance_count": rev.max_instances},
@@ -207,6 +209,8 @@ def traffic(deployment: str, weights: Mapping[str, int], tagged: Iterable[str] =
     """TrafficTargets pinned to revisions (never LATEST): ``weights`` (rN -> percent) plus a 0%
     entry carrying the tag of each revision in ``tagged``, so every revision keeps a tag URL."""
     names = {n for n, p in weights.items() if p} | set(tagged)
+    for name in names:
+        check_tag(deployment, name)
     return [{"type_": REVISION_TRAFFIC, "revision": revision_id(deployment, n), "percent": int(weights.get(n, 0)),
              "tag": n} for n in sorted(names, key=_order)]
 

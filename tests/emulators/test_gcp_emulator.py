@@ -278,6 +278,35 @@ def test_revision_serving_traffic_cannot_be_deleted(clients):
         revisions.get_revision(name=f"{svc.name}/revisions/{one}")
 
 
+def test_latest_created_revision_is_not_retired_until_the_template_moves_on(clients):
+    """DeleteRevision deletes only retired revisions (revision.proto, DeleteRevisionRequest): the
+    latest created one is refused even with no traffic and no tag; re-applying an earlier
+    revision's template by name makes that one the latest again, and the other one retired."""
+    service_id = sid("retire")
+    one, two = f"{service_id}-one", f"{service_id}-two"
+    first = create(clients, service_id, service(revision=one, env={"V": "1"}))
+    template_one = run_v2.RevisionTemplate.deserialize(run_v2.RevisionTemplate.serialize(first.template))
+    first.template.revision = two
+    first.template.containers[0].env[0].value = "2"
+    first.traffic = [run_v2.TrafficTarget(type_=REVISION, revision=one, percent=100)]
+    pinned = update(clients, first)
+    assert pinned.latest_created_revision.endswith(two)
+    assert [(s.revision, s.percent) for s in pinned.traffic_statuses] == [(one, 100)]
+    revisions = clients[1]
+    with pytest.raises(gexc.BadRequest) as err:
+        revisions.delete_revision(name=f"{pinned.name}/revisions/{two}")
+    assert err.value.response.json()["error"]["status"] == "FAILED_PRECONDITION"
+    assert "latest created revision" in err.value.message
+    pinned.template = template_one
+    back = update(clients, pinned)
+    assert back.latest_created_revision.endswith(one) and back.generation == pinned.generation + 1
+    assert revision_names(clients, back.name) == {one, two}, "re-applied by name: no new revision"
+    revisions.delete_revision(name=f"{back.name}/revisions/{two}").result(timeout=60)
+    assert revision_names(clients, back.name) == {one}
+    with pytest.raises(gexc.BadRequest):  # the only revision is the latest created one too
+        revisions.delete_revision(name=f"{back.name}/revisions/{one}")
+
+
 # -- IAM -----------------------------------------------------------------------------------
 def test_iam_policy_get_and_set_with_etag(clients):
     services = clients[0]
@@ -358,6 +387,19 @@ def with_traffic(*targets: tuple) -> run_v2.Service:
     return svc
 
 
+def probed(timeout: int, period: int) -> run_v2.Service:
+    """A service with a TCP startup probe of this timeout and period."""
+    return with_container(startup_probe=run_v2.Probe(tcp_socket=run_v2.TCPSocketAction(port=8080),
+                                                     timeout_seconds=timeout, period_seconds=period))
+
+
+def tagged(tag: str) -> run_v2.Service:
+    """A service whose LATEST traffic target carries this tag."""
+    svc = service()
+    svc.traffic = [run_v2.TrafficTarget(type_=LATEST, percent=100, tag=tag)]
+    return svc
+
+
 def gpu(**overrides) -> run_v2.Service:
     """A valid GPU service (nvidia-l4, 4 cpu, 16 GiB, instance billing) with overrides."""
     settings = dict(cpu="4", memory="16Gi", gpu="1", cpu_idle=False, accelerator="nvidia-l4")
@@ -405,17 +447,27 @@ RULES = {
     "single_port": (("rule", ports(80, 81)), ("rule", ports(80)), "single port"),
     "cpu_whole_values": (("rule", sized(cpu="3", memory="2Gi")),
                          ("rule", sized(cpu="4", memory="2Gi")), "Supported values are"),
-    "cpu_fraction_minimum": (("rule", sized(cpu="0.05", concurrency=1)),
-                             ("rule", sized(cpu="0.08", memory="256Mi", concurrency=1)),
+    "cpu_fraction_minimum": (("rule", sized(cpu="0.05", memory="128Mi", concurrency=1)),
+                             ("rule", sized(cpu="0.083", memory="128Mi", concurrency=1)),
                              "The minimum is"),
+    # The stricter of the CPU page and the memory page (limits.toml, cpu_memory_table):
+    "fractional_cpu_below_the_smallest_memory_tier": (
+        ("rule", sized(cpu="0.08", memory="128Mi", concurrency=1)),
+        ("rule", sized(cpu="0.083", memory="128Mi", concurrency=1)), "needs at least 0.083 cpu"),
+    "fractional_cpu_memory_tiers": (("rule", sized(cpu="0.2", memory="512Mi", concurrency=1)),
+                                    ("rule", sized(cpu="0.333", memory="512Mi", concurrency=1)),
+                                    "needs at least 0.333 cpu"),
+    "fractional_cpu_one_gib_needs_0_583": (("rule", sized(cpu="0.5", memory="1Gi", concurrency=1)),
+                                           ("rule", sized(cpu="0.583", memory="1Gi", concurrency=1)),
+                                           "needs at least 0.583 cpu"),
     "memory_max_per_cpu": (("rule", sized(cpu="1", memory="8Gi")),
                            ("rule", sized(cpu="2", memory="8Gi")), "must be at most 4096Mi"),
     "memory_min_per_cpu": (("rule", sized(cpu="4", memory="1Gi")),
                            ("rule", sized(cpu="4", memory="2Gi")), "at least 2048Mi"),
     "memory_absolute_max": (("rule", sized(cpu="8", memory="33Gi")),
                             ("rule", sized(cpu="8", memory="32Gi")), "exceeds the maximum"),
-    "fractional_cpu_memory": (("rule", sized(cpu="0.5", memory="2Gi", concurrency=1)),
-                              ("rule", sized(cpu="0.5", memory="1Gi", concurrency=1)),
+    "fractional_cpu_memory": (("rule", sized(cpu="0.999", memory="1025Mi", concurrency=1)),
+                              ("rule", sized(cpu="0.999", memory="1Gi", concurrency=1)),
                               "needs at least 1 cpu"),
     "fractional_cpu_concurrency_1": (("rule", sized(cpu="0.5", concurrency=80)),
                                      ("rule", sized(cpu="0.5", concurrency=1)), "concurrency > 1"),
@@ -462,6 +514,12 @@ RULES = {
     "traffic_revision_target_names_revision": (("rule", with_traffic((REVISION, "", 100))),
                                                ("rule", with_traffic((LATEST, "", 100))),
                                                "must name a revision"),
+    "probe_timeout_not_above_period": (("rule", probed(timeout=5, period=4)), ("rule", probed(timeout=4, period=4)),
+                                       "not greater than period_seconds"),
+    "startup_probe_period_at_most_240": (("rule", probed(timeout=1, period=241)),
+                                         ("rule", probed(timeout=1, period=240)), "at most 240 seconds"),
+    "traffic_tag_and_service_name_at_most_46": (("s" * 40, tagged("r123456")), ("s" * 40, tagged("r12345")),
+                                                "cannot exceed 46 characters"),
 }
 
 
@@ -582,6 +640,67 @@ def test_two_revisions_split_50_50_both_answer_through_the_service_uri(clients, 
     running = _wait_for_containers(clients[2], svc.name, 1)
     revisions = {c.labels["modelport.gcp.revision"] for c in running}
     assert revisions == {two}  # `one` lost its traffic and was stopped after the grace period
+    clients[0].delete_service(name=svc.name).result(timeout=60)
+
+
+def push_arm64_image(registry) -> str:
+    """An image whose config says linux/arm64, made by hand (no emulation of another CPU here):
+    one layer with one file, config and OCI manifest pushed with the registry's HTTP API.
+    Returns its reference by digest."""
+    import gzip
+    import hashlib
+    import io
+    import json
+    import tarfile
+
+    def sha(data: bytes) -> str:
+        return "sha256:" + hashlib.sha256(data).hexdigest()
+
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as tar:
+        info = tarfile.TarInfo("serve.txt")
+        body = b"an arm64 image\n"
+        info.size = len(body)
+        tar.addfile(info, io.BytesIO(body))
+    layer = gzip.compress(raw.getvalue(), mtime=0)
+    config = json.dumps({"architecture": "arm64", "os": "linux", "config": {"Cmd": ["/serve"]},
+                         "rootfs": {"type": "layers", "diff_ids": [sha(raw.getvalue())]}}).encode()
+    repo = f"modelport-test/arm64-{next(_counter)}"
+    with httpx.Client(base_url=registry.url, timeout=30) as http:
+        for blob in (layer, config):
+            start = http.post(f"/v2/{repo}/blobs/uploads/")
+            assert start.status_code == 202, start.text
+            location = start.headers["Location"]  # carries the upload's state in its query
+            done = http.put(f"{location}{'&' if '?' in location else '?'}digest={sha(blob)}", content=blob,
+                            headers={"Content-Type": "application/octet-stream"})
+            assert done.status_code == 201, done.text
+        manifest = json.dumps({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha(config),
+                       "size": len(config)},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": sha(layer),
+                        "size": len(layer)}]}).encode()
+        put = http.put(f"/v2/{repo}/manifests/{sha(manifest)}", content=manifest,
+                       headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+        assert put.status_code == 201, put.text
+    return f"{registry.host}/{repo}@{sha(manifest)}"
+
+
+def test_image_built_for_arm64_does_not_start(clients, registry, echo_image):
+    """Cloud Run runs linux/amd64 executables only (container runtime contract): a revision of
+    an arm64 image fails and the one before keeps serving."""
+    service_id = sid("arch")
+    svc = create(clients, service_id, echo_service(echo_image, f"{service_id}-amd64", "amd64"))
+    svc.template = run_v2.RevisionTemplate(revision=f"{service_id}-arm64",
+                                           containers=[run_v2.Container(image=push_arm64_image(registry))])
+    with pytest.raises(gexc.FailedPrecondition) as err:
+        update(clients, svc)
+    assert "built for linux/arm64" in err.value.message and "linux/amd64" in err.value.message
+    failed = clients[1].get_revision(name=f"{svc.name}/revisions/{service_id}-arm64")
+    ready = next(c for c in failed.conditions if c.type_ == "Ready")
+    assert ready.state == run_v2.Condition.State.CONDITION_FAILED
+    assert ready.revision_reason == run_v2.Condition.RevisionReason.HEALTH_CHECK_CONTAINER_ERROR
+    assert versions_seen(clients[0].get_service(name=svc.name).uri, 3) == {"amd64": 3}
     clients[0].delete_service(name=svc.name).result(timeout=60)
 
 

@@ -73,12 +73,14 @@ class AwsRig(Rig):
 
 class GcpRig(Rig):
     cloud = "gcp"
+    #: CloudRunEmulator options (e.g. a longer operation_delay_s)
+    emulator_options: dict = {}
 
     def _start(self) -> None:
         from moto_fixtures.gcp import CloudRunEmulator
 
         registry = self._registry()
-        emulator = CloudRunEmulator(docker_host=self.docker_host, grace_s=1.0)
+        emulator = CloudRunEmulator(docker_host=self.docker_host, grace_s=1.0, **self.emulator_options)
         upstream = emulator.start()
         self.stack.callback(emulator.stop)
         url = self._proxy(upstream)

@@ -30,6 +30,15 @@ def session(tmp_path):
 def test_deploy_status_noop_destroy(tmp_path, session, cloud, registry):
     name = unique()
     project = write_project(tmp_path / "v1", "1", name, {"gcp": gcp_target(cloud, registry)})
+    # plan says what each scaling key becomes on Cloud Run
+    planned = mp.plan(project, "gcp", session=session)
+    shown = planned.render()
+    assert "scaling.min_instances: 1 -> template.scaling.min_instance_count = 1 (1 instance(s) kept warm" in shown
+    assert "scaling.max_instances: 2 -> template.scaling.max_instance_count = 2" in shown
+    assert "scaling.concurrency: 80 -> template.max_instance_request_concurrency = 80" in shown
+    assert "billing: request-based" in shown
+    [create] = [st for st in planned.to_dict()["steps"] if st["op"] == "create_revision"]
+    assert create["resources"]["template"]["scaling"] == {"min_instance_count": 1, "max_instance_count": 2}
     result = mp.deploy(project, "gcp", session=session)
     service = read_service(cloud, name)
     assert result.status == "succeeded" and result.revision == "r1"
@@ -152,12 +161,12 @@ def test_impossible_size_is_refused_before_any_cloud_call(tmp_path, session, clo
 def test_fractional_cpu_needs_concurrency_one(tmp_path, session, cloud, registry):
     name = unique()
     target = {"gcp": gcp_target(cloud, registry)}
-    with pytest.raises(SpecError, match="scaling.concurrency"):
-        mp.plan(write_project(tmp_path / "a", "1", name, target, cpu=0.5), "gcp", session=session)
-    result = mp.deploy(write_project(tmp_path / "b", "1", name, target, cpu=0.5, concurrency=1), "gcp",
-                       session=session)
+    with pytest.raises(SpecErrors, match="scaling.concurrency"):  # at validate, before the build
+        mp.plan(write_project(tmp_path / "a", "1", name, target, cpu=0.5, memory="512Mi"), "gcp", session=session)
+    result = mp.deploy(write_project(tmp_path / "b", "1", name, target, cpu=0.5, memory="512Mi", concurrency=1),
+                       "gcp", session=session)
     box = read_service(cloud, name).template.containers[0]
-    assert dict(box.resources.limits) == {"cpu": "500m", "memory": "1024Mi"} and box.resources.cpu_idle
+    assert dict(box.resources.limits) == {"cpu": "500m", "memory": "512Mi"} and box.resources.cpu_idle
     assert served_version(result.endpoint) == "1"
     mp.destroy(name, "gcp", session=session)
 

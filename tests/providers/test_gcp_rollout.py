@@ -107,6 +107,10 @@ def test_failed_gate_rolls_back_then_rollback(tmp_path, session, cloud, registry
     assert seen == [{f"{name}-r3": 100}], "the failing gate ran with all traffic on r3"
     assert serving_split(cloud, name) == {f"{name}-r2": 100}, "traffic is back on r2"
     assert revision_ids(cloud, name) == [f"{name}-r1", f"{name}-r2"], "r3 was removed"
+    # Cloud Run deletes only retired revisions: the undo re-applied r2's template by name first
+    after = read_service(cloud, name)
+    assert after.latest_created_revision.endswith(f"/{name}-r2") and after.template.revision == f"{name}-r2"
+    assert [t.tag for t in after.traffic if t.tag] == ["r1", "r2"], "r3's tag is gone with it"
     assert served_version(uri) == "2"
 
     back = mp.rollback(name, "gcp", session=session)
@@ -138,5 +142,6 @@ def test_revision_that_cannot_start_is_a_failed_gate(tmp_path, session, cloud, r
         mp.swap(write_project(tmp_path / "bad2", "2", name, target, env=broken), "gcp", "canary", session=session)
     assert serving_split(cloud, name) == {f"{name}-{good.revision}": 100}
     assert revision_ids(cloud, name) == [f"{name}-{good.revision}"]
+    assert read_service(cloud, name).latest_created_revision.endswith(f"/{name}-{good.revision}")
     assert served_version(good.endpoint) == "1"
     mp.destroy(name, "gcp", session=session)

@@ -65,3 +65,66 @@ def test_bad_settings_are_refused(settings, field):
     with pytest.raises(ValidationError) as err:
         GcpSettings(**settings)
     assert field in str(err.value)
+
+
+def _project(tmp_path, gcp: dict | None = None, **sections) -> "Path":
+    """The iris example with a local and a gcp target; ``sections`` replace whole tables."""
+    import shutil
+    from pathlib import Path
+
+    examples = Path(__file__).resolve().parents[2] / "examples" / "iris"
+    shutil.copy(examples / "model.joblib", tmp_path / "model.joblib")
+    tables = {"model": 'name = "iris"\nversion = "1.0.0"\npath = "model.joblib"\nframework = "sklearn"',
+              "targets.dev": 'provider = "local"',
+              "targets.gcp": "\n".join(f"{k} = {v!r}".replace("'", '"').replace("True", "true")
+                                       for k, v in {"provider": "gcp", "project": "my-project",
+                                                    "region": "europe-west1", **(gcp or {})}.items()),
+              **sections}
+    (tmp_path / "modelport.toml").write_text("".join(f"[{t}]\n{body}\n" for t, body in tables.items()))
+    return tmp_path
+
+
+def _refused(tmp_path, **kwargs) -> list:
+    import modelport.api as mp
+    from modelport.engine.session import Session
+    from modelport.errors import SpecErrors
+    from modelport.state import StateStore
+
+    with pytest.raises(SpecErrors) as err:
+        mp.validate(_project(tmp_path, **kwargs), Session(state=StateStore(tmp_path / "s.db")))
+    return err.value.errors
+
+
+def test_an_arm64_image_is_refused_at_validate_naming_build_platform(tmp_path):
+    """Cloud Run runs linux/amd64 images only; the local target next to it could run arm64."""
+    from click.testing import CliRunner
+
+    from modelport.cli import main
+
+    [error] = _refused(tmp_path, build='platform = "linux/arm64"')
+    assert error.field == "build.platform" and "linux/amd64" in error.reason and "'gcp'" in error.reason
+    run = CliRunner().invoke(main, ["--state", str(tmp_path / "s.db"), "validate", str(tmp_path)])
+    assert run.exit_code == 2, run.output
+    assert "build.platform" in run.output and "Traceback" not in run.output
+
+
+def test_what_cloud_run_cannot_do_with_scaling_is_refused_at_validate(tmp_path):
+    [error] = _refused(tmp_path, resources='cpu = 0.5\nmemory = "512Mi"', scaling="concurrency = 80")
+    assert error.field == "scaling.concurrency" and "concurrency 1" in error.reason
+    [error] = _refused(tmp_path, gcp={"cpu_always_allocated": True}, resources='cpu = 0.5\nmemory = "512Mi"',
+                       scaling="concurrency = 1")
+    assert error.field == "targets.gcp.cpu_always_allocated" and "request-based" in error.reason
+
+
+def test_plan_says_what_each_scaling_key_becomes():
+    from dataclasses import replace
+
+    from tests.providers.test_gcp_translate import REV
+
+    shown = GcpProvider().translate(replace(REV, min_instances=0), _target())
+    assert shown["scaling.min_instances"].startswith("0 -> template.scaling.min_instance_count = 0 (scales to zero")
+    assert shown["scaling.max_instances"].startswith("4 -> template.scaling.max_instance_count = 4")
+    assert shown["scaling.concurrency"].startswith("40 -> template.max_instance_request_concurrency = 40")
+    assert shown["billing"].startswith("request-based")
+    gpu = GcpProvider().translate(replace(REV, size=replace(REV.size, cpu=4, memory_mib=16384, gpu=1)), _target())
+    assert gpu["billing"] == "instance-based (CPU always allocated): a GPU needs it"

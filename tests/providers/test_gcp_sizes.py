@@ -25,9 +25,36 @@ def test_the_shipped_table_is_the_reference_gcp_block():
 
 
 @pytest.mark.parametrize("cpu,memory", [(1, 512), (1, 4096), (2, 8192), (4, 2048), (4, 16384), (6, 24576),
-                                        (8, 32768), (0.5, 1024), (0.08, 512), (0.25, 256), (0.999, 1024)])
+                                        (8, 32768), (0.583, 1024), (0.333, 512), (0.083, 128), (0.25, 256),
+                                        (0.5, 512), (0.999, 1024)])
 def test_valid_sizes_pass(cpu, memory):
     check_size(Size(cpu, memory))
+
+
+@pytest.mark.parametrize("size,words", [
+    # the CPU page allows these; the memory page asks more cpu: the stricter rule wins
+    (Size(0.5, 1024), "1024 MiB needs at least 0.583 vCPU"),
+    (Size(0.2, 512), "512 MiB needs at least 0.333 vCPU"),
+    (Size(0.1, 256), "256 MiB needs at least 0.167 vCPU"),
+    (Size(0.999, 1025), "1025 MiB needs at least 1 vCPU"),
+])
+def test_fractional_cpu_memory_follows_the_stricter_page(size, words):
+    err = _refused(size)
+    assert err.field == "resources.memory" and words in err.reason
+
+
+def test_less_than_the_smallest_memory_tier_is_refused_on_cpu():
+    err = _refused(Size(0.08, 128))
+    assert err.field == "resources.cpu"
+    assert "128 MiB (the least) needs at least 0.083 vCPU" in err.reason
+
+
+def test_the_table_says_why_the_fractional_rows_are_stricter():
+    text = LIMITS_FILE.read_text()
+    for source in ("https://cloud.google.com/run/docs/configuring/services/cpu",
+                   "https://cloud.google.com/functions/docs/configuring/memory"):
+        assert source in text
+    assert "stricter" in text
 
 
 def _refused(size: Size) -> SpecError:
@@ -53,7 +80,7 @@ def test_invalid_cpu_values_are_refused_listing_the_valid_ones(cpu):
 @pytest.mark.parametrize("size,field,words", [
     (Size(4, 1024), "resources.memory", "4 vCPU needs at least 2048 MiB"),
     (Size(8, 40000), "resources.memory", "maximum of 32768 MiB"),
-    (Size(0.08, 1024), "resources.memory", "needs at least 0.5 vCPU"),
+    (Size(0.2, 1024), "resources.memory", "needs at least 0.583 vCPU"),
     (Size(4, 16384, gpu=2), "resources.gpu", "at most 1 GPU"),
     (Size(2, 8192, gpu=1), "resources.gpu", "at least 4 vCPU and 16384 MiB"),
     (Size(4, 16384, gpu=1, gpu_type="nvidia-t4"), "resources.gpu_type", "nvidia-l4"),

@@ -96,8 +96,8 @@ def test_fractional_cpu_needs_concurrency_one_and_request_billing():
     with pytest.raises(SpecError) as err:
         tr.template(replace(REV, size=Size(0.5, 1024)), SETTINGS)
     assert err.value.field == "scaling.concurrency"
-    small = tr.template(replace(REV, size=Size(0.5, 1024), concurrency=1), SETTINGS)
-    assert small["containers"][0]["resources"]["limits"] == {"cpu": "500m", "memory": "1024Mi"}
+    small = tr.template(replace(REV, size=Size(0.5, 512), concurrency=1), SETTINGS)
+    assert small["containers"][0]["resources"]["limits"] == {"cpu": "500m", "memory": "512Mi"}
     assert small["containers"][0]["resources"]["cpu_idle"] is True
     assert small["execution_environment"] == "EXECUTION_ENVIRONMENT_GEN1"
 
@@ -188,3 +188,51 @@ def test_revision_health_uses_the_tag_url_or_the_tag_host():
     failed = reading.revision_health(_revision("r1", "CONDITION_FAILED"), SERVICE, "r1")
     assert (failed.ready, failed.failed, failed.message) == (False, True, "mr1")
     assert reading.revision_health(None, SERVICE, "r9").failed
+
+
+def test_traffic_tag_and_service_name_fit_cloud_runs_46_characters():
+    """Cloud Run refuses a tag that with the service name passes 46 characters (one DNS label of
+    the tag URL); plan refuses it naming the deployment name, before any cloud call."""
+    from modelport.provider import Target
+    from modelport_providers.gcp.provider import GcpProvider
+
+    name = "a" * 40
+    assert tr.traffic(name, {"r12345": 100})[0]["tag"] == "r12345"  # 46: the most Cloud Run takes
+    with pytest.raises(SpecError) as err:
+        tr.traffic(name, {"r1": 100}, tagged=["r123456"])
+    assert err.value.field == "name" and "46" in err.value.reason and "at most 39" in err.value.hint
+    target = Target("prod", "gcp", SETTINGS)
+    assert GcpProvider().translate(replace(REV, deployment=name, revision="r12345"), target)["service"]
+    with pytest.raises(SpecError) as err:
+        GcpProvider().translate(replace(REV, deployment=name, revision="r123456"), target)
+    assert err.value.field == "name"
+
+
+def test_the_template_read_back_from_a_revision_is_the_one_that_made_it():
+    """What the undo of a new revision sends: the serving revision's own template, by name (a
+    different configuration under that name would be refused with a 409)."""
+    from google.cloud import run_v2
+
+    made = tr.template(REV, SETTINGS, reveal=True)
+    name = f"projects/my-project/locations/europe-west1/services/iris/revisions/{made['revision']}"
+    fields = {k: v for k, v in made.items() if k != "revision"}
+    served = run_v2.Revision({**fields, "name": name, "uid": "u", "generation": 3, "reconciling": False,
+                              "labels": {**made["labels"], "run.googleapis.com/startupProbeType": "Custom"},
+                              "conditions": [{"type_": "Ready", "state": "CONDITION_SUCCEEDED"}]})
+    data = type(served).to_dict(served, use_integers_for_enums=False, preserving_proto_field_name=True)
+    back = reading.template_of(data)
+    assert back["revision"] == "iris-r3" and "run.googleapis.com/startupProbeType" not in back["labels"]
+    assert run_v2.RevisionTemplate(back) == run_v2.RevisionTemplate(made)
+
+
+def test_the_successor_of_a_leaving_revision_is_the_one_serving():
+    def rev(short, ready=True, created="2026-01-01"):
+        return {"name": f"s/revisions/{short}", "create_time": created,
+                "conditions": [{"type_": "Ready", "state": reading.READY if ready else reading.FAILED}]}
+
+    revisions = [rev("iris-r1", created="1"), rev("iris-r2", created="2"), rev("iris-r3", ready=False, created="3")]
+    service = {"traffic_statuses": [{"revision": "iris-r1", "percent": 100}]}
+    assert reading.successor(service, revisions, "s/revisions/iris-r3")["name"] == "s/revisions/iris-r1"
+    assert reading.successor({}, revisions, "s/revisions/iris-r1")["name"] == "s/revisions/iris-r2", \
+        "no traffic: the newest ready one"
+    assert reading.successor({}, revisions[:1], "s/revisions/iris-r1") is None
