@@ -4,7 +4,9 @@ Request: the header ``Inference-Header-Content-Length: N`` says the first N byte
 are the JSON inference request; the bytes after it are the raw data of every input whose
 ``parameters`` hold ``binary_data_size``, concatenated in the order of ``inputs``. Raw data is
 little-endian, row-major, without padding; BOOL is one byte (0 or 1); BYTES is, per element, a
-4-byte little-endian unsigned length followed by that many bytes.
+4-byte little-endian unsigned length followed by that many bytes. A BYTES element that is valid
+UTF-8 reaches the model as ``str``, exactly as the same element sent as JSON does; any other
+element (an image, say) as ``bytes``.
 
 Response: an output is sent as raw data when its request entry has ``parameters.binary_data``
 true, or (without that) when the request's ``parameters.binary_data_output`` is true. Such an
@@ -123,7 +125,7 @@ def _bytes_elements(name: str, shape: tuple[int, ...], count: int, raw: memoryvi
     if count * _LENGTH_PREFIX > size:  # refused before looping over a count the data cannot hold
         raise BadRequest(f"input {name!r}: shape {list(shape)} needs {count} BYTES elements, at least "
                          f"{count * _LENGTH_PREFIX} bytes; binary_data_size is {size}")
-    elements: list[bytes] = []
+    elements: list[str | bytes] = []
     while offset < size:
         if len(elements) == count:
             raise BadRequest(f"input {name!r}: BYTES data holds more than the {count} elements of shape {list(shape)}")
@@ -134,13 +136,23 @@ def _bytes_elements(name: str, shape: tuple[int, ...], count: int, raw: memoryvi
         if offset + length > size:
             raise BadRequest(f"input {name!r}: BYTES element {len(elements)} declares {length} bytes, "
                              f"only {size - offset} are left")
-        elements.append(bytes(raw[offset:offset + length]))
+        elements.append(_text_or_bytes(raw[offset:offset + length]))
         offset += length
     if len(elements) != count:
         raise BadRequest(f"input {name!r}: shape {list(shape)} needs {count} BYTES elements, data has {len(elements)}")
     array = np.empty(count, dtype=object)
     array[:] = elements
     return array.reshape(shape)
+
+
+def _text_or_bytes(element: memoryview) -> str | bytes:
+    # what JSON can carry arrives as the str it would be from JSON, so a model sees the same input
+    # whichever form the client chose; only what JSON cannot carry (not UTF-8) stays bytes
+    data = bytes(element)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data
 
 
 def encode_binary(array: np.ndarray, datatype: str) -> bytes:
