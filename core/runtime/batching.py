@@ -12,10 +12,11 @@ turn, and goes as soon as a few turns pass with no new request queued and none o
 started waiting. So a lone request waits a few loop turns (microseconds), not the delay, and
 under load the requests that arrive while a batch runs form the next one.
 
-Exactly as if run alone: a merged call whose outputs do not split into the requests' rows (an
-output without the batch dimension), or that fails in any way (one request's bad values, a model
-error), is not answered from: each of its requests is then run alone, so each gets the answer or
-the error it would have got alone. Merging is only right for models whose output rows depend only
+Exactly as if run alone: a merged call that fails in any way (one request's bad values, a model
+error) is not answered from: the batch is halved and each half tried again, down to single
+requests, so every bad request gets exactly the error it gets alone and the good ones are still
+merged. A merged call whose outputs do not split into the requests' rows (an output without the
+batch dimension) means the model is not row-wise: each request is then run alone. Merging is only right for models whose output rows depend only
 on their input rows, which is what a batch dimension means (Triton and KServe make the same
 assumption); leave batching off for a model that looks across rows.
 """
@@ -166,27 +167,36 @@ def _settle(batch: list[Waiting], results: list[Any]) -> None:
 
 
 def run_batch(host: "ModelHost", batch: list[Waiting]) -> list[Response | Exception]:
-    """Each request's response or error: from one merged model call, or from running each alone."""
-    if len(batch) > 1:
-        merged = _merged(host, batch)
-        if merged is not None:
-            return merged
-    return [_alone(host, waiting) for waiting in batch]
+    """Each request's response or error: from merged model calls, or from running it alone."""
+    if len(batch) == 1:
+        return [_alone(host, batch[0])]
+    merged = _merged(host, batch)
+    if merged is _NOT_ROW_WISE:
+        return [_alone(host, waiting) for waiting in batch]
+    if merged is _FAILED:
+        # some request in it is bad (or the model failed): halve until the bad ones run alone,
+        # so the good ones are still merged and each bad one gets exactly its own error
+        middle = len(batch) // 2
+        return run_batch(host, batch[:middle]) + run_batch(host, batch[middle:])
+    return merged
 
 
-def _merged(host: "ModelHost", batch: list[Waiting]) -> list[Response | Exception] | None:
+_FAILED, _NOT_ROW_WISE = object(), object()
+
+
+def _merged(host: "ModelHost", batch: list[Waiting]) -> Any:
+    """The batch's results from one model call, or why there are none (_FAILED, _NOT_ROW_WISE)."""
     first = batch[0].prediction
     inputs = {name: np.concatenate([w.prediction.inputs[name] for w in batch]) for name in first.inputs}
     try:
         outputs = host.infer(inputs, first.requested)
     except Exception as exc:
-        # one request's bad values (or a model error) must not decide the others' answers
-        log.debug("merged call of %d requests failed (%s); running each alone", len(batch), exc)
-        return None
+        log.debug("merged call of %d requests failed (%s)", len(batch), exc)
+        return _FAILED
     parts = _split(outputs, [w.rows for w in batch])
     if parts is None:
         log.debug("outputs of a merged call have no batch dimension; running each alone")
-        return None
+        return _NOT_ROW_WISE
     host.metrics.batch.observe(len(batch))
     results: list[Response | Exception] = []
     for waiting, part in zip(batch, parts):
