@@ -7,6 +7,7 @@ the same treatment (bounded body, JSON error body, never a 500 for bad input) an
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import re
@@ -111,6 +112,9 @@ class RuntimeApp:
         self.config = config
         self.host = host or ModelHost(config)
         self.on_load_failure: Callable[[str], None] | None = None
+        # several workers share one listening socket: a worker that accepts connections only once
+        # its model is loaded never answers 503 while another worker is ready (see app_from_environment)
+        self.load_before_serving = False
         self.access_log = AccessLog(config.model_name, config.model_version) if config.access_log else None
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
@@ -124,6 +128,8 @@ class RuntimeApp:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 self.host.start_loading(self.on_load_failure)
+                if self.load_before_serving:
+                    await asyncio.get_running_loop().run_in_executor(None, self.host.wait_loaded)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 self.host.close()
@@ -205,6 +211,7 @@ def app_from_environment() -> RuntimeApp:
     """Factory for uvicorn's multi-worker mode: each worker builds its app from the environment."""
     app = RuntimeApp(RuntimeConfig.from_env())
     app.on_load_failure = _exit_worker
+    app.load_before_serving = True
     return app
 
 
