@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 # Loop turns without a new request before a batch goes: a request whose bytes arrived is parsed
 # and queued within two turns (the turn that reads the socket schedules the request's task).
 QUIET_TURNS = 3
+SLOW_BODY_POLL = 0.0005  # seconds
 
 
 @dataclass
@@ -126,8 +127,11 @@ class Batcher:
             if sum(w.rows for w in self._queue) >= self.max_rows:
                 return
             await asyncio.sleep(0)
-            if len(self._queue) > seen or self._arriving:
+            if len(self._queue) > seen:
                 seen, quiet = len(self._queue), 0
+            elif self._arriving:
+                # a request is waiting for the rest of its body: poll gently, not in a busy loop
+                await asyncio.sleep(min(SLOW_BODY_POLL, max(0.0, deadline - loop.time())))
             else:
                 quiet += 1
 
