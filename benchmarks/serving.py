@@ -223,12 +223,12 @@ def start_servers(engine, args: argparse.Namespace, tmp: Path, containers: list,
     containers.append(reference)
     servers.insert(0, (BARE, reference_url, "/infer", reference))
     for _, url, path, container in servers:
-        _wait_post(url + path, body, lambda c=container: _container_gone(c))
+        _wait_post(url + path, body, lambda c=container: _container_gone(c), args.start_timeout)
     found = [(name, url, path, _pid(container)) for name, url, path, container in servers]
     if args.host_runtime:
         host_process, host_url = start_host_runtime(tmp)
         processes.append(host_process)
-        _wait_post(f"{host_url}/v2/models/iris/infer", body, lambda: host_process.poll() is not None)
+        _wait_post(f"{host_url}/v2/models/iris/infer", body, lambda: host_process.poll() is not None, args.start_timeout)
         found.append(("runtime, batching off (host process)", host_url, "/v2/models/iris/infer", host_process.pid))
     return found
 
@@ -342,6 +342,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="extra environment for both runtime containers (e.g. MODELPORT_PREDICT_THREADS=0)")
     parser.add_argument("--host-runtime", action="store_true",
                         help="also measure this checkout's runtime as a host process (same Python as the reference)")
+    parser.add_argument("--start-timeout", type=float, default=600,
+                        help="seconds each server may take to answer its first request (a busy host is slow)")
     parser.add_argument("--output", choices=("table", "json"), default="table")
     args = parser.parse_args(argv)
     try:
