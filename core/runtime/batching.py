@@ -5,6 +5,8 @@ dimension, summed over the merged requests) one model call receives. Requests ar
 event loop and queued; one worker takes the oldest and the queued requests that fit with it (the
 same input names, dtypes and shapes after the first dimension, the same requested outputs),
 stacks their inputs, calls the model once and hands each request its own rows of every output.
+One merged call runs at a time (on the event loop or a prediction thread, as MODELPORT_INLINE_BELOW_MS
+decides for any call), so with batching on the model is never called concurrently.
 
 Adaptive: the worker waits for companions only while they keep coming. It lets the event loop
 turn, and goes as soon as a few turns pass with no new request queued and none on its way in
