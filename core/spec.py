@@ -58,6 +58,8 @@ class ServingSection(_Strict):
     sample_input: str | None = Field(None, min_length=1, description="An OIP v2 infer request body (JSON file) sent as the smoke request of every health gate.")
     expected_output_shape: list[Annotated[int, Field(ge=-1)]] | None = None
     workers: Annotated[int, Field(ge=1, le=64)] = 1
+    max_batch_size: Annotated[int, Field(ge=0, le=65536, description="Adaptive batching: the most rows one merged model call receives (0: off).")] = 0
+    max_batch_delay_ms: Annotated[int, Field(ge=0, le=1000, description="Adaptive batching: the longest a request waits for others to join its model call.")] = 5
 
 
 class BuildSection(_Strict):

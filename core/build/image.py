@@ -86,6 +86,9 @@ def image_env(loaded: LoadedSpec) -> dict[str, str]:
     }
     if model.predict:
         env["MODELPORT_PREDICT_FILE"] = f"{dockerfile.APP}/model/{Path(model.predict).name}"
+    if loaded.spec.serving.max_batch_size:  # batching is off unless the spec turns it on
+        env["MODELPORT_MAX_BATCH_SIZE"] = str(loaded.spec.serving.max_batch_size)
+        env["MODELPORT_MAX_BATCH_DELAY_MS"] = str(loaded.spec.serving.max_batch_delay_ms)
     return env
 
 

@@ -2,8 +2,14 @@
 
 One process answers three protocols on one port, so the same image satisfies every cloud:
 
-* Open Inference Protocol v2 REST (``/v2/...``), KServe v1 (``/v1/models/{m}:predict``)
+* Open Inference Protocol v2 REST (``/v2/...``), JSON and the Binary Tensor Data extension
+  (:mod:`.binary`), KServe v1 (``/v1/models/{m}:predict``)
 * the SageMaker contract (``GET /ping``, ``POST /invocations``, started with the argument ``serve``)
+
+and on the same port ``GET /metrics`` (Prometheus, :mod:`.metrics`), one JSON access-log line
+per request on standard output (:mod:`.accesslog`), and optional adaptive batching of
+concurrent predictions (:mod:`.batching`). A prediction route prepares a :class:`.Prediction`
+(decoded inputs), the host calls the model, the prediction builds its own reply.
 
 Inside an image these files are the package ``modelport_runtime`` (started as
 ``python3 -m modelport_runtime serve``); on the host they are ``modelport.runtime``. So every

@@ -13,9 +13,12 @@ Serves the model named by the environment on $PORT (default 8080):
   MODELPORT_MODEL_NAME, MODELPORT_MODEL_VERSION, MODELPORT_MODEL_PATH,
   MODELPORT_FRAMEWORK (sklearn|onnx|custom), MODELPORT_PREDICT_FILE (custom),
   MODELPORT_HOST, MODELPORT_MAX_BODY_BYTES, MODELPORT_WORKERS, MODELPORT_PREDICT_THREADS,
-  MODELPORT_INLINE_BELOW_MS, MODELPORT_GRACEFUL_TIMEOUT, MODELPORT_ACCESS_LOG
-Protocols: Open Inference Protocol v2 (/v2/...), KServe v1 (/v1/models/NAME:predict),
-SageMaker (/ping, /invocations)."""
+  MODELPORT_INLINE_BELOW_MS, MODELPORT_GRACEFUL_TIMEOUT, MODELPORT_ACCESS_LOG (default true),
+  MODELPORT_MAX_BATCH_SIZE (rows per merged model call; 0, the default, is off),
+  MODELPORT_MAX_BATCH_DELAY_MS (default 5)
+Protocols: Open Inference Protocol v2 (/v2/..., JSON and binary tensors), KServe v1
+(/v1/models/NAME:predict), SageMaker (/ping, /invocations); Prometheus metrics at /metrics;
+one JSON access-log line per request on standard output."""
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,7 +30,9 @@ class RuntimeConfig:
     predict_threads: int = 2
     inline_below_ms: int = 10
     graceful_timeout: int = 30
-    access_log: bool = False
+    access_log: bool = True
+    max_batch_size: int = 0  # 0: batching off
+    max_batch_delay_ms: int = 5
 
     def __post_init__(self) -> None:
         # accept str paths from callers; frozen, so set through object
@@ -65,7 +67,9 @@ class RuntimeConfig:
             predict_threads=_integer(env, "MODELPORT_PREDICT_THREADS", min(4, os.cpu_count() or 1), 0, 64),
             inline_below_ms=_integer(env, "MODELPORT_INLINE_BELOW_MS", 10, 0, 60_000),
             graceful_timeout=_integer(env, "MODELPORT_GRACEFUL_TIMEOUT", 30, 0, 3600),
-            access_log=(env.get("MODELPORT_ACCESS_LOG") or "").lower() in ("1", "true", "yes"),
+            access_log=_boolean(env, "MODELPORT_ACCESS_LOG", True),
+            max_batch_size=_integer(env, "MODELPORT_MAX_BATCH_SIZE", 0, 0, 65536),
+            max_batch_delay_ms=_integer(env, "MODELPORT_MAX_BATCH_DELAY_MS", 5, 0, 1000),
         )
 
 
@@ -74,6 +78,17 @@ def _required(env: Mapping[str, str], name: str) -> str:
     if not value:
         raise RuntimeConfigError(f"environment variable {name} is not set")
     return value
+
+
+def _boolean(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise RuntimeConfigError(f"{name}={raw!r} is not a boolean; use true or false")
 
 
 def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:

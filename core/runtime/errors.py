@@ -1,5 +1,7 @@
 """Typed errors of the serving runtime. Each request error carries the HTTP status it maps to."""
 
+import logging
+
 
 class RuntimeConfigError(Exception):
     """The runtime's environment is wrong (missing model path, unknown framework, bad number)."""
@@ -75,6 +77,14 @@ class ModelFailed(RequestError):
     """The model raised an unexpected exception while predicting (500); the server stays up."""
 
     status = 500
+
+
+def model_failure(exc: Exception) -> ModelFailed:
+    """The 500 answered when the model raised ``exc``: its type and message, the traceback logged."""
+    logging.getLogger(__name__).error("prediction failed", exc_info=exc)
+    failure = ModelFailed(f"the model failed: {type(exc).__name__}: {exc}")
+    failure.__cause__ = exc
+    return failure
 
 
 class InternalError(RequestError):

@@ -32,15 +32,6 @@ class ServedModel:
         """
         raise NotImplementedError
 
-    def predict_instances(self, instances: list) -> list:
-        """KServe v1 / SageMaker: a list of instances in, the primary output as a list out."""
-        inputs = instances_to_inputs(instances, self.inputs)
-        declared = {spec.name for spec in self.outputs}
-        # compute only the primary output when the model declares it (skips predict_proba)
-        outputs = self.infer(inputs, (self.primary_output,) if self.primary_output in declared else None)
-        name = self.primary_output if self.primary_output in outputs else next(iter(outputs))
-        return np.asarray(outputs[name]).tolist()
-
 
 def instances_to_inputs(instances: list, specs: tuple[TensorSpec, ...]) -> dict[str, np.ndarray]:
     """Turn v1 ``instances`` (rows, or objects of named columns) into named input arrays."""

@@ -9,9 +9,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
+from .batching import Batcher
 from .config import RuntimeConfig
-from .errors import ModelFailed, ModelNotReady, NotFound, RequestError
+from .errors import ModelNotReady, NotFound, RequestError, model_failure
 from .frameworks import ServedModel, load_model
+from .httpio import Request, Response
+from .metrics import Metrics
+from .prediction import Prediction
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +42,9 @@ class ModelHost:
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="predict") if threads else None
         self._typical_seconds = float("inf")  # unknown until measured: start on the threads
         self._inline_below = config.inline_below_ms / 1000
+        self.metrics = Metrics(config.model_name, config.model_version)
+        self.batcher = (Batcher(self, config.max_batch_size, config.max_batch_delay_ms / 1000)
+                        if config.max_batch_size else None)
 
     @property
     def ready(self) -> bool:
@@ -103,6 +110,25 @@ class ModelHost:
             raise result
         return result
 
+    def infer(self, inputs: dict[str, Any], requested: tuple[str, ...] | None) -> dict[str, Any]:
+        """The model call itself, timed into the metrics (on whichever thread runs it)."""
+        model = self.require_model()
+        started = time.perf_counter()
+        try:
+            return model.infer(inputs, requested)
+        finally:
+            self.metrics.observe_inference(time.perf_counter() - started)
+
+    def run_prediction(self, prediction: Prediction) -> Response:
+        """Call the model for one prediction and build its response."""
+        return prediction.respond(self.infer(prediction.inputs, prediction.requested))
+
+    def prepare_and_run(self, prepare: Callable[["ModelHost", Request], Prediction], request: Request) -> Response:
+        """Without batching: decode the request, call the model, respond, all in one (thread) call."""
+        prediction = prepare(self, request)
+        request.batch_size = 1
+        return self.run_prediction(prediction)
+
     def _observe(self, seconds: float) -> None:
         if self._typical_seconds == float("inf"):
             self._typical_seconds = seconds
@@ -110,7 +136,9 @@ class ModelHost:
             self._typical_seconds += _SMOOTHING * (seconds - self._typical_seconds)
 
     def close(self) -> None:
-        """Stop the prediction threads (after the server drained its requests)."""
+        """Stop the batcher and the prediction threads (after the server drained its requests)."""
+        if self.batcher is not None:
+            self.batcher.stop()
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=False)
 
@@ -124,7 +152,5 @@ def _timed(function: Callable[..., Any], *args: Any) -> tuple[Any, float]:
         result = error
     except Exception as exc:
         # the model's own failure: answer 500 with the reason and keep serving
-        log.exception("prediction failed")
-        result = ModelFailed(f"the model failed: {type(exc).__name__}: {exc}")
-        result.__cause__ = exc
+        result = model_failure(exc)
     return result, time.perf_counter() - started

@@ -31,6 +31,8 @@ class Request:
     params: dict[str, str]
     headers: dict[str, str]
     body: bytes = b""
+    # requests served by the model call that served this one (set when the model is called)
+    batch_size: int | None = None
 
     @property
     def media_type(self) -> str:
@@ -46,6 +48,11 @@ class Response:
     body: bytes
     content_type: str = JSON_TYPE
     headers: dict[str, str] = field(default_factory=dict)
+
+
+def dumps(payload: Any) -> bytes:
+    """JSON bytes; numpy arrays inside ``payload`` are written natively by orjson."""
+    return orjson.dumps(payload, option=_DUMP_OPTIONS)
 
 
 def json_response(payload: Any, status: int = 200) -> Response:

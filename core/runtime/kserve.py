@@ -5,6 +5,7 @@ from __future__ import annotations
 from .errors import BadRequest
 from .host import ModelHost
 from .httpio import Request, Response, json_response, parse_json
+from .prediction import Prediction, instances_prediction
 
 
 def model_list(host: ModelHost, request: Request) -> Response:
@@ -24,10 +25,14 @@ def predict_checks(host: ModelHost, request: Request) -> None:
     host.require_model()
 
 
-def predict(host: ModelHost, request: Request) -> Response:
+def prepare_predict(host: ModelHost, request: Request) -> Prediction:
     """POST /v1/models/{name}:predict: ``{"instances": [...]}`` -> ``{"predictions": [...]}``."""
     body = parse_json(request)
     if not isinstance(body, dict) or not isinstance(body.get("instances", body.get("inputs")), list):
         raise BadRequest("the request must be a JSON object with an 'instances' list")
     instances = body["instances"] if "instances" in body else body["inputs"]
-    return json_response({"predictions": host.require_model().predict_instances(instances)})
+    return instances_prediction(host.require_model(), instances, _predictions)
+
+
+def _predictions(values: list) -> Response:
+    return json_response({"predictions": values})

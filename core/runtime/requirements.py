@@ -28,7 +28,7 @@ PIP_PLATFORMS = (
     "manylinux1_x86_64",
 )
 
-# The server: uvicorn with its C speedups, orjson, numpy for tensors.
+# The server: uvicorn with its C speedups, orjson, numpy for tensors, prometheus-client for /metrics.
 _SERVER = (
     "uvicorn==0.54.0",
     "click==8.5.1",
@@ -37,6 +37,7 @@ _SERVER = (
     "uvloop==0.23.0",
     "orjson==3.13.0",
     "numpy==2.4.6",
+    "prometheus-client==0.26.0",
 )
 
 _FRAMEWORKS = {

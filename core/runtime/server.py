@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import signal
 import sys
+import tempfile
 
 from .app import RuntimeApp
 from .config import RuntimeConfig
 from .frameworks import load_model
+from .metrics import MULTIPROC_ENV
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +35,7 @@ def uvicorn_options(config: RuntimeConfig) -> dict:
         "loop": _best("uvloop", "uvloop", "asyncio"),
         "http": _best("httptools", "httptools", "h11"),
         "lifespan": "on",
-        "access_log": config.access_log,
+        "access_log": False,  # the app writes its own JSON access log (see accesslog.py)
         "log_level": "info",
         "server_header": False,
         "proxy_headers": False,
@@ -77,8 +80,11 @@ def _serve_workers(config: RuntimeConfig) -> int:
     except Exception as exc:
         log.error("exiting: the model did not load (%s: %s)", type(exc).__name__, exc)
         return 1
-    uvicorn.run(f"{__package__}.app:app_from_environment", factory=True, workers=config.workers,
-                **uvicorn_options(config))
+    # each worker counts into files here and any worker's /metrics sums them all (metrics.py)
+    with tempfile.TemporaryDirectory(prefix="modelport-metrics-") as folder:
+        os.environ[MULTIPROC_ENV] = folder
+        uvicorn.run(f"{__package__}.app:app_from_environment", factory=True, workers=config.workers,
+                    **uvicorn_options(config))
     return 0
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .binary import BinarySection, binary_size, decode_binary, encode_binary
 from .errors import BadRequest
 
 MAX_DIMS = 32
@@ -56,8 +57,9 @@ def datatype_of(dtype: np.dtype) -> str:
     return name
 
 
-def decode_tensor(tensor: Any, index: int) -> tuple[str, np.ndarray]:
-    """Validate one request input tensor and return ``(name, array shaped as declared)``."""
+def decode_tensor(tensor: Any, index: int, binary: BinarySection | None = None) -> tuple[str, np.ndarray]:
+    """Validate one request input tensor and return ``(name, array shaped as declared)``; its data
+    is JSON ``data``, or the next bytes of ``binary`` when it declares ``binary_data_size``."""
     if not isinstance(tensor, dict):
         raise BadRequest(f"inputs[{index}] must be an object with name, datatype, shape and data")
     name = tensor.get("name")
@@ -67,6 +69,10 @@ def decode_tensor(tensor: Any, index: int) -> tuple[str, np.ndarray]:
     if not isinstance(datatype, str) or datatype not in NUMPY_TYPES:  # a list or object is unhashable
         raise BadRequest(f"input {name!r}: datatype {datatype!r} is not one of {', '.join(NUMPY_TYPES)}")
     shape = _shape(tensor.get("shape"), name)
+    size = binary_size(tensor, name)
+    if size is not None:
+        section = binary or BinarySection(None)
+        return name, decode_binary(name, datatype, shape, section.take(name, size), NUMPY_TYPES[datatype])
     if "data" not in tensor:
         raise BadRequest(f"input {name!r} has no data")
     data = tensor["data"]
@@ -77,10 +83,18 @@ def decode_tensor(tensor: Any, index: int) -> tuple[str, np.ndarray]:
     return name, array
 
 
-def encode_tensor(name: str, value: Any) -> dict:
-    """An OIP output tensor for a model result; numeric data stays numpy for orjson to write fast."""
+def encode_tensor(name: str, value: Any, binary: list[bytes] | None = None) -> dict:
+    """An OIP output tensor for a model result; numeric data stays numpy for orjson to write fast.
+
+    With ``binary`` (a list), the data is appended to it as raw bytes instead, and the tensor
+    carries ``parameters.binary_data_size`` (the Binary Tensor Data extension)."""
     array = np.asarray(value)
     datatype = datatype_of(array.dtype)
+    if binary is not None:
+        raw = encode_binary(array, datatype)
+        binary.append(raw)
+        return {"name": name, "datatype": datatype, "shape": list(array.shape),
+                "parameters": {"binary_data_size": len(raw)}}
     if datatype == "BYTES":
         data: Any = [_text(item) for item in array.ravel().tolist()]
     else:

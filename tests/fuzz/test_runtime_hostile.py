@@ -1,8 +1,9 @@
 """Hostile inference requests to the serving runtime, started as the image starts it (``python -m
 modelport_runtime serve`` on uvicorn) with the iris example: huge bodies, lying Content-Length,
 deep JSON, wrong types and shapes, non-JSON, a gzip bomb, long URLs and headers, unknown models,
-on every protocol route. Each gets a 4xx; afterwards the server answers a normal request and its
-memory has not run away.
+on every protocol route; and the binary form (Binary Tensor Data extension) with lying header
+lengths and tensor sizes, truncated data and huge declared sizes. Each gets a 4xx; afterwards the
+server answers a normal request and its memory has not run away.
 """
 
 from __future__ import annotations
@@ -320,6 +321,119 @@ def test_unknown_model_names_are_404(server, name, version):
     for path in (v2, *([f"/v1/models/{encoded}:predict"] if name != "iris" else [])):
         response = server.client.post(path, json=SAMPLE)
         assert response.status_code in (404, 405), (path, response.status_code, response.text)
+        assert isinstance(response.json()["error"], str)
+
+
+# -- the binary form (Binary Tensor Data extension): lying lengths, truncated data, huge sizes ----------------
+
+BINARY_HEADER = "Inference-Header-Content-Length"
+ROWS_RAW = b"\x00\x00\x80\x3f" * 8  # eight float32 1.0: the 32 bytes a [2, 4] FP32 tensor needs
+DATATYPES = ["BOOL", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64",
+             "FP16", "FP32", "FP64", "BYTES"]
+
+
+def binary_body(inputs: list, raw: bytes, outputs: list | None = None) -> tuple[bytes, int]:
+    head = json.dumps({"inputs": inputs, **({"outputs": outputs} if outputs is not None else {})}).encode()
+    return head + raw, len(head)
+
+
+def binary_tensor(size, shape=(2, 4), datatype="FP32", name="input") -> dict:
+    return {"name": name, "datatype": datatype, "shape": list(shape), "parameters": {"binary_data_size": size}}
+
+
+def post_binary(server: Server, route: str, body: bytes, header) -> httpx.Response:
+    return server.client.post(route, content=body, headers={BINARY_HEADER: str(header),
+                                                             "content-type": "application/octet-stream"})
+
+
+def test_the_binary_form_is_served(server):
+    """The baseline the hostile cases below break: a well-formed binary request predicts."""
+    body, length = binary_body([binary_tensor(32)], ROWS_RAW, outputs=[{"name": "predict", "parameters": {"binary_data": True}}])
+    response = post_binary(server, INFER, body, length)
+    assert response.status_code == 200 and response.headers[BINARY_HEADER.lower()]
+
+
+BINARY_LIES = [
+    ("header longer than the body", [binary_tensor(32)], ROWS_RAW, lambda n: n + 10**6),
+    ("header of 10**30", [binary_tensor(32)], ROWS_RAW, lambda n: 10**30),
+    ("negative header", [binary_tensor(32)], ROWS_RAW, lambda n: -n),
+    ("header cutting the JSON", [binary_tensor(32)], ROWS_RAW, lambda n: n - 5),
+    ("header reaching into the data", [binary_tensor(32)], ROWS_RAW, lambda n: n + 3),
+    ("size beyond the data", [binary_tensor(33)], ROWS_RAW, None),
+    ("size short of the data", [binary_tensor(31)], ROWS_RAW, None),
+    ("truncated data", [binary_tensor(32)], ROWS_RAW[:20], None),
+    ("size 2**63", [binary_tensor(2**63)], ROWS_RAW, None),
+    ("size 2**80", [binary_tensor(2**80)], ROWS_RAW, None),
+    ("shape of 2**62 values", [binary_tensor(32, shape=(2**31, 2**31))], ROWS_RAW, None),
+    ("BYTES element of 4 GiB", [binary_tensor(7, shape=(1,), datatype="BYTES")], b"\xff\xff\xff\xffabc", None),
+    ("BYTES shape of 2**60", [binary_tensor(8, shape=(2**60,), datatype="BYTES")], b"\x00" * 8, None),
+    ("BYTES length cut short", [binary_tensor(6, shape=(2,), datatype="BYTES")], b"\x01\x00\x00\x00a\x02", None),
+    ("two inputs, sizes adding past the data", [binary_tensor(32), binary_tensor(32, name="b")], ROWS_RAW, None),
+    ("size and data both", [dict(binary_tensor(32), data=[1] * 8)], ROWS_RAW, None),
+]
+
+
+@pytest.mark.parametrize("route", [INFER, INVOCATIONS])
+@pytest.mark.parametrize("name,inputs,raw,header", BINARY_LIES, ids=[c[0] for c in BINARY_LIES])
+def test_lying_binary_lengths_are_4xx(server, route, name, inputs, raw, header):
+    body, length = binary_body(inputs, raw)
+    response = post_binary(server, route, body, header(length) if header else length)
+    assert_4xx(response, 400)
+    server.assert_alive()
+
+
+def test_a_million_empty_bytes_elements_cost_a_bounded_time(server):
+    """The most elements a body within the limit can declare (4 bytes each): decoded, refused by
+    the model as non-numeric, and the server answers the next request."""
+    count = 1 << 20
+    body, length = binary_body([binary_tensor(4 * count, shape=(count,), datatype="BYTES")], b"\x00" * (4 * count))
+    assert_4xx(post_binary(server, INFER, body, length), 400)
+    server.assert_alive()
+
+
+@pytest.mark.parametrize("route", [INFER, INVOCATIONS])
+def test_binary_body_shorter_than_declared_then_gone(server, route):
+    body, length = binary_body([binary_tensor(32)], ROWS_RAW)
+    head = (b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+            b"%s: %d\r\nContent-Length: %d\r\n\r\n" % (route.encode(), BINARY_HEADER.encode(), length, len(body) + 10_000))
+    server.raw(head + body, close_early=True)
+    server.assert_alive()
+
+
+@st.composite
+def binary_request(draw):
+    """A request of the binary form with every part possibly lying: the header length, the
+    declared sizes, shapes and datatypes, the data itself, the output flags."""
+    count = draw(st.integers(1, 3))
+    inputs = []
+    for index in range(count):
+        tensor = {"name": draw(st.sampled_from(["input", f"in{index}", ""])),
+                  "datatype": draw(st.sampled_from([*DATATYPES, "BF16", "FP8"])),
+                  "shape": draw(st.one_of(st.just([2, 4]), st.lists(st.integers(0, 2**64), max_size=4))),
+                  "parameters": {"binary_data_size": draw(st.one_of(
+                      st.just(32), st.integers(-2, 64), st.integers(0, 2**70), st.none(), st.booleans(), st.text(max_size=3)))}}
+        if draw(st.booleans()):
+            tensor["parameters"] = draw(st.one_of(st.just(tensor["parameters"]), WRONG))
+        inputs.append(tensor)
+    raw = draw(st.one_of(st.just(ROWS_RAW), st.binary(max_size=200), st.just(ROWS_RAW * 2)))
+    outputs = draw(st.one_of(st.none(), st.lists(st.fixed_dictionaries(
+        {"name": st.sampled_from(["predict", "predict_proba", "x"]),
+         "parameters": st.one_of(WRONG, st.fixed_dictionaries({"binary_data": st.one_of(st.booleans(), WRONG)}))}),
+        max_size=2)))
+    body, length = binary_body(inputs, raw, outputs)
+    header = draw(st.one_of(st.just(length), st.integers(-5, len(body) + 5), st.integers(0, 2**70),
+                            st.from_regex(r"[0-9a-zA-Z+.-]{0,5}", fullmatch=True)))  # what HTTP lets a header hold
+    return body, header
+
+
+@FUZZ
+@given(request=binary_request(), route=st.sampled_from([INFER, INVOCATIONS]))
+def test_any_binary_request_is_answered_never_5xx(server, request, route):
+    body, header = request
+    response = post_binary(server, route, body, header)
+    event(f"{route} -> {response.status_code}")
+    assert response.status_code == 200 or 400 <= response.status_code < 500, (response.status_code, response.text)
+    if response.status_code != 200:
         assert isinstance(response.json()["error"], str)
 
 

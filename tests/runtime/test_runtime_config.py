@@ -2,6 +2,7 @@
 
 import ast
 import pickle
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -28,12 +29,19 @@ def test_every_variable_is_read():
     env = {**BASE, "MODELPORT_MODEL_VERSION": "2.1", "PORT": "9000", "MODELPORT_HOST": "127.0.0.7",
            "MODELPORT_MAX_BODY_BYTES": "1024", "MODELPORT_WORKERS": "3", "MODELPORT_PREDICT_THREADS": "0",
            "MODELPORT_GRACEFUL_TIMEOUT": "9", "MODELPORT_INLINE_BELOW_MS": "3", "MODELPORT_ACCESS_LOG": "true", "MODELPORT_FRAMEWORK": "CUSTOM",
-           "MODELPORT_PREDICT_FILE": "/m/predict.py"}
+           "MODELPORT_PREDICT_FILE": "/m/predict.py", "MODELPORT_MAX_BATCH_SIZE": "64", "MODELPORT_MAX_BATCH_DELAY_MS": "7"}
     config = RuntimeConfig.from_env(env)
     assert (config.model_version, config.port, config.host, config.max_body_bytes) == ("2.1", 9000, "127.0.0.7", 1024)
     assert (config.workers, config.predict_threads, config.graceful_timeout, config.access_log) == (3, 0, 9, True)
     assert config.framework == "custom" and config.predict_file == Path("/m/predict.py")
     assert config.inline_below_ms == 3
+    assert (config.max_batch_size, config.max_batch_delay_ms) == (64, 7)
+    assert RuntimeConfig.from_env({**BASE, "MODELPORT_ACCESS_LOG": "off"}).access_log is False
+
+
+def test_access_log_on_and_batching_off_by_default():
+    config = RuntimeConfig.from_env(BASE)
+    assert config.access_log is True and config.max_batch_size == 0
 
 
 @pytest.mark.parametrize("change,words", [
@@ -43,6 +51,9 @@ def test_every_variable_is_read():
     ({"MODELPORT_WORKERS": "two"}, "not an integer"),
     ({"MODELPORT_FRAMEWORK": "custom"}, "MODELPORT_PREDICT_FILE"),
     ({"MODELPORT_MODEL_NAME": "a/b"}, "without '/'"),
+    ({"MODELPORT_MAX_BATCH_SIZE": "-1"}, "MODELPORT_MAX_BATCH_SIZE=-1 is outside"),
+    ({"MODELPORT_MAX_BATCH_DELAY_MS": "5s"}, "MODELPORT_MAX_BATCH_DELAY_MS.*not an integer"),
+    ({"MODELPORT_ACCESS_LOG": "maybe"}, "MODELPORT_ACCESS_LOG.*not a boolean"),
 ])
 def test_bad_environment_is_a_config_error_naming_the_variable(change, words):
     with pytest.raises(RuntimeConfigError, match=words):
@@ -78,7 +89,7 @@ def test_example_pickles_were_made_with_the_pinned_scikit_learn(example):
 
 def test_runtime_imports_only_relative_modules_and_the_pinned_libraries():
     # inside the image the package is `modelport_runtime`: an absolute `modelport` import would break it
-    allowed = {"numpy", "orjson", "uvicorn", "joblib", "onnxruntime", "__future__"} | set(sys.stdlib_module_names)
+    allowed = {"numpy", "orjson", "uvicorn", "joblib", "onnxruntime", "prometheus_client", "__future__"} | set(sys.stdlib_module_names)
     for path in RUNTIME_DIR.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
@@ -131,3 +142,24 @@ def test_load_errors_say_what_is_wrong(tmp_path):
     fails(r"define a function predict\(\)", framework="custom", model_path=tmp_path, predict_file=tmp_path / "predict.py")
     (tmp_path / "broken.py").write_text("import not_a_module_anywhere\n")
     fails("importing .* failed", framework="custom", model_path=tmp_path, predict_file=tmp_path / "broken.py")
+
+
+def test_serving_batch_keys_travel_from_the_spec_to_the_runtime(tmp_path):
+    from modelport.build.image import image_env  # what the image build bakes into the image
+    from modelport.errors import SpecErrors
+    from modelport.spec import load_spec
+
+    def runtime_config(serving_keys: str) -> RuntimeConfig:
+        shutil.copytree(EXAMPLES / "iris", tmp_path / "p", dirs_exist_ok=True)
+        toml = (EXAMPLES / "iris" / "modelport.toml").read_text().replace("[serving]\n", "[serving]\n" + serving_keys)
+        (tmp_path / "p" / "modelport.toml").write_text(toml)
+        env = image_env(load_spec(tmp_path / "p"))
+        return RuntimeConfig.from_env({**env, "MODELPORT_MODEL_PATH": str(EXAMPLES / "iris" / "model.joblib")})
+
+    on = runtime_config("max_batch_size = 32\nmax_batch_delay_ms = 2\n")
+    assert (on.max_batch_size, on.max_batch_delay_ms) == (32, 2)
+    assert runtime_config("").max_batch_size == 0  # off unless the spec says so
+    with pytest.raises(SpecErrors, match="serving.max_batch_size"):
+        runtime_config("max_batch_size = -4\n")
+    with pytest.raises(SpecErrors, match="serving.max_batch_delay_ms"):
+        runtime_config("max_batch_size = 8\nmax_batch_delay_ms = 100000\n")

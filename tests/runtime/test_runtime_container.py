@@ -1,5 +1,6 @@
 """The runtime inside a container of the base image, with the pinned manylinux wheels (Python 3.11.2)."""
 
+import json
 import os
 
 import httpx
@@ -67,7 +68,27 @@ def test_container_serves_predictions_and_stops_cleanly(engine, site, framework)
                          headers={"content-type": "text/csv"}, timeout=30)
         assert csv.json() == {"predictions": [0]}
         assert httpx.post(f"{url}/v2/models/iris/infer", json={"inputs": 1}, timeout=30).status_code == 400
+        assert_binary_metrics_and_logs(url, container, example)
         container.stop(timeout=30)  # SIGTERM, then the drained runtime exits
         assert container.wait(timeout=60)["StatusCode"] == 0
     finally:
         container.remove(force=True)
+
+
+def assert_binary_metrics_and_logs(url, container, example):
+    """In the image's Python with the pinned wheels: tritonclient's defaults, /metrics, access log."""
+    import numpy as np
+    import tritonclient.http as triton
+    from prometheus_client.parser import text_string_to_metric_families
+
+    rows = np.asarray(sample_request(example)["inputs"][0]["data"], dtype=np.float32)
+    tensor = triton.InferInput(sample_request(example)["inputs"][0]["name"], list(rows.shape), "FP32")
+    tensor.set_data_from_numpy(rows)
+    client = triton.InferenceServerClient(url.removeprefix("http://"), network_timeout=30)
+    assert client.infer("iris", [tensor], request_id="in-container").as_numpy("predict").tolist() == [0, 2]
+    client.close()
+    families = {f.name: f for f in text_string_to_metric_families(httpx.get(f"{url}/metrics", timeout=30).text)}
+    answered = sum(s.value for s in families["modelport_requests"].samples if s.name.endswith("_total"))
+    assert answered >= 5
+    lines = [json.loads(line) for line in container.logs(stderr=False).decode().splitlines() if line.startswith("{")]
+    assert any(line["status"] == 200 and line["route"] == "/v2/models/{name}/infer" for line in lines)

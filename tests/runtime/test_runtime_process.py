@@ -1,5 +1,6 @@
 """The runtime as a real process: start with `serve`, answer, drain in-flight requests on SIGTERM, exit 0."""
 
+import json
 import signal
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import time
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from runtime_helpers import EXAMPLES, sample_request
 from runtime_served import runtime_path_dir, start, stop, wait_ready
@@ -25,8 +27,9 @@ def test_serve_answers_every_protocol_and_exits_0_on_sigterm(tmp_path):
     process, url = start(tmp_path, iris_env())
     try:
         wait_ready(url, process)
-        infer = httpx.post(f"{url}/v2/models/iris/infer", json=sample_request(), timeout=10)
-        assert infer.status_code == 200
+        infer = httpx.post(f"{url}/v2/models/iris/infer", json=sample_request(), timeout=10,
+                           headers={"X-Request-Id": "e2e-1"})
+        assert infer.status_code == 200 and infer.headers["x-request-id"] == "e2e-1"
         assert {o["name"]: o["data"] for o in infer.json()["outputs"]}["predict"] == [0, 2]
         v1 = httpx.post(f"{url}/v1/models/iris:predict", json={"instances": [[6.3, 2.8, 5.1, 1.5]]}, timeout=10)
         assert v1.json() == {"predictions": [2]}
@@ -36,6 +39,11 @@ def test_serve_answers_every_protocol_and_exits_0_on_sigterm(tmp_path):
         assert process.wait(30) == 0
     finally:
         stop(process)
+    # standard output carried one JSON line per request (the health polls included)
+    lines = [json.loads(line) for line in (tmp_path / "runtime.log").read_text().splitlines() if line.startswith("{")]
+    mine = [line for line in lines if line["request_id"] == "e2e-1"]
+    assert len(mine) == 1 and mine[0]["route"] == "/v2/models/{name}/infer" and mine[0]["batch_size"] == 1
+    assert [line["status"] for line in lines if line["method"] == "POST"] == [200, 200, 400]
 
 
 def test_sigterm_drains_the_in_flight_request_then_exits_0(tmp_path):
@@ -128,6 +136,13 @@ def test_several_workers_serve_and_exit_0_on_sigterm(tmp_path):
                 with httpx.Client(timeout=30) as fresh:
                     assert fresh.post(f"{url}/v2/models/iris/infer", json=sample_request()).status_code == 200
             assert client.get(f"{url}/v2/health/live").status_code == 200
+            # whichever worker answers the scrape, it counts every worker's requests
+            for _ in range(3):
+                with httpx.Client(timeout=30) as fresh:
+                    families = text_string_to_metric_families(fresh.get(f"{url}/metrics").text)
+                    infer = [s.value for f in families if f.name == "modelport_requests" for s in f.samples
+                             if s.name.endswith("_total") and s.labels["route"] == "/v2/models/{name}/infer"]
+                    assert infer == [6.0]
         process.send_signal(signal.SIGTERM)
         assert process.wait(60) == 0
     finally:

@@ -21,7 +21,7 @@ def test_health_and_server_metadata(iris_client):
     ready = iris_client.get("/v2/health/ready")
     assert ready.status_code == 200 and ready.json() == {"ready": True}
     meta = iris_client.get("/v2").json()
-    assert meta["name"] == "modelport" and "version" in meta and meta["extensions"] == []
+    assert meta["name"] == "modelport" and "version" in meta and meta["extensions"] == ["binary_tensor_data"]
 
 
 def test_model_metadata_describes_inputs_and_outputs(iris_client):
