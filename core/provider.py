@@ -237,6 +237,12 @@ class Provider(abc.ABC):
             from .errors import SpecError
             raise SpecError("", "resources", f"{self.name} cannot run {size}; nearest valid is {fitted}")
 
+    def check_spec(self, spec: Any, target: Target) -> None:
+        """Raise a SpecError naming the field (``build.platform``, ``name``, ``scaling.*``, ...)
+        for anything in ``spec`` (a :class:`modelport.spec.Spec`) this cloud cannot run, before
+        any build or cloud call. Pure. ``validate`` calls it for every target, next to
+        ``check_size``. Default: nothing to refuse."""
+
     def translate(self, rev: RevisionSpec, target: Target) -> dict[str, Any]:
         """The cloud resources for one revision, as plain data (shown by ``plan``). Pure."""
         return {"revision": rev.revision, "image": rev.image.ref or rev.image.image_id}
