@@ -187,6 +187,8 @@ def test_create_is_a_long_running_operation(client, azure_emulator, groups, imag
     assert initial.status_code == 201
     assert initial.headers["Retry-After"] == "1"
     assert json.loads(initial.text())["properties"]["provisioningState"] == "Pending"
+    # one operation at a time: a PUT while the create runs is refused, not queued
+    rejected(client, rg, name, body(image), 409, "ContainerGroupTransitioning")
     url = initial.headers["Azure-AsyncOperation"]
     statuses = []
     while not statuses or statuses[-1] == "InProgress":

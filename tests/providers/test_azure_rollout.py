@@ -122,11 +122,14 @@ def test_all_at_once_with_a_new_size_recreates_the_group(tmp_path, session, azur
     arm, name = azure_emulator, unique("a")
     target = {"azure": azure_target(arm, registry)}
     mp.deploy(write_project(tmp_path / "v1", "1", name, target), "azure", session=session)
+    fqdn = groups(arm, name)[f"{name}-r1"].ip_address.fqdn
     try:
         # ACI sets cpu/memory only at creation: the group is deleted and created again, same name
         bigger = write_project(tmp_path / "v2", "2", name, target, cpu=2, memory="2Gi")
         result = mp.swap(bigger, "azure", "all-at-once", session=session)
         group = groups(arm, name)[f"{name}-r1"]
+        # the same label in the same scope: the recreated group has the same DNS name
+        assert group.ip_address.fqdn == fqdn
         requests = group.containers[0].resources.requests
         assert (requests.cpu, requests.memory_in_gb) == (2, 2.0)
         assert revisions(arm, name) == {f"{name}-r1": "r2"} and serving(arm, name) == "r2"
