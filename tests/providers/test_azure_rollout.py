@@ -88,6 +88,10 @@ def test_swaps_rollback_and_failed_gates(tmp_path, session, azure_emulator, regi
     gates.clear()
     plan = mp.plan(v2c, "azure", "all-at-once", session=session)
     assert f"updates {name}-r1 in place: the container restarts" in plan.notes
+    # plan says what each scaling key becomes on ACI (one always-running group, no autoscaling)
+    [update] = [step for step in plan.steps if step["op"] == "update_revision"]
+    assert update["resources"]["scaling"].startswith("min_instances 1, max_instances 1 -> one container group")
+    assert "scaling: min_instances 1, max_instances 1 -> one container group" in plan.render()
     aao = mp.swap(v2c, "azure", "all-at-once", session=session)
     assert gates == [("endpoint", "r3")]
     assert revisions(arm, name) == {f"{name}-r1": "r3"}, "updated in place; r2 pruned (keep_revisions = 1)"
