@@ -116,6 +116,8 @@ class ArmService(GroupActions):
                                      body["properties"].get("imageRegistryCredentials") or [],
                                      name)
         with self.lock:
+            # again under this lock: a concurrent PUT may have taken the name meanwhile
+            fqdn = self._check_dns(key, self._rg(sub, rg)["name"], body, existing)
             previous = dict(existing.containers) if existing else {}
             group = self._store(key, sub, rg, name, body, existing)
             group.fqdn, group.tenant = fqdn, dns.tenant_of(sub, self.tenants)

@@ -101,5 +101,5 @@ def test_azure_switch_applied_but_unanswered_completes_the_swap(harness):
         pytest.skip("the azure provider's lost-reply case (each cloud tests its own)")
     key = "PATCH /subscriptions/*/resourceGroups/*/providers/Microsoft.ContainerInstance/containerGroups/*"
     outcome, _ = harness.run("swap-blue-green", (key, 1), "lost_reply")
-    assert outcome.reached, outcome.to_dict()
-    assert outcome.survived and outcome.completed, outcome.to_dict()
+    assert outcome.reached, str(outcome.to_dict())
+    assert outcome.survived and outcome.completed, str(outcome.to_dict())
