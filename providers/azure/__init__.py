@@ -1,10 +1,10 @@
 """The ``azure`` provider: Azure Container Instances (ARM api-version 2023-05-01).
 
 One container group per modelport revision, named ``<deployment>-rN``, running the image by
-digest with cpu/memory requests checked against ``limits.toml`` (:mod:`.sizes`), probes on
-``/v2/health/ready``, env values, secrets as ``secureValue`` (resolved client-side from
-``env:``/``file:`` references), and the tags documented in :mod:`.translate`. ACI cannot split
-traffic: the serving revision is the group with the highest ``modelport:active`` tag, so
+digest with cpu/memory requests checked against ``limits.toml`` (:mod:`.sizes`), readiness on
+``/v2/health/ready`` and liveness on ``/v2/health/live``, env values, secrets as ``secureValue``
+(resolved client-side from ``env:``/``file:`` references), and the tags documented in
+:mod:`.translate`. ACI cannot split traffic: the serving revision is the group with the highest ``modelport:active`` tag, so
 ``observe`` reads it back from the cloud; blue-green creates a group, smoke-tests it at its own
 address and moves that tag (the reported endpoint changes); all-at-once updates the serving
 group in place (its container restarts; cpu/memory/GPU changes recreate it); canary is refused.

@@ -35,16 +35,20 @@ TAG_ACTIVE = "modelport:active"
 TAG_MODEL_VERSION = "modelport:model-version"
 CONTAINER = "model"
 READY_PATH = "/v2/health/ready"
+LIVE_PATH = "/v2/health/live"
 RESERVED_ENV = ("PORT", "MODELPORT_HOST")
 
-# Readiness: checked every 5 s; liveness: model loading may take a while, so a stuck server is
-# restarted only after 60 s of start-up and 3 failed checks 15 s apart.
+# Readiness (model loaded, 503 before): checked every 5 s. Liveness asks only whether the server
+# answers (OIP /v2/health/live), never whether the model is loaded: a model that takes minutes to
+# load (a big one, or a busy host) must not be restarted in a loop before it ever becomes ready.
+# A hung server is restarted after 60 s of start-up and 3 failed checks 15 s apart.
 READINESS_PROBE = {"httpGet": {"path": READY_PATH, "scheme": "http"}, "initialDelaySeconds": 1,
                    "periodSeconds": 5, "timeoutSeconds": 3, "failureThreshold": 3, "successThreshold": 1}
 
 
 def liveness_probe(port: int) -> dict[str, Any]:
-    return {"httpGet": {"path": READY_PATH, "port": port, "scheme": "http"}, "initialDelaySeconds": 60,
+    """The liveness probe of the serving container (see above)."""
+    return {"httpGet": {"path": LIVE_PATH, "port": port, "scheme": "http"}, "initialDelaySeconds": 60,
             "periodSeconds": 15, "timeoutSeconds": 5, "failureThreshold": 3, "successThreshold": 1}
 
 

@@ -43,7 +43,7 @@ def test_deploy_status_noop_destroy(tmp_path, session, azure_emulator, registry,
     assert group.tags[TAG_CONFIG] and group.tags["modelport:active"] == "1"
     assert container.resources.requests.cpu == 1 and container.resources.requests.memory_in_gb == 1
     assert container.readiness_probe.http_get.path == "/v2/health/ready"
-    assert container.liveness_probe.http_get.path == "/v2/health/ready"
+    assert container.liveness_probe.http_get.path == "/v2/health/live"  # not the model's readiness
     env = {e.name: e for e in container.environment_variables}
     assert env["LOG_LEVEL"].value == "info" and env["API_KEY"].value is None  # secureValue is never returned
     assert group.ip_address.type == "Public" and group.ip_address.dns_name_label == f"{name}-r1"

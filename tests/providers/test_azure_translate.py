@@ -45,7 +45,7 @@ def test_container_group_public():
                 "readinessProbe": {"httpGet": {"path": "/v2/health/ready", "scheme": "http", "port": 8080},
                                    "initialDelaySeconds": 1, "periodSeconds": 5, "timeoutSeconds": 3,
                                    "failureThreshold": 3, "successThreshold": 1},
-                "livenessProbe": {"httpGet": {"path": "/v2/health/ready", "port": 8080, "scheme": "http"},
+                "livenessProbe": {"httpGet": {"path": "/v2/health/live", "port": 8080, "scheme": "http"},
                                   "initialDelaySeconds": 60, "periodSeconds": 15, "timeoutSeconds": 5,
                                   "failureThreshold": 3, "successThreshold": 1}}}],
             "osType": "Linux", "restartPolicy": "Always", "sku": "Standard",
