@@ -4,10 +4,11 @@ One container group per modelport revision, named ``<deployment>-rN``, running t
 digest with cpu/memory requests checked against ``limits.toml`` (:mod:`.sizes`), readiness on
 ``/v2/health/ready`` and liveness on ``/v2/health/live``, env values, secrets as ``secureValue``
 (resolved client-side from ``env:``/``file:`` references), and the tags documented in
-:mod:`.translate`. ACI cannot split traffic: the serving revision is the group with the highest ``modelport:active`` tag, so
-``observe`` reads it back from the cloud; blue-green creates a group, smoke-tests it at its own
-address and moves that tag (the reported endpoint changes); all-at-once updates the serving
-group in place (its container restarts; cpu/memory/GPU changes recreate it); canary is refused.
+:mod:`.translate`. ACI cannot split traffic: the serving revision is the group with the highest
+``modelport:active`` tag, so ``observe`` reads it back from the cloud; blue-green creates a
+group, smoke-tests it at its own address and moves that tag (the reported endpoint changes);
+all-at-once updates the serving group in place (its container restarts; cpu/memory/GPU changes
+recreate it); canary is refused.
 
 Target settings (``[targets.NAME]``, see :class:`~.settings.AzureSettings`)::
 
