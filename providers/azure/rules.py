@@ -65,8 +65,9 @@ def _names(spec: Any, settings: AzureSettings, target: str) -> list[SpecError]:
     for revision in ("r1", _WIDEST_REVISION):
         why = group_name_problem(f"{spec.deployment}-{revision}")
         if why:
-            out.append(SpecError("", _name_field(spec), f"{why} (each revision is the group <name>-rN)",
-                                 hint="choose a name without '--', e.g. " + re.sub("-{2,}", "-", spec.deployment)))
+            hint = ("choose a name without '--', e.g. " + re.sub("-{2,}", "-", spec.deployment)
+                    if "--" in spec.deployment else "use lowercase letters, digits and single '-', 2-40 characters")
+            out.append(SpecError("", _name_field(spec), f"{why} (each revision is the group <name>-rN)", hint=hint))
             break
     if settings.subnet_id:
         return out  # private groups get no DNS label
