@@ -132,6 +132,7 @@ def _plan_deploy(s: Session, loaded: LoadedSpec, target_name: str, image: ImageR
     check_secret_refs(loaded, provider, target_name)
     size = size_of(spec)
     provider.check_size(size, target)
+    provider.check_spec(spec, target)
     observed = _read(s, provider, target, spec.deployment)
     infra = _infra_steps(provider, target, spec.deployment, observed)
     image_steps, placed = _image_steps(provider, target, spec.deployment, image)

@@ -69,7 +69,11 @@ for _ in $(seq 1 240); do [ -f "$work/clouds.env" ] && break; sleep 1; done
 set -a; . "$work/clouds.env"; set +a
 # the settings a real user writes for real clouds, here pointed at the emulators
 # (each cloud's registry is replaced by a local registry through the registry override)
-for v in v1 v2; do cat >> "$work/$v/modelport.toml" <<TOML
+for v in v1 v2; do
+# Container Instances runs one instance per revision (no autoscaling), so a spec with an azure
+# target asks for one (validate refuses max_instances > 1 there)
+sed -i 's/^max_instances = .*/max_instances = 1/' "$work/$v/modelport.toml"
+cat >> "$work/$v/modelport.toml" <<TOML
 
 [targets.aws]
 provider = "aws"

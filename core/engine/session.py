@@ -58,26 +58,43 @@ class Session:
         return provider, Target(name, section.provider, settings)
 
     def validate_targets(self, loaded: LoadedSpec, sizes: bool = True) -> None:
-        """Validate every target's settings and (with ``sizes``) the spec's size against each
-        provider's limits (no cloud call). Migrations skip the size check: they fit the size."""
+        """Validate every target's settings and (with ``sizes``) the spec's size and what else
+        each provider refuses in it (``check_spec``: platform, names, scaling), no cloud call.
+        Operations on deployed revisions skip those checks: migrations fit the size."""
         from .revision import size_of
 
         errors: list[SpecError] = []
         for name in loaded.spec.targets:
             try:
                 provider, target = self.target(loaded, name)
-                check_platform(loaded, provider, name)
-                if sizes:
-                    provider.check_size(size_of(loaded.spec), target)
-                    provider.check_spec(loaded.spec, target)
             except SpecErrors as exc:
                 errors.extend(exc.errors)
+                continue
             except (NotFound, PluginError) as exc:
                 errors.append(SpecError(str(loaded.file), f"targets.{name}.provider", exc.message, hint=exc.hint))
-            except SpecError as exc:
-                errors.append(SpecError(str(loaded.file), exc.field or f"targets.{name}", exc.reason, hint=exc.hint))
+                continue
+            errors += _refusals(loaded, name, lambda: check_platform(loaded, provider, name))
+            if sizes:
+                errors += _refusals(loaded, name, lambda: provider.check_size(size_of(loaded.spec), target))
+                errors += _refusals(loaded, name, lambda: provider.check_spec(loaded.spec, target))
         if errors:
             raise SpecErrors(errors)
+
+
+def _refusals(loaded: LoadedSpec, target: str, check: Callable[[], None]) -> list[SpecError]:
+    """The SpecErrors one provider check raises, each with the spec's file (a provider does not
+    know it) and the target's name when the error names no field."""
+    try:
+        check()
+    except SpecErrors as exc:
+        found = list(exc.errors)
+    except SpecError as exc:
+        found = [exc]
+    except PluginError as exc:
+        return [SpecError(str(loaded.file), f"targets.{target}.provider", exc.message, hint=exc.hint)]
+    else:
+        return []
+    return [SpecError(str(loaded.file), e.field or f"targets.{target}", e.reason, hint=e.hint) for e in found]
 
 
 CLIENT_SIDE_SCHEMES = ("env", "file")

@@ -43,6 +43,8 @@ _WITH_BODY = {"put_resource_group", "put_group", "patch_group"}
 
 
 def _authenticate(request: Request) -> None:
+    # ARM requires a bearer token on every request (401 AuthenticationFailed with a
+    # WWW-Authenticate challenge, as ARM answers)
     header = request.headers.get("authorization")
     if not header:
         raise ArmError(401, "AuthenticationFailed",
@@ -54,6 +56,8 @@ def _authenticate(request: Request) -> None:
 
 
 def _check_api_version(request: Request, provider_route: bool) -> None:
+    # every ARM request names an api-version; the provider serves the ones it has (400
+    # NoRegisteredProviderFound, shared/reference/azure/recordings/test_cli_mgmt_containerinstance...)
     version = request.query_params.get("api-version")
     if not version:
         raise bad_request("MissingApiVersionParameter", "The api-version query parameter "

@@ -6,8 +6,9 @@ NoRegisteredProviderFound, InvalidOsType, ResourceRequestsNotSpecified, InvalidC
 DnsNameLabelAlreadyTaken, MissingIpAddressPorts, PrivateIPAddressNotSupported, InaccessibleImage,
 ContainerLimitGreaterThanContainerGroupTotalRequest, ServiceUnavailable (409, resource request
 not available in the location), ResourceGroupNotFound, ResourceNotFound, InvalidRequestContent,
-LocationRequired, MissingApiVersionParameter. The remaining codes (see ``MODELLED_CODES``) are
-named after the same pattern because no public copy of the real one was found.
+LocationRequired, MissingApiVersionParameter, InvalidImageRegistryIdentity (MicrosoftDocs/azure-docs
+issue 117644). The remaining codes (see ``MODELLED_CODES``) are named after the same pattern
+because no public copy of the real one was found.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ MODELLED_CODES = frozenset({
     "IpAddressPortNotExposed", "ContainerGroupContainersLimitExceeded",
     "ContainerGroupQuotaReached", "ContainerGroupTransitioning", "PropertyChangeNotAllowed",
     "InvalidResourceRequests", "DuplicateContainerName", "InvalidSku", "InvalidPriority",
-    "InvalidProtocol", "ContainerGroupDeploymentFailed",
+    "InvalidProtocol", "ContainerGroupDeploymentFailed", "InvalidDnsNameLabelScope",
 })
 
 

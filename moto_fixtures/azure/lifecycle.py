@@ -21,6 +21,18 @@ class Superseded(Exception):
     """A newer request replaced the work in progress."""
 
 
+class UnsupportedPlatform(Exception):
+    """The image's config names an OS/architecture Container Instances does not run."""
+
+
+# ACI runs x64 (linux/amd64) images only: "Are ARM64 (arm64) container images supported? No. Azure
+# Container Instances currently supports only x64 (AMD64) container images ... the container may
+# fail to start" (container-instances-faq, MicrosoftDocs/azure-compute-docs pull request 478). The
+# group is accepted and then fails, as a container that cannot start does (ContainerGroupsGet_Failed
+# example: provisioningState Failed after the pull); the platform is read from the image config.
+RUNNABLE_PLATFORM = ("linux", "amd64")
+
+
 def _check(group: Group, generation: int) -> None:
     if group.generation != generation:
         raise Superseded()
@@ -43,7 +55,7 @@ def provision(group: Group, generation: int, runtime: DockerRuntime,
         return None
     except Superseded:
         return None
-    except DockerException as exc:
+    except (DockerException, UnsupportedPlatform) as exc:
         error = {"code": "ContainerGroupDeploymentFailed",
                  "message": f"The container group '{group.name}' failed to start: "
                             f"{_first_line(exc)}"}
@@ -69,6 +81,13 @@ def _start_container(group: Group, generation: int, spec: dict, creds: list,
     with lock:
         _check(group, generation)
         add_event(record.events, "Pulled", f'Successfully pulled image "{image}"')
+    platform = runtime.platform(image)
+    if platform != RUNNABLE_PLATFORM:
+        message = (f'Failed to start container {name}: image "{image}" is built for {"/".join(platform)}; '
+                   f'Container Instances runs {"/".join(RUNNABLE_PLATFORM)} (x64) images only')
+        with lock:
+            add_event(record.events, "Failed", message, "Warning")
+        raise UnsupportedPlatform(message)
     # group names are unique per resource group only: the Docker name carries a hash of the id
     instance = f"{group.name}-{hashlib.sha1(group.id.lower().encode()).hexdigest()[:6]}-{generation}"
     docker_id = runtime.run(group.id, name, spec, group.ip, group.restart_policy, instance)

@@ -64,6 +64,8 @@ class Group:
     containers: dict[str, ContainerRecord] = field(default_factory=dict)
     busy_operation: str | None = None
     generation: int = 0
+    fqdn: str | None = None          # from the DNS label and its scope (dns.py)
+    tenant: str = ""
 
     @property
     def id(self) -> str:

@@ -1,7 +1,9 @@
 """Background watchers: Docker exits/restarts into instanceView, and HTTP/exec probes.
 
 Readiness failures become 'Unhealthy' warning events; liveness failures past the threshold
-restart the container, as ACI does.
+restart the container, as ACI does (swagger ``ContainerProbe`` in containerInstance-2023-05-01.json;
+https://learn.microsoft.com/azure/container-instances/container-instances-liveness-probe and
+container-instances-readiness-probe).
 """
 from __future__ import annotations
 

@@ -65,7 +65,8 @@ class DockerRuntime:
             return self._client
 
     def check_image(self, image: str, credentials: list[dict], group: str) -> None:
-        """Raise InaccessibleImage unless the registry serves ``image`` to these credentials."""
+        """Raise InaccessibleImage unless the registry serves ``image`` to these credentials
+        (ACI checks the image when the PUT arrives: InaccessibleImage, a recorded error)."""
         try:
             self.client.api.inspect_distribution(image, auth_config=auth_for(image, credentials))
         except (APIError, DockerException) as exc:
@@ -79,6 +80,11 @@ class DockerRuntime:
     def pull(self, image: str, credentials: list[dict]) -> None:
         """Pull ``image`` (a digest or tag reference) with the matching credentials."""
         self.client.images.pull(image, auth_config=auth_for(image, credentials))
+
+    def platform(self, image: str) -> tuple[str, str]:
+        """(os, architecture) from the config of a pulled image."""
+        attrs = self.client.api.inspect_image(image)
+        return (attrs.get("Os") or "").lower(), (attrs.get("Architecture") or "").lower()
 
     def run(self, group_id: str, name: str, spec: dict, ip: str, restart_policy: str,
             instance: str) -> str:

@@ -58,6 +58,24 @@ class ArmEmulator:
         """Create a resource group without going through HTTP."""
         self.service.put_resource_group(subscription_id, name, {"location": location})
 
+    def set_tenant(self, subscription_id: str, tenant_id: str) -> None:
+        """Put a subscription in a tenant (by default each subscription is its own tenant);
+        TenantReuse DNS labels are shared by the subscriptions of one tenant."""
+        with self.service.lock:
+            self.service.tenants[subscription_id.lower()] = tenant_id
+
+    def hold_dns_name(self, location: str, label: str) -> str:
+        """Model another Azure customer holding ``label`` in ``location`` with the default
+        (Unsecure) scope, outside this emulator: a group asking for that fqdn is refused.
+        Returns the fqdn."""
+        from .dns import fqdn
+        from .model import normalize_location
+
+        name = fqdn(label, "Unsecure", normalize_location(location), "", "", "")
+        with self.service.lock:
+            self.service.foreign_fqdns.add(name)
+        return name
+
     def start(self) -> str:
         """Start serving; returns the base URL (https://127.0.0.1:PORT)."""
         self._dir = Path(tempfile.mkdtemp(prefix="arm-emulator-"))

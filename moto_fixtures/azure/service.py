@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import threading
 
-from . import addresses
+from . import addresses, dns
 from .actions import GroupActions
 from .errors import ArmError, group_not_found, resource_group_not_found
 from .lifecycle import provision, stop_containers
@@ -37,6 +37,8 @@ class ArmService(GroupActions):
         self.groups: dict[tuple, Group] = {}
         self.operations: dict[str, Operation] = {}
         self.id_map: dict[str, tuple] = {}
+        self.tenants: dict[str, str] = {}      # subscription (lower) -> tenant id
+        self.foreign_fqdns: set[str] = set()   # DNS names held by other customers (outside the emulator)
         self._workers: list[threading.Thread] = []
 
     # -- resource groups -------------------------------------------------------------------
@@ -107,23 +109,31 @@ class ArmService(GroupActions):
             existing = self.groups.get(key)
             if existing is not None:
                 self._check_update(existing, body)
-            self._check_dns(key, body)
+            fqdn = self._check_dns(key, self._rg(sub, rg)["name"], body, existing)
             self._check_quota(key, body)
         for spec in body["properties"]["containers"]:
             self.runtime.check_image(spec["properties"]["image"],
                                      body["properties"].get("imageRegistryCredentials") or [],
                                      name)
         with self.lock:
+            # again under this lock: a concurrent PUT may have taken the name meanwhile
+            fqdn = self._check_dns(key, self._rg(sub, rg)["name"], body, existing)
             previous = dict(existing.containers) if existing else {}
             group = self._store(key, sub, rg, name, body, existing)
+            group.fqdn, group.tenant = fqdn, dns.tenant_of(sub, self.tenants)
             op = self._begin(group, lambda gen: self._provision(group, gen, previous))
             reply = group_json(group, {})
         return (200 if existing else 201), reply, self._lro_headers(op)
 
     def _check_update(self, group: Group, body: dict) -> None:
+        # One operation at a time per group: a PUT while one runs is refused (modelled:
+        # ContainerGroupTransitioning, the code ACI uses for a group that is still changing).
         if group.busy_operation:
             raise _transitioning(group.name)
         new = body["properties"]
+        # "Properties that require container delete": OS type, CPU/memory/GPU resources, restart
+        # policy, subnet, sku cannot be updated in place; delete and create the group again
+        # (https://learn.microsoft.com/azure/container-instances/container-instances-update)
         if normalize_location(body["location"]) != group.location:
             raise _change_not_allowed("location")
         for prop in _IMMUTABLE:
@@ -134,19 +144,24 @@ class ArmService(GroupActions):
             if c["name"] in old and c["properties"]["resources"] != old[c["name"]]:
                 raise _change_not_allowed(f"containers['{c['name']}'].resources")
 
-    def _check_dns(self, key: tuple, body: dict) -> None:
-        label = (body["properties"].get("ipAddress") or {}).get("dnsNameLabel")
+    def _check_dns(self, key: tuple, rg_name: str, body: dict, existing: Group | None) -> str | None:
+        """The fqdn the body's DNS label gets; refused when any other group, of any customer,
+        holds it in the region (labels are one namespace per region: see dns.py)."""
+        ip = body["properties"].get("ipAddress") or {}
+        label = ip.get("dnsNameLabel")
         if not label:
-            return
+            return None
         location = normalize_location(body["location"])
-        for other_key, other in self.groups.items():
-            if (other_key != key and other.location == location
-                    and (other.dns_label or "").lower() == label.lower()):
-                raise ArmError(400, "DnsNameLabelAlreadyTaken",
-                               f"The DNS name label '{label}' in container group '{key[2]}' is "
-                               "not available. Try using a different label.")
+        wanted = dns.fqdn(label, dns.scope_of(ip, key[2]), location, dns.tenant_of(key[0], self.tenants),
+                          key[0], rg_name, existing.fqdn if existing else None)
+        held = {g.fqdn for k, g in self.groups.items() if k != key and g.fqdn} | self.foreign_fqdns
+        if wanted in held:
+            raise dns.taken(label, key[2])
+        return wanted
 
     def _check_quota(self, key: tuple, body: dict) -> None:
+        # limits.toml [azure.container_instances.default_quotas]: groups and cores per region and
+        # subscription (standard and V100 GPU cores, the latter 0 by default)
         location = normalize_location(body["location"])
         others = [g for k, g in self.groups.items()
                   if k != key and k[0] == key[0] and g.location == location]

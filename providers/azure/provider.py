@@ -10,7 +10,7 @@ from modelport.errors import ProviderError
 from modelport.provider import (Capabilities, Health, Observed, Provider, RegistryTarget, Resource, Revision,
                                 RevisionSpec, Size, Target)
 
-from . import reading, sizes
+from . import reading, rules, sizes
 from . import translate as tr
 from .settings import AzureSettings
 
@@ -22,6 +22,7 @@ class AzureProvider(Provider):
     description = "Azure Container Instances (one container group per revision); images in ACR"
     capabilities = Capabilities(
         traffic_split=False, gpu=True, needs_registry=True, in_place_update=True, revision_endpoints=True,
+        platforms=(rules.PLATFORM,),  # x64 only: see rules.py, "Architecture"
         notes="ACI cannot split traffic: blue-green creates a new group, smoke-tests it at its own address "
               "and moves the modelport:active tag (the reported endpoint changes); all-at-once updates the "
               "serving group in place (its container restarts); canary is refused. GPU: V100 (preview)")
@@ -46,13 +47,16 @@ class AzureProvider(Provider):
     def check_size(self, size: Size, target: Target) -> None:
         sizes.check_size(size, in_vnet=bool(target.settings.subnet_id))
 
+    def check_spec(self, spec, target: Target) -> None:
+        rules.check_spec(spec, target.settings, target.name)
+
     def translate(self, rev: RevisionSpec, target: Target) -> dict[str, Any]:
         s = target.settings
         server = self._server(s)
         user = "(admin user)" if s.acr_username_env else None
         body = tr.container_group(rev, s, credentials=tr.registry_credentials(s, server, user, None))
         return {"container_group": f"{tr.group_path(s)}/{tr.group_name(rev.deployment, rev.revision)}",
-                **body}
+                "scaling": rules.scaling_note(rev.min_instances, rev.max_instances, rev.concurrency), **body}
 
     def registry(self, target: Target, deployment: str) -> RegistryTarget | None:
         s = target.settings

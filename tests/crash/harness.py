@@ -96,11 +96,13 @@ def write_project(dest: Path, name: str, version: str, targets: dict[str, dict],
     dest.mkdir(parents=True)
     shutil.copy(EXAMPLES / SOURCES[version] / "model.joblib", dest / "model.joblib")
     (dest / "sample.json").write_text(json.dumps(SAMPLE))
+    # Container Instances runs one instance per revision (no autoscaling): an azure target asks for 1
+    most = 1 if any(t.get("provider") == "azure" for t in targets.values()) else 2
     lines = [f'name = "{name}"', "[model]", 'name = "iris"', f'version = "{version}.0.0"',
              'path = "model.joblib"', 'framework = "sklearn"', "[serving]", "port = 8080",
              'sample_input = "sample.json"', "expected_output_shape = [2]", "[build]",
              'base_image = "modelport-base:bookworm"', "[resources]", "cpu = 1", 'memory = "2Gi"',
-             "[scaling]", "min_instances = 1", "max_instances = 2", "concurrency = 80",
+             "[scaling]", "min_instances = 1", f"max_instances = {most}", "concurrency = 80",
              "[rollout]", "gate_timeout = 300", "keep_revisions = 1", "steps = [50, 100]",
              "[env]", f'MP_ROUND = "{round_}"']
     for target, settings in targets.items():

@@ -43,6 +43,8 @@ OPERATIONS = ("deploy", "swap-all-at-once", "swap-blue-green", "swap-canary", "m
 CLOUD = "c"          # the target on the emulated cloud, through the proxy
 LOCAL = "local"      # the migrate destination
 SIZES = {"aws": (0.5, "1Gi"), "gcp": (1, "1Gi"), "azure": (1, "1Gi")}
+#: max_instances: Container Instances runs one instance per revision (no autoscaling)
+MAX_INSTANCES = {"aws": 2, "gcp": 2, "azure": 1}
 READS = ("GET ", "HEAD ")
 #: generous: on a loaded 2-core machine a task can take minutes to pass its health checks
 GATE_TIMEOUT = 240
@@ -111,7 +113,8 @@ class Harness:
                  'path = "model.joblib"', 'framework = "sklearn"', "[serving]", "port = 8080",
                  'sample_input = "sample.json"', "expected_output_shape = [2]", "[build]",
                  'base_image = "modelport-base:bookworm"', "[resources]", f"cpu = {cpu}", f'memory = "{memory}"',
-                 "[scaling]", "min_instances = 1", "max_instances = 2", "[rollout]", f"gate_timeout = {GATE_TIMEOUT}",
+                 "[scaling]", "min_instances = 1", f"max_instances = {MAX_INSTANCES[self.rig.cloud]}",
+                 "[rollout]", f"gate_timeout = {GATE_TIMEOUT}",
                  "keep_revisions = 1", f"[targets.{CLOUD}]",
                  *[f"{k} = {json.dumps(v)}" for k, v in self.rig.settings.items()],
                  f"[targets.{LOCAL}]", 'provider = "local"']

@@ -168,7 +168,8 @@ def base_spec(port: int) -> dict:
                     "requirements": ["scikit-learn"]},
         "build": {"base_image": "modelport-base:bookworm", "platform": "linux/amd64"},
         "resources": {"cpu": 1.0, "memory": "2Gi", "gpu": 0},
-        "scaling": {"min_instances": 1, "max_instances": 2, "concurrency": 80},
+        # one instance: the azure target (Container Instances has no autoscaling) refuses more
+        "scaling": {"min_instances": 1, "max_instances": 1, "concurrency": 80},
         "rollout": {"strategy": "blue-green", "steps": [10, 50, 100], "gate_timeout": 60.0, "keep_revisions": 1},
         "env": {"LOG_LEVEL": "info"},
         "secrets": {"API_TOKEN": f"env:{SECRET_ENV}"},

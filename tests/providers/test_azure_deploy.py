@@ -24,6 +24,8 @@ def session(tmp_path):
 def test_deploy_status_noop_destroy(tmp_path, session, azure_emulator, registry, monkeypatch):
     arm = azure_emulator
     name = unique("a")
+    # another Azure customer already holds the plain label <name>-r1 in this region
+    arm.emulator.hold_dns_name(arm.location, f"{name}-r1")
     monkeypatch.setenv("API_KEY_SOURCE", "s3cr3t-value")
     project = write_project(tmp_path / "v1", "1", name, {"azure": azure_target(arm, registry)},
                             secrets={"API_KEY": "env:API_KEY_SOURCE"})
@@ -41,11 +43,16 @@ def test_deploy_status_noop_destroy(tmp_path, session, azure_emulator, registry,
     assert group.tags[TAG_CONFIG] and group.tags["modelport:active"] == "1"
     assert container.resources.requests.cpu == 1 and container.resources.requests.memory_in_gb == 1
     assert container.readiness_probe.http_get.path == "/v2/health/ready"
-    assert container.liveness_probe.http_get.path == "/v2/health/ready"
+    assert container.liveness_probe.http_get.path == "/v2/health/live"  # not the model's readiness
     env = {e.name: e for e in container.environment_variables}
     assert env["LOG_LEVEL"].value == "info" and env["API_KEY"].value is None  # secureValue is never returned
     assert group.ip_address.type == "Public" and group.ip_address.dns_name_label == f"{name}-r1"
+    # the label is scoped to the resource group: a hash in the fqdn, so nobody else's label collides
+    assert group.ip_address.auto_generated_domain_name_label_scope == "ResourceGroupReuse"
+    label, digest, region = group.ip_address.fqdn.split(".", 3)[:3]
+    assert (label, region, len(digest)) == (f"{name}-r1", arm.location, 16)
     assert group.restart_policy == "Always"
+    assert group.identity is None  # no ACR identity: nothing attached
 
     [status] = mp.status(name, session=session)
     assert status["traffic"] == {"r1": 100} and status["endpoint"] == result.endpoint
@@ -57,10 +64,44 @@ def test_deploy_status_noop_destroy(tmp_path, session, azure_emulator, registry,
     again = mp.plan(project, "azure", session=session)
     assert again.empty, again
     assert mp.deploy(project, "azure", session=session).status == "unchanged"
+    _pull_with_acr_identity(session, project, arm, container.image)
 
     mp.destroy(name, "azure", session=session)
     assert groups(arm, name) == {}
     assert mp.status(session=session) == []
+
+
+def _pull_with_acr_identity(session, project, arm, image_ref: str) -> None:
+    """A revision of a target pulling from ACR with a user-assigned identity is created with that
+    identity attached to its group (ARM refuses a registry identity the group does not have).
+    The image is the one just deployed (a local registry stands in for the ACR's data plane)."""
+    from dataclasses import replace
+
+    from modelport.engine.revision import revision_spec
+    from modelport.provider import ImageRef, Target
+
+    identity = (f"/subscriptions/{arm.subscription_id}/resourceGroups/{arm.resource_group}/providers/"
+                "Microsoft.ManagedIdentity/userAssignedIdentities/acr-pull")
+    loaded = mp.validate(project, session)
+    provider, target = session.target(loaded, "azure")
+    settings = type(target.settings)(**{**target.settings.model_dump(), "registry": None, "acr": "modelportacr",
+                                         "acr_identity": identity})
+    acr = Target("acr", "azure", settings)
+    digest = image_ref.split("@", 1)[1]
+    deployment = loaded.spec.deployment + "id"
+    rev = revision_spec(loaded.spec, ImageRef(digest, digest, image_ref), "r1", target_settings=settings)
+    rev = replace(rev, deployment=deployment, secret_values={k: "unused" for k in rev.secrets})
+    try:
+        created = provider.create_revision(acr, rev)
+        assert created.name == "r1"
+        group = groups(arm, deployment)[f"{deployment}-r1"]
+        assert [k.lower() for k in group.identity.user_assigned_identities] == [identity.lower()]
+        assert [(c.server, c.identity) for c in group.image_registry_credentials] == [
+            ("modelportacr.azurecr.io", identity)]
+        assert group.provisioning_state == "Succeeded"
+    finally:
+        provider.destroy(acr, deployment)
+    assert groups(arm, deployment) == {}
 
 
 def test_private_subnet_resources_and_logs(tmp_path, session, azure_emulator, registry):

@@ -88,6 +88,10 @@ def test_swaps_rollback_and_failed_gates(tmp_path, session, azure_emulator, regi
     gates.clear()
     plan = mp.plan(v2c, "azure", "all-at-once", session=session)
     assert f"updates {name}-r1 in place: the container restarts" in plan.notes
+    # plan says what each scaling key becomes on ACI (one always-running group, no autoscaling)
+    [update] = [step for step in plan.steps if step["op"] == "update_revision"]
+    assert update["resources"]["scaling"].startswith("min_instances 1, max_instances 1 -> one container group")
+    assert "scaling: min_instances 1, max_instances 1 -> one container group" in plan.render()
     aao = mp.swap(v2c, "azure", "all-at-once", session=session)
     assert gates == [("endpoint", "r3")]
     assert revisions(arm, name) == {f"{name}-r1": "r3"}, "updated in place; r2 pruned (keep_revisions = 1)"
@@ -122,11 +126,14 @@ def test_all_at_once_with_a_new_size_recreates_the_group(tmp_path, session, azur
     arm, name = azure_emulator, unique("a")
     target = {"azure": azure_target(arm, registry)}
     mp.deploy(write_project(tmp_path / "v1", "1", name, target), "azure", session=session)
+    fqdn = groups(arm, name)[f"{name}-r1"].ip_address.fqdn
     try:
         # ACI sets cpu/memory only at creation: the group is deleted and created again, same name
         bigger = write_project(tmp_path / "v2", "2", name, target, cpu=2, memory="2Gi")
         result = mp.swap(bigger, "azure", "all-at-once", session=session)
         group = groups(arm, name)[f"{name}-r1"]
+        # the same label in the same scope: the recreated group has the same DNS name
+        assert group.ip_address.fqdn == fqdn
         requests = group.containers[0].resources.requests
         assert (requests.cpu, requests.memory_in_gb) == (2, 2.0)
         assert revisions(arm, name) == {f"{name}-r1": "r2"} and serving(arm, name) == "r2"

@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 
 from moto_fixtures.azure.fixtures import azure_emulator  # noqa: F401  (re-exported fixture)
-from tests.providers.gcp.helpers import served_version, unique, write_project  # noqa: F401
+from tests.providers.gcp.helpers import served_version, unique  # noqa: F401
+from tests.providers.gcp.helpers import write_project as _iris_project
 
 from modelport.provider import TAG_DEPLOYMENT, TAG_REVISION
 
@@ -22,6 +23,15 @@ def modelport_home(tmp_path_factory):
         patch.setenv("MODELPORT_HOME", str(home))
         patch.setenv(TOKEN_ENV, "emulator-token")
         yield home
+
+
+def write_project(dest, version: str, name: str, targets: dict, **kwargs):
+    """The iris project of the gcp helpers, asking for one instance: Container Instances has no
+    autoscaling, so a spec with an azure target and max_instances > 1 is refused at validate."""
+    folder = _iris_project(dest, version, name, targets, **kwargs)
+    spec = folder / "modelport.toml"
+    spec.write_text(spec.read_text().replace("max_instances = 2", "max_instances = 1"))
+    return folder
 
 
 def azure_target(arm, registry, **settings) -> dict:
