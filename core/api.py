@@ -21,7 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .build.image import BuildResult, build_image
+from .image.image import BuildResult, build_image
 from .engine import executor, strategies
 from .engine.executor import Result, Runtime
 from .engine.gate import Smoke, infer
