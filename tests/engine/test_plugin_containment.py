@@ -43,7 +43,8 @@ def test_provider_bug_is_undone_and_names_the_plugin(tmp_path, buggy):
     provider, session = buggy
     mp.deploy_image(loaded(write_spec(tmp_path / "v1", "1")), "mem", image("1"), session=session)
     with pytest.raises(PluginError) as caught:
-        mp.deploy_image(loaded(write_spec(tmp_path / "v2", "2")), "mem", image("2"), "blue-green", session=session)
+        mp.deploy_image(loaded(write_spec(tmp_path / "v2", "2")), "mem", image("2"), strategy="blue-green",
+                        session=session)
     message = str(caught.value)
     assert "acme-memory" in message and "set_traffic" in message and "KeyError" in message
     # undone: only r1 exists and serves everything

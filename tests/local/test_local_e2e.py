@@ -99,7 +99,7 @@ def test_swap_rollback_migrate_destroy(tmp_path, session, unique_name, cleanup):
     v2 = make_project(tmp_path / "v2", "iris-v2", unique_name)
     first = mp.deploy(v1, "dev", session=session)
     assert_serves(first.endpoint, "1")
-    swapped = mp.swap(v2, "dev", "blue-green", session=session)
+    swapped = mp.swap(v2, "dev", strategy="blue-green", session=session)
     assert swapped.revision == "r2"
     assert_serves(swapped.endpoint, "2")
     back = mp.rollback(unique_name, "dev", session=session)
@@ -123,7 +123,7 @@ def test_failed_gate_keeps_old_revision_serving(tmp_path, session, unique_name, 
     (bad / "modelport.toml").write_text((bad / "modelport.toml").read_text()
                                         .replace("expected_output_shape = [2]", "expected_output_shape = [3]"))
     with pytest.raises(HealthGateFailed, match="shape"):
-        mp.swap(bad, "dev", "blue-green", session=session)
+        mp.swap(bad, "dev", strategy="blue-green", session=session)
     status = mp.status(unique_name, session=session)[0]
     assert status["traffic"] == {"r1": 100}
     assert [r["name"] for r in status["revisions"]] == ["r1"]
