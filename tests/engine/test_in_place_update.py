@@ -11,14 +11,11 @@ import pytest
 
 import modelport.api as mp
 from modelport.engine import planner
-from modelport.engine.session import Session
 from modelport.errors import HealthGateFailed
-from modelport.plugins import load_providers
 from modelport.provider import Revision, RevisionSpec, Target
-from modelport.state import StateStore
-from modelport.testing.memory import MemoryPlugin, MemoryProvider, _revision_handler, _Server
+from modelport.testing.memory import MemoryProvider, _revision_handler, _Server
 
-from .conftest import SAMPLE, image, loaded, write_spec
+from .conftest import SAMPLE, image, loaded, memory_session, write_spec
 
 
 class InPlaceProvider(MemoryProvider):
@@ -46,12 +43,8 @@ class InPlaceProvider(MemoryProvider):
 @pytest.fixture
 def in_place(tmp_path):
     provider = InPlaceProvider()
-    session = Session(state=StateStore(tmp_path / "state.db"),
-                      providers=load_providers({"memory": MemoryPlugin(provider)}, use_entry_points=False))
-    try:
+    with memory_session(tmp_path, provider) as session:
         yield provider, session
-    finally:
-        provider.close()
 
 
 def answer(endpoint: str) -> str:

@@ -16,7 +16,7 @@ from modelport.plugins import load_providers
 from modelport.state import StateStore
 from modelport.testing.memory import MemoryPlugin, MemoryProvider
 
-from .conftest import image, loaded, write_spec
+from .conftest import image, loaded, memory_session, write_spec
 
 
 class Buggy(MemoryProvider):
@@ -31,12 +31,8 @@ class Buggy(MemoryProvider):
 @pytest.fixture
 def buggy(tmp_path):
     provider = Buggy()
-    session = Session(state=StateStore(tmp_path / "state.db"),
-                      providers=load_providers({"acme-memory": MemoryPlugin(provider)}, use_entry_points=False))
-    try:
+    with memory_session(tmp_path, provider, "acme-memory") as session:
         yield provider, session
-    finally:
-        provider.close()
 
 
 def test_provider_bug_is_undone_and_names_the_plugin(tmp_path, buggy):

@@ -12,7 +12,7 @@ from modelport.errors import CapabilityError, HealthGateFailed, ModelportError, 
 
 from modelport.provider import Target
 
-from .conftest import SAMPLE, image, loaded, write_spec
+from .conftest import SAMPLE, image, loaded, memory_session, write_spec
 
 MEM = Target("mem", "memory", None)
 
@@ -139,16 +139,10 @@ def test_fault_at_every_primitive_call_rolls_back(memory, tmp_path, strategy):
 
 
 def test_canary_refused_without_split(tmp_path):
-    from modelport.engine.session import Session
-    from modelport.plugins import load_providers
-    from modelport.state import StateStore
-
-    from modelport.testing.memory import MemoryPlugin, MemoryProvider
+    from modelport.testing.memory import MemoryProvider
 
     provider = MemoryProvider(split=False)
-    session = Session(state=StateStore(tmp_path / "s.db"),
-                      providers=load_providers({"memory": MemoryPlugin(provider)}, use_entry_points=False))
-    try:
+    with memory_session(tmp_path, provider) as session:
         deploy(session, write_spec(tmp_path / "v1", "1"), "1")
         writes = list(provider.writes)
         with pytest.raises(CapabilityError, match="cannot split traffic") as err:
@@ -157,8 +151,6 @@ def test_canary_refused_without_split(tmp_path):
         assert provider.writes == writes
         result = deploy(session, write_spec(tmp_path / "v2", "2"), "2", "blue-green")
         assert answer(result.endpoint) == "2"
-    finally:
-        provider.close()
 
 
 def test_rollback_to_previous_and_named(memory, tmp_path):
