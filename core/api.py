@@ -17,33 +17,23 @@ Every function takes an optional :class:`Session` (state store, providers, progr
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .build.image import BuildResult, build_image
-from .engine import executor, strategies
-from .engine.executor import Result, Runtime
+from .engine import executor, planner
+from .engine.executor import ExecutionContext, Result
 from .engine.gate import Smoke, infer
-from .engine.images import ImageMover, image_present
-from .engine.plan import Plan, step
-from .engine.revision import from_data, revision_spec, size_of, with_config
-from .engine.session import Session, check_secret_refs, resolve_secret_values
+from .engine.images import ImageMover
+from .engine.plan import Plan
+from .engine.session import Session, resolve_secret_values
 from .errors import NotFound, UsageError
-from .provider import ImageRef, Provider, RevisionSpec, Target
+from .image.image import BuildResult, build_image
+from .provider import ImageRef
 from .spec import LoadedSpec, Spec, load_spec
 
 
 def _session(session: Session | None) -> Session:
     return session or Session()
-
-
-def _read(s: Session, provider: Provider, t: Target, name: str):
-    """``provider.observe`` for planning and status, retried like the engine's reads when the
-    cloud throttles or drops a connection (see :mod:`modelport.engine.retry`)."""
-    from .engine.retry import RetryPolicy, call
-    return call(lambda: provider.observe(t, name), "observe", RetryPolicy.from_env(), s.report,
-                f"read {name} on {t.name}")
 
 
 def validate(path: str | Path | None = None, session: Session | None = None,
@@ -63,11 +53,13 @@ def build(path: str | Path | None = None, session: Session | None = None) -> Bui
 
 
 def schema(session: Session | None = None) -> dict[str, Any]:
-    """The JSON Schema of ``modelport.toml``, with each installed provider's target settings."""
+    """The JSON Schema of ``modelport.toml``, with each installed provider's target settings and
+    the secret reference schemes it resolves."""
     s = _session(session)
     out = Spec.model_json_schema()
+    installed = sorted(s.providers.providers.items())
     variants = []
-    for name, provider in sorted(s.providers.providers.items()):
+    for name, provider in installed:
         sub = provider.settings_model.model_json_schema()
         sub.setdefault("properties", {})["provider"] = {"const": name}
         sub["required"] = ["provider", *sub.get("required", [])]
@@ -78,6 +70,10 @@ def schema(session: Session | None = None) -> dict[str, Any]:
         out.setdefault("properties", {})["targets"] = {
             "type": "object", "description": "Named deployment targets.",
             "additionalProperties": {"oneOf": variants}}
+    native = [f"'{scheme}:...' ({name} targets)" for name, p in installed for scheme in p.capabilities.secret_schemes]
+    if native:
+        secrets = out["properties"]["secrets"]
+        secrets["description"] += f" Schemes the providers resolve: {', '.join(native)}."
     return out
 
 
@@ -101,63 +97,26 @@ def _smoke(loaded: LoadedSpec) -> Smoke:
     return Smoke(spec.model.name, body, shape)
 
 
-def _image_steps(provider: Provider, target: Target, deployment: str, image: ImageRef,
-                 source: tuple[str, ImageRef] | None = None) -> tuple[list[dict], ImageRef]:
-    dest = provider.registry(target, deployment)
-    if dest is None:
-        return [], source[1] if source and source[1].ref else image
-    placed = image.at(dest.repository)
-    if image_present(dest, image.digest):
-        return [], placed
-    if source and source[1].ref:
-        return [step("copy_image", target.name, f"copy image {image.digest[:19]} from {source[1].ref.split('@')[0]} "
-                     f"to {dest.repository}", digest=image.digest, repository=dest.repository,
-                     source=source[0], source_ref=source[1].ref, deployment=deployment)], placed
-    return [step("push_image", target.name, f"push image {image.digest[:19]} to {dest.repository}",
-                 digest=image.digest, repository=dest.repository, deployment=deployment)], placed
-
-
-def _infra_steps(provider: Provider, target: Target, deployment: str, observed) -> list[dict]:
-    changes = provider.infrastructure_plan(target, deployment, observed)
-    if not changes:
-        return []
-    what = ", ".join(f"{c.kind} {c.name}" for c in changes)
-    return [step("ensure_infra", target.name, f"create on {target.name}: {what}", fresh=not observed.exists)]
-
-
-def _plan_deploy(s: Session, loaded: LoadedSpec, target_name: str, image: ImageRef,
-                 strategy: str | None, steps: list[int] | None, kind: str) -> tuple[Plan, Runtime]:
-    spec = loaded.spec
-    provider, target = s.target(loaded, target_name)
-    check_secret_refs(loaded, provider, target_name)
-    size = size_of(spec)
-    provider.check_size(size, target)
-    provider.check_spec(spec, target)
-    observed = _read(s, provider, target, spec.deployment)
-    infra = _infra_steps(provider, target, spec.deployment, observed)
-    image_steps, placed = _image_steps(provider, target, spec.deployment, image)
-    rev = revision_spec(spec, placed, "r0", size, target.settings)
-    recorded = s.state.revisions(spec.deployment, target_name)
-    known = [r["revision"] for r in recorded]
-    current = strategies.active_revision(observed)
-    previous = next((json.loads(r["spec"]) for r in recorded
-                     if r["revision"] == current and r.get("spec") and not r.get("deleted")), None)
-    plan = strategies.plan_rollout(provider, target, observed, rev, strategy or spec.rollout.strategy,
-                                   steps or spec.rollout.steps, spec.rollout.keep_revisions, known,
-                                   image_steps, infra, kind=kind, previous_spec=previous)
-    return plan, _runtime(s, loaded, {target_name: (provider, target)})
-
-
-def _runtime(s: Session, loaded: LoadedSpec, bindings: dict, gate_timeout: float | None = None) -> Runtime:
+def _execution(s: Session, loaded: LoadedSpec, targets: tuple[str, ...] | list[str],
+               gate_timeout: float | None = None) -> ExecutionContext:
+    """What the executor needs to run a plan on ``targets`` of ``loaded``."""
     root = loaded.root
 
     def secret_values(binding, secrets):
         provider, _target = binding
         return resolve_secret_values(secrets, set(provider.capabilities.secret_schemes), root)
 
-    return Runtime(state=s.state, bindings=bindings, smoke=_smoke(loaded),
-                   gate_timeout=gate_timeout or loaded.spec.rollout.gate_timeout, secret_values=secret_values,
-                   images=ImageMover(s.report), report=s.report, spec_file=str(loaded.file), hook=s.hook)
+    return ExecutionContext(state=s.state, bindings={t: s.target(loaded, t) for t in targets}, smoke=_smoke(loaded),
+                            gate_timeout=gate_timeout or loaded.spec.rollout.gate_timeout,
+                            secret_values=secret_values, images=ImageMover(s.report), report=s.report,
+                            spec_file=str(loaded.file), before_step=s.before_step)
+
+
+def _apply(s: Session, loaded: LoadedSpec, the_plan: Plan, gate_timeout: float | None = None,
+           break_lock: bool = False) -> Result:
+    ctx = _execution(s, loaded, the_plan.targets, gate_timeout)
+    return executor.apply(the_plan, ctx, {"spec_file": str(loaded.file), "gate_timeout": ctx.gate_timeout},
+                          break_lock=break_lock)
 
 
 def _built_image(s: Session, loaded: LoadedSpec) -> ImageRef:
@@ -165,7 +124,7 @@ def _built_image(s: Session, loaded: LoadedSpec) -> ImageRef:
     return ImageRef(result.digest, result.image_id)
 
 
-def plan(path: str | Path | None = None, target: str = "", strategy: str | None = None,
+def plan(path: str | Path | None = None, target: str = "", *, strategy: str | None = None,
          steps: list[int] | None = None, session: Session | None = None) -> Plan:
     """What ``deploy`` would do on ``target``. Builds the image locally (cached) to know its digest;
     reads the cloud but writes nothing to it."""
@@ -173,14 +132,15 @@ def plan(path: str | Path | None = None, target: str = "", strategy: str | None 
     loaded = validate(path, s)
     s.target(loaded, target)
     image = _built_image(s, loaded)
-    return _plan_deploy(s, loaded, target, image, strategy, steps, "deploy")[0]
+    return planner.deploy(s, loaded, target, image, strategy=strategy, steps=steps)
 
 
-def deploy(path: str | Path | None = None, target: str = "", strategy: str | None = None,
+def deploy(path: str | Path | None = None, target: str = "", *, strategy: str | None = None,
            steps: list[int] | None = None, gate_timeout: float | None = None, break_lock: bool = False,
-           session: Session | None = None, _kind: str = "deploy") -> Result:
+           session: Session | None = None, kind: str = "deploy") -> Result:
     """Build, then execute exactly the plan for ``target``; a failed gate rolls back and raises
-    :class:`~modelport.errors.HealthGateFailed`."""
+    :class:`~modelport.errors.HealthGateFailed`. ``kind`` names the operation in the journal and
+    the history (``swap`` calls this with ``kind="swap"``)."""
     s = _session(session)
     loaded = validate(path, s)
     s.target(loaded, target)
@@ -189,43 +149,39 @@ def deploy(path: str | Path | None = None, target: str = "", strategy: str | Non
     executor.check_unfinished(s.state, name)
     # hold the lock while building too, so a second process started meanwhile fails at once
     # instead of building the same image and failing later; apply takes it again
-    s.state.acquire_lock(name, executor.holder_name(_kind), break_stale=break_lock)
+    s.state.acquire_lock(name, executor.holder_name(kind), break_stale=break_lock)
     try:
         image = _built_image(s, loaded)
     finally:
         s.state.release_lock(name)
-    return deploy_image(loaded, target, image, strategy, steps, gate_timeout, False, s, _kind)
+    return deploy_image(loaded, target, image, strategy=strategy, steps=steps, gate_timeout=gate_timeout,
+                        session=s, kind=kind)
 
 
-def deploy_image(loaded: LoadedSpec, target: str, image: ImageRef, strategy: str | None = None,
+def deploy_image(loaded: LoadedSpec, target: str, image: ImageRef, *, strategy: str | None = None,
                  steps: list[int] | None = None, gate_timeout: float | None = None,
-                 break_lock: bool = False, session: Session | None = None, _kind: str = "deploy") -> Result:
+                 break_lock: bool = False, session: Session | None = None, kind: str = "deploy") -> Result:
     """Deploy an image that is already built (``image.digest`` in the local store or a registry)."""
     s = _session(session)
-    the_plan, rt = _plan_deploy(s, loaded, target, image, strategy, steps, _kind)
-    if gate_timeout:
-        rt.gate_timeout = gate_timeout
-    result = executor.apply(the_plan, rt, _context(loaded, rt), break_lock=break_lock)
+    the_plan = planner.deploy(s, loaded, target, image, kind=kind, strategy=strategy, steps=steps)
+    result = _apply(s, loaded, the_plan, gate_timeout, break_lock)
     result.outputs.update({"name": loaded.spec.deployment, "target": target,
-                           "provider": rt.bindings[target][0].name,
+                           "provider": s.target(loaded, target)[0].name,
                            "image": {"ref": image.ref or _local_ref(loaded), "digest": image.digest,
                                      "image_id": image.image_id}})
     return result
 
 
-def swap(path: str | Path | None = None, target: str = "", strategy: str = "blue-green",
-         steps: list[int] | None = None, gate_timeout: float | None = None,
-         session: Session | None = None, break_lock: bool = False) -> Result:
+def swap(path: str | Path | None = None, target: str = "", *, strategy: str = "blue-green",
+         steps: list[int] | None = None, gate_timeout: float | None = None, break_lock: bool = False,
+         session: Session | None = None) -> Result:
     """Deploy a new model version on ``target`` with ``strategy`` (all-at-once, blue-green, canary)."""
-    return deploy(path, target, strategy, steps, gate_timeout, break_lock, session=session, _kind="swap")
+    return deploy(path, target, strategy=strategy, steps=steps, gate_timeout=gate_timeout, break_lock=break_lock,
+                  session=session, kind="swap")
 
 
 def _local_ref(loaded: LoadedSpec) -> str:
     return f"modelport/{loaded.spec.model.name}:{loaded.spec.model.version}"
-
-
-def _context(loaded: LoadedSpec, rt: Runtime) -> dict[str, Any]:
-    return {"spec_file": str(loaded.file), "gate_timeout": rt.gate_timeout}
 
 
 # -- by deployment name ------------------------------------------------------------------------------
@@ -241,90 +197,49 @@ def _spec_for(s: Session, name: str, target: str | None, spec: str | Path | None
     return validate(rows[0]["spec_file"], s, sizes=False)
 
 
-def rollback(name: str, target: str, revision: str | None = None, spec: str | Path | None = None,
+def rollback(name: str, target: str, *, revision: str | None = None, spec: str | Path | None = None,
              gate_timeout: float | None = None, session: Session | None = None) -> Result:
     """Return all traffic on ``target`` to ``revision`` (default: the previous one)."""
     s = _session(session)
     loaded = _spec_for(s, name, target, spec)
-    provider, t = s.target(loaded, target)
-    observed = _read(s, provider, t, name)
-    history = [r["revision"] for r in s.state.revisions(name, target)]
-    the_plan = strategies.plan_rollback(t, observed, name, revision, history)
-    rt = _runtime(s, loaded, {target: (provider, t)}, gate_timeout)
-    result = executor.apply(the_plan, rt, _context(loaded, rt))
-    result.outputs.update({"name": name, "target": target, "provider": provider.name})
+    result = _apply(s, loaded, planner.rollback(s, loaded, name, target, revision), gate_timeout)
+    result.outputs.update({"name": name, "target": target, "provider": s.target(loaded, target)[0].name})
     return result
 
 
-def destroy(name: str, target: str, spec: str | Path | None = None, session: Session | None = None) -> Result:
+def destroy(name: str, target: str, *, spec: str | Path | None = None, session: Session | None = None) -> Result:
     """Delete every resource of ``name`` on ``target``."""
     s = _session(session)
     loaded = _spec_for(s, name, target, spec)
-    provider, t = s.target(loaded, target)
-    the_plan = strategies.plan_destroy(t, _read(s, provider, t, name), name)
-    rt = _runtime(s, loaded, {target: (provider, t)})
-    result = executor.apply(the_plan, rt, _context(loaded, rt))
+    the_plan = planner.destroy(s, loaded, name, target)
+    result = _apply(s, loaded, the_plan)
     if the_plan.empty:
         s.state.forget_deployment(name, target)
-    result.outputs.update({"name": name, "target": target, "provider": provider.name})
+    result.outputs.update({"name": name, "target": target, "provider": s.target(loaded, target)[0].name})
     return result
 
 
-def migrate(name: str, source: str, dest: str, retire_source: bool = False, spec: str | Path | None = None,
-            gate_timeout: float | None = None, session: Session | None = None,
-            break_lock: bool = False) -> Result:
+def migrate(name: str, source: str, dest: str, *, retire_source: bool = False, spec: str | Path | None = None,
+            gate_timeout: float | None = None, break_lock: bool = False,
+            session: Session | None = None) -> Result:
     """Move ``name`` from ``source`` to ``dest``: same image digest, size mapped to the nearest one
     ``dest`` allows, verified by comparing outputs, and only then (if asked) retire the source."""
     s = _session(session)
     if source == dest:
         raise UsageError("--from and --to name the same target")
     loaded = _spec_for(s, name, source, spec)
-    src_provider, src_t = s.target(loaded, source)
-    dst_provider, dst_t = s.target(loaded, dest)
-    check_secret_refs(loaded, dst_provider, dest)
+    s.target(loaded, source)
+    s.target(loaded, dest)
     s.state.check_lock(name)
     executor.check_unfinished(s.state, name)
-    observed_src = _read(s, src_provider, src_t, name)
-    active = strategies.active_revision(observed_src)
-    if active is None:
-        raise NotFound(f"{name} is not serving on {source}; nothing to migrate")
-    src_rev = _revision_of(s, name, source, observed_src.revision(active).digest)
-    src_image = src_rev.image
-    # the revision moves as it is (image, env, secrets, scaling, model version); only the size is
-    # fitted to what the destination allows and the settings are the destination's
-    size, notes = dst_provider.fit_size(src_rev.size, dst_t)
-    observed = _read(s, dst_provider, dst_t, name)
-    infra = _infra_steps(dst_provider, dst_t, name, observed)
-    image_steps, placed = _image_steps(dst_provider, dst_t, name, ImageRef(src_image.digest, src_image.image_id),
-                                       source=(source, src_image))
-    rev = with_config(replace(src_rev, image=placed, size=size, revision="r0"), dst_t.settings)
-    known = [r["revision"] for r in s.state.revisions(name, dest)]
-    rollout = strategies.plan_rollout(dst_provider, dst_t, observed, rev, "blue-green", [100],
-                                      loaded.spec.rollout.keep_revisions, known, image_steps, infra, kind="migrate")
-    extra = [step("compare", dest, f"compare outputs on {source} and {dest} for the sample input",
-                  source=source)]
-    if retire_source:
-        extra += [step("destroy", source, f"retire {name} on {source}"),
-                  step("forget", source, f"forget {name} on {source}")]
-    # compare before recording, and retire the source only after both
-    the_plan = Plan("migrate", name, (source, dest), rollout.steps[:-1] + tuple(extra[:1]) + rollout.steps[-1:]
-                    + tuple(extra[1:]), tuple(notes))
-    rt = _runtime(s, loaded, {source: (src_provider, src_t), dest: (dst_provider, dst_t)}, gate_timeout)
-    result = executor.apply(the_plan, rt, _context(loaded, rt), break_lock=break_lock)
-    result.outputs.update({"name": name, "source": source, "target": dest, "provider": dst_provider.name,
-                           "image": {"digest": src_image.digest, "ref": placed.ref}, "size_notes": notes})
+    the_plan, placed = planner.migrate(s, loaded, name, source, dest, retire_source=retire_source)
+    result = _apply(s, loaded, the_plan, gate_timeout, break_lock)
+    result.outputs.update({"name": name, "source": source, "target": dest, "provider": s.target(loaded, dest)[0].name,
+                           "image": {"digest": placed.digest, "ref": placed.ref}, "size_notes": list(the_plan.notes)})
     return result
 
 
-def _revision_of(s: Session, name: str, target: str, digest: str) -> RevisionSpec:
-    for row in reversed(s.state.revisions(name, target)):
-        if row["digest"] == digest and row["spec"]:
-            return from_data(json.loads(row["spec"]))
-    raise NotFound(f"the revision of {name} on {target} serving {digest[:19]} is not in the state store",
-                   hint="redeploy it once with this modelport so its revision is recorded")
-
-
-def status(name: str | None = None, target: str | None = None, spec: str | Path | None = None,
+def status(name: str | None = None, target: str | None = None, *, spec: str | Path | None = None,
            session: Session | None = None) -> list[dict[str, Any]]:
     """Deployments with what their clouds report now (revisions, traffic, endpoint, readiness).
     A deployment with an interrupted operation has an ``unfinished`` entry (message and hint);
@@ -340,7 +255,7 @@ def status(name: str | None = None, target: str | None = None, spec: str | Path 
     for row in rows:
         loaded = validate(spec or row["spec_file"], s)
         provider, t = s.target(loaded, row["target"])
-        observed = _read(s, provider, t, row["name"])
+        observed = planner.read(s, provider, t, row["name"])
         out.append({"name": row["name"], "target": row["target"], "provider": provider.name,
                     "endpoint": observed.endpoint, "traffic": dict(observed.traffic),
                     "revisions": [{"name": r.name, "digest": r.digest, "ready": r.ready,
@@ -365,7 +280,7 @@ def _drift(row: dict, observed) -> list[str]:
     return problems
 
 
-def predict(name: str, target: str, body: dict[str, Any], session: Session | None = None) -> dict[str, Any]:
+def predict(name: str, target: str, body: dict[str, Any], *, session: Session | None = None) -> dict[str, Any]:
     """Send an OIP v2 infer request to the deployment's endpoint."""
     s = _session(session)
     rows = s.state.deployments(name, target)
@@ -373,7 +288,7 @@ def predict(name: str, target: str, body: dict[str, Any], session: Session | Non
         raise NotFound(f"no deployment {name!r} on {target!r}")
     loaded = validate(rows[0]["spec_file"], s)
     provider, t = s.target(loaded, target)
-    endpoint = _read(s, provider, t, name).endpoint
+    endpoint = planner.read(s, provider, t, name).endpoint
     if not endpoint:
         raise NotFound(f"{name} on {target} has no endpoint (is it serving?)")
     return infer(endpoint, loaded.spec.model.name, body, provider.endpoint_headers(t, name))
@@ -390,7 +305,7 @@ def history(name: str, session: Session | None = None) -> dict[str, Any]:
             "revisions": s.state.revisions(name), "events": events}
 
 
-def logs(name: str, target: str, revision: str | None = None, tail: int = 100,
+def logs(name: str, target: str, *, revision: str | None = None, tail: int = 100,
          session: Session | None = None) -> str:
     """Recent log lines of the serving (or named) revision."""
     s = _session(session)
@@ -401,36 +316,30 @@ def logs(name: str, target: str, revision: str | None = None, tail: int = 100,
 
 # -- interrupted operations ---------------------------------------------------------------------------
 
-def _interrupted(s: Session, name: str):
-    op = s.state.unfinished(name)
-    if op is None:
-        raise NotFound(f"{name!r} has no interrupted operation")
-    loaded = validate(op.context["spec_file"], s)
-    bindings = {t: s.target(loaded, t) for t in op.targets}
-    rt = _runtime(s, loaded, bindings, op.context.get("gate_timeout"))
-    the_plan = Plan(op.kind, name, tuple(op.targets), tuple(op.plan))
-    return op, the_plan, rt
-
-
 def _take_interrupted(s: Session, name: str, verb: str):
     """Take the lock (breaking it only if its holder is dead), then read the interrupted
     operation: read before locking, two racing ``resume``/``abort`` could both act on it."""
     s.state.acquire_lock(name, executor.holder_name(verb), break_stale=True)
     try:
-        op, the_plan, rt = _interrupted(s, name)
+        op = s.state.unfinished(name)
+        if op is None:
+            raise NotFound(f"{name!r} has no interrupted operation")
+        loaded = validate(op.context["spec_file"], s)
+        the_plan = Plan.from_journal(op.kind, name, op.targets, op.plan)
+        ctx = _execution(s, loaded, op.targets, op.context.get("gate_timeout"))
         s.state.set_lock_operation(name, op.id)
     except BaseException:
         s.state.release_lock(name)
         raise
-    return op, the_plan, rt
+    return op, the_plan, ctx
 
 
 def resume(name: str, session: Session | None = None) -> Result:
     """Finish an operation that was killed mid-way, from its first unfinished step."""
     s = _session(session)
-    op, the_plan, rt = _take_interrupted(s, name, "resume")
+    op, the_plan, ctx = _take_interrupted(s, name, "resume")
     try:
-        return executor.resume(the_plan, rt, op.id, op.done)
+        return executor.resume(the_plan, ctx, op.id, op.done)
     finally:
         s.state.release_lock(name)
 
@@ -438,9 +347,9 @@ def resume(name: str, session: Session | None = None) -> Result:
 def abort(name: str, session: Session | None = None) -> dict[str, Any]:
     """Roll back an operation that was killed mid-way."""
     s = _session(session)
-    op, the_plan, rt = _take_interrupted(s, name, "abort")
+    op, the_plan, ctx = _take_interrupted(s, name, "abort")
     try:
-        executor.abort(the_plan, rt, op.id, op.done)
+        executor.abort(the_plan, ctx, op.id, op.done)
     finally:
         s.state.release_lock(name)
     return {"operation": op.id, "status": "aborted", "undone_from_step": op.done + 1}
@@ -448,7 +357,7 @@ def abort(name: str, session: Session | None = None) -> dict[str, Any]:
 
 # -- registries ----------------------------------------------------------------------------------------
 
-def push(path: str | Path | None = None, target: str = "", progress=None, session: Session | None = None):
+def push(path: str | Path | None = None, target: str = "", *, progress=None, session: Session | None = None):
     """Build (cached) and push the image to ``target``'s registry by digest; returns the
     :class:`~modelport.registry.TransferResult` (its ``digest`` equals the built digest)."""
     from .registry import OciStore
@@ -465,7 +374,7 @@ def push(path: str | Path | None = None, target: str = "", progress=None, sessio
     return registry_push(OciStore(), built.digest, dest.repository, auth=dest.auth, progress=progress)
 
 
-def copy(src_ref: str, dest_repo: str, src_auth=None, dest_auth=None, progress=None):
+def copy(src_ref: str, dest_repo: str, *, src_auth=None, dest_auth=None, progress=None):
     """Copy an image by digest between registries, sending only the blobs the destination lacks."""
     from .registry import copy as registry_copy
 
@@ -474,24 +383,19 @@ def copy(src_ref: str, dest_repo: str, src_auth=None, dest_auth=None, progress=N
 
 # -- orphans ---------------------------------------------------------------------------------------------
 
-def gc(path: str | Path | None = None, target: str | None = None, delete: bool = False,
+def gc(path: str | Path | None = None, target: str | None = None, *, delete: bool = False,
        session: Session | None = None) -> list[dict[str, Any]]:
     """Tagged resources on the spec's targets (or one) that no recorded deployment owns; with
-    ``delete``, remove them. Asks the clouds, not the state file, what exists."""
+    ``delete``, remove them: one journaled operation per orphaned deployment, under its lock.
+    Asks the clouds, not the state file, what exists."""
     s = _session(session)
     loaded = validate(path, s)
-    names = [target] if target else sorted(loaded.spec.targets)
-    out = []
-    for name in names:
-        provider, t = s.target(loaded, name)
-        owned = {row["name"] for row in s.state.deployments(target=name)}
-        for res in provider.list_resources(t):
-            if res.deployment in owned:
-                continue
-            entry = {"target": name, "provider": provider.name, "kind": res.kind, "id": res.id,
-                     "deployment": res.deployment, "revision": res.revision, "deleted": False}
-            if delete:
-                provider.delete_resource(t, res)
-                entry["deleted"] = True
-            out.append(entry)
+    found = planner.orphans(s, loaded, [target] if target else sorted(loaded.spec.targets))
+    out = [{"target": t, "provider": provider.name, "kind": res.kind, "id": res.id,
+            "deployment": res.deployment, "revision": res.revision, "deleted": False} for t, provider, res in found]
+    if delete:
+        for the_plan in planner.gc(found):
+            _apply(s, loaded, the_plan)
+        for entry in out:
+            entry["deleted"] = True
     return out

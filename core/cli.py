@@ -18,7 +18,8 @@ import click
 from . import api
 from .cli_input import JsonErrorsGroup, check_text, finite_seconds, open_state, parse_steps, preflight
 from .engine.session import Session
-from .errors import EXIT_FAILED, CapabilityError, ModelportError, UsageError
+from .errors import EXIT_FAILED, ModelportError, UsageError
+from .plugins import installed_providers
 
 OUTPUT = click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text",
                       show_default=True, help="json: one JSON document on stdout, for scripts.")
@@ -30,11 +31,14 @@ def _err(msg: str) -> None:
     click.echo(msg, err=True)
 
 
-def command(group: click.Group, name: str, **kwargs) -> Callable:
-    """Register a command that gets a Session, prints text or JSON, and maps errors to exit codes."""
+def command(group: click.Group | None, name: str, **kwargs) -> Callable:
+    """Make ``fn(session, **params) -> (data, text)`` the command ``name``: it gets a
+    :class:`~modelport.Session`, prints ``text`` or (``--output json``) ``data``, and maps errors to
+    one line and the exit codes. Added to ``group``; with None the command is returned on its own,
+    which is how a plugin builds the commands it registers (``modelport_register_commands``)."""
 
     def decorate(fn: Callable[..., tuple[Any, str]]) -> Callable:
-        @group.command(name, **kwargs)
+        @(group.command if group is not None else click.command)(name, **kwargs)
         @OUTPUT
         @click.pass_context
         @wraps(fn)
@@ -75,7 +79,25 @@ def _fail(output: str, data: dict, text: str, code: int) -> None:
     sys.exit(code)
 
 
-@click.group(cls=JsonErrorsGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class Modelport(JsonErrorsGroup):
+    """The ``modelport`` group: its own commands, then those plugins register (looked up only when
+    asked for, so ``import modelport.cli`` loads no plugin)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._plugin_commands()})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        plugins = self._plugin_commands()  # also when ``name`` is built in: a clash is reported
+        return super().get_command(ctx, name) or plugins.get(name)
+
+    def _plugin_commands(self) -> dict[str, click.Command]:
+        loaded = installed_providers()
+        for name in set(loaded.commands) & set(self.commands):
+            loaded.refuse_command(name, "has the name of a built-in command")
+        return loaded.commands
+
+
+@click.group(cls=Modelport, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--state", envvar="MODELPORT_STATE", metavar="URL",
               help="State store: a SQLite file (default ~/.local/state/modelport/state.db), sqlite:///PATH, "
                    "postgresql://USER@HOST:PORT/DB, s3://BUCKET/PREFIX or azblob://ACCOUNT/CONTAINER/PREFIX "
@@ -130,7 +152,7 @@ def plan_cmd(session: Session, path, target, strategy, steps):
     """Show what deploy would change on a target; writes nothing to the cloud."""
     steps = parse_steps(steps)
     preflight(session, path, target, strategy, secret_values=False)
-    the_plan = api.plan(path, target, strategy, steps, session)
+    the_plan = api.plan(path, target, strategy=strategy, steps=steps, session=session)
     return the_plan.to_dict(), the_plan.render()
 
 
@@ -156,7 +178,8 @@ def _result_text(result, verb: str) -> str:
 def deploy_cmd(session: Session, path, target, strategy, gate_timeout, break_lock):
     """Build and deploy to a target, executing exactly the plan."""
     preflight(session, path, target, strategy)
-    result = api.deploy(path, target, strategy, None, gate_timeout, break_lock, session)
+    result = api.deploy(path, target, strategy=strategy, gate_timeout=gate_timeout, break_lock=break_lock,
+                        session=session)
     return result.to_dict(), _result_text(result, "deploy")
 
 
@@ -172,8 +195,8 @@ def swap_cmd(session: Session, path, target, strategy, steps, gate_timeout, brea
     steps = parse_steps(steps)
     loaded = api.validate(path, session)
     preflight(session, path, target, strategy)
-    result = api.swap(path, target, strategy or loaded.spec.rollout.strategy, steps, gate_timeout, session,
-                      break_lock=break_lock)
+    result = api.swap(path, target, strategy=strategy or loaded.spec.rollout.strategy, steps=steps,
+                      gate_timeout=gate_timeout, break_lock=break_lock, session=session)
     return result.to_dict(), _result_text(result, "swap")
 
 
@@ -185,7 +208,7 @@ def swap_cmd(session: Session, path, target, strategy, steps, gate_timeout, brea
 @GATE
 def rollback_cmd(session: Session, name, target, revision, spec, gate_timeout):
     """Return traffic to the previous (or named) revision."""
-    result = api.rollback(name, target, revision, spec, gate_timeout, session)
+    result = api.rollback(name, target, revision=revision, spec=spec, gate_timeout=gate_timeout, session=session)
     return result.to_dict(), _result_text(result, "rollback")
 
 
@@ -199,7 +222,8 @@ def rollback_cmd(session: Session, name, target, revision, spec, gate_timeout):
 @BREAK_LOCK
 def migrate_cmd(session: Session, name, source, target, retire_source, spec, gate_timeout, break_lock):
     """Move a deployment to another target: same image digest, verified outputs."""
-    result = api.migrate(name, source, target, retire_source, spec, gate_timeout, session, break_lock=break_lock)
+    result = api.migrate(name, source, target, retire_source=retire_source, spec=spec, gate_timeout=gate_timeout,
+                         break_lock=break_lock, session=session)
     return result.to_dict(), _result_text(result, "migrate")
 
 
@@ -209,7 +233,7 @@ def migrate_cmd(session: Session, name, source, target, retire_source, spec, gat
 @click.option("--spec", type=click.Path(path_type=Path), help="modelport.toml (default: the one last deployed).")
 def status_cmd(session: Session, name, target, spec):
     """What each deployment runs now, as its cloud reports it."""
-    rows = api.status(name, target, spec, session)
+    rows = api.status(name, target, spec=spec, session=session)
     if not rows:
         return {"deployments": []}, "no deployments"
     lines = []
@@ -241,7 +265,7 @@ def predict_cmd(session: Session, name, target, input_):
         body = json.load(input_)
     except ValueError as exc:
         raise UsageError(f"--input: not JSON ({exc})") from None
-    reply = api.predict(name, target, body, session)
+    reply = api.predict(name, target, body, session=session)
     return reply, json.dumps(reply.get("outputs", reply), indent=2)
 
 
@@ -268,7 +292,7 @@ def _ts(ts: float) -> str:
 @click.option("--tail", type=click.IntRange(1, 10000), default=100)
 def logs_cmd(session: Session, name, target, revision, tail):
     """Recent log lines of a deployment."""
-    text = api.logs(name, target, revision, tail, session)
+    text = api.logs(name, target, revision=revision, tail=tail, session=session)
     return {"logs": text}, text
 
 
@@ -278,7 +302,7 @@ def logs_cmd(session: Session, name, target, revision, tail):
 @click.option("--spec", type=click.Path(path_type=Path), help="modelport.toml (default: the one last deployed).")
 def destroy_cmd(session: Session, name, target, spec):
     """Delete a deployment and everything it created on a target."""
-    result = api.destroy(name, target, spec, session)
+    result = api.destroy(name, target, spec=spec, session=session)
     return result.to_dict(), _result_text(result, "destroy")
 
 
@@ -327,7 +351,7 @@ def _transfer_text(result) -> str:
 @click.pass_context
 def push_cmd(ctx, path, target, output):
     """Push the built image to the target's registry by digest."""
-    _run_transfer(ctx, output, f"push to {target}", lambda s, bar: api.push(path, target, bar, s))
+    _run_transfer(ctx, output, f"push to {target}", lambda s, bar: api.push(path, target, progress=bar, session=s))
 
 
 @main.command("copy")
@@ -339,13 +363,13 @@ def copy_cmd(ctx, src_ref, dest_repo, output):
     """Copy SRC_REF (host/repo@sha256:...) to DEST_REPO (host/repo) keeping its digest.
 
     Credentials: MODELPORT_SRC_USERNAME/_PASSWORD and MODELPORT_DEST_USERNAME/_PASSWORD."""
-    _run_transfer(ctx, output, "copy", lambda s, bar: api.copy(src_ref, dest_repo, _registry_auth("SRC"),
-                                                              _registry_auth("DEST"), bar))
+    _run_transfer(ctx, output, "copy", lambda s, bar: api.copy(src_ref, dest_repo, src_auth=_registry_auth("SRC"),
+                                                              dest_auth=_registry_auth("DEST"), progress=bar))
 
 
 def _run_transfer(ctx, output, title, fn):
     # reuse the error/exit-code/JSON handling of `command` for a body that draws a progress bar
-    @command(click.Group(), "transfer")
+    @command(None, "transfer")
     def run(session):
         with _bar(output, title) as bar:
             result = fn(session, bar)
@@ -360,7 +384,7 @@ def _run_transfer(ctx, output, title, fn):
 @click.option("--delete", is_flag=True, help="Delete what is found (default: only list it).")
 def gc_cmd(session: Session, path, target, delete):
     """List (or delete) tagged cloud resources that no recorded deployment owns."""
-    rows = api.gc(path, target, delete, session)
+    rows = api.gc(path, target, delete=delete, session=session)
     if not rows:
         return {"orphans": []}, "no orphaned resources"
     lines = [f"{'deleted' if r['deleted'] else 'orphan '} {r['target']:<10} {r['kind']:<14} {r['id']}"
@@ -388,20 +412,6 @@ def schema_cmd(session: Session):
     """Print the JSON Schema of modelport.toml."""
     data = api.schema(session)
     return data, json.dumps(data, indent=2)
-
-
-@command(main, "iam-policy")
-@PATH
-@TO
-def iam_policy_cmd(session: Session, path, target):
-    """Print the least-privilege IAM policy the target's provider needs (JSON)."""
-    loaded = api.validate(path, session)
-    provider, t = session.target(loaded, target)
-    builder = getattr(provider, "iam_policy", None)
-    if builder is None:
-        raise CapabilityError(f"provider {provider.name!r} (target {target!r}) has no IAM policy to print")
-    policy = builder(t)
-    return policy, json.dumps(policy, indent=2)
 
 
 from . import cli_state  # noqa: E402,F401  (registers `modelport state`; it uses `command` above)

@@ -21,7 +21,8 @@ import click
 from . import api
 from .engine.revision import revision_spec, size_of
 from .engine.session import Session, check_secret_refs, resolve_secret_values
-from .errors import EXIT_BAD_INPUT, EXIT_FAILED, CapabilityError, SpecError, SpecErrors, UsageError
+from .engine.strategies import check_canary
+from .errors import EXIT_BAD_INPUT, EXIT_FAILED, SpecError, SpecErrors, UsageError
 from .provider import ImageRef, Provider, Target
 from .spec import LoadedSpec, RolloutSection
 from .state import StateStore
@@ -102,10 +103,7 @@ def preflight(session: Session, path: Path | None, target: str, strategy: str | 
     loaded = api.validate(path, session)
     provider, t = session.target(loaded, target)
     check_secret_refs(loaded, provider, target)
-    if (strategy or loaded.spec.rollout.strategy) == "canary" and not provider.capabilities.traffic_split:
-        raise CapabilityError(
-            f"provider {provider.name!r} (target {target!r}) cannot split traffic, so canary is refused",
-            hint="use --strategy blue-green (new revision gated, then switched) or all-at-once")
+    check_canary(provider, target, strategy or loaded.spec.rollout.strategy)
     if secret_values:  # an unset env: variable, an unreadable file: (values are not kept)
         resolve_secret_values(loaded.spec.secrets, set(provider.capabilities.secret_schemes), loaded.root)
     _dry_translate(loaded, provider, t)

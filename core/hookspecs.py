@@ -16,7 +16,9 @@ functions decorated by :data:`hookimpl`, registered through the entry-point grou
         register(FlyProvider())
 
 Hooks are few on purpose: everything cloud-specific lives on the
-:class:`~modelport.provider.Provider` object a plugin registers.
+:class:`~modelport.provider.Provider` object a plugin registers (and in the commands it adds).
+They are called through one pluggy plugin manager, for each plugin alone: a plugin that raises
+is reported by name and the others keep working.
 
 Versioning: :data:`HOOKSPEC_VERSION` numbers this contract. A plugin that needs hooks added in a
 later version sets ``MODELPORT_HOOKSPEC_VERSION = N`` in its plugin module; an older modelport
@@ -30,27 +32,49 @@ provider newer than itself instead of failing later in the middle of an operatio
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import pluggy
 
+if TYPE_CHECKING:
+    import click
+
+    from .provider import Provider
+
 PROJECT = "modelport"
 #: Version of this hook contract (bumped only when a hook is added).
-HOOKSPEC_VERSION = 1
+HOOKSPEC_VERSION = 2
 
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @hookspec
-def modelport_register_providers(register: Callable[[object], None]) -> None:
+def modelport_register_providers(register: Callable[[Provider], None]) -> None:
     """Register the providers this plugin offers.
 
-    Called once when the plugin manager loads. Every implementation is called (not
+    Called once, when the plugin is loaded. Every implementation is called (not
     ``firstresult``); each calls ``register`` once per provider it offers.
 
     :param register: call it with a :class:`~modelport.provider.Provider` instance. Core checks
         the provider (a unique ``name``, the abstract methods implemented, a supported
         ``api_version``) and records which plugin registered it; a rejected provider is reported
         with the plugin's name and does not stop other plugins.
+    """
+
+
+@hookspec
+def modelport_register_commands(register: Callable[[click.Command], None]) -> None:
+    """Add commands to the ``modelport`` CLI, for what only this plugin's platform has (the aws
+    provider's ``iam-policy``). Added in hook specs version 2.
+
+    Called once, when the plugin is loaded. Every implementation is called (not
+    ``firstresult``); each calls ``register`` once per command. Build the command with
+    :func:`modelport.cli.command` (``@command(None, "NAME")``) so that it gets a
+    :class:`~modelport.Session`, ``--output json``, one-line errors and the exit codes of every
+    other command.
+
+    :param register: call it with a named ``click.Command``. Core refuses (reported with the
+        plugin's name, never raised) a command that is not one, or whose name a built-in command
+        or another plugin already uses.
     """

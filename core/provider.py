@@ -59,19 +59,25 @@ class NoSettings(BaseModel):
 
 
 @dataclass(frozen=True)
-class RegistryTarget:
-    """Where a target's images live: ``repository`` is ``host[:port]/path`` (no tag) and
-    ``auth`` a :mod:`modelport.registry` credentials adapter (None = anonymous)."""
+class ImageRepository:
+    """Where a target's images live: ``repository`` is ``host[:port]/path`` (no tag) in the OCI
+    registry ``host``, and ``auth`` a :mod:`modelport.registry` credentials adapter (None =
+    anonymous). What :meth:`Provider.registry` returns."""
 
     repository: str
     auth: Any = None
 
     @property
     def host(self) -> str:
+        """The registry: ``host[:port]``."""
         return self.repository.split("/", 1)[0]
 
     def __repr__(self) -> str:  # never show credentials
-        return f"RegistryTarget({self.repository!r})"
+        return f"ImageRepository({self.repository!r})"
+
+
+#: the earlier name of :class:`ImageRepository`, kept so that plugins written with it still load
+RegistryTarget = ImageRepository
 
 
 @dataclass(frozen=True)
@@ -175,7 +181,16 @@ class Observed:
         return bool(self.revisions) or bool(self.infrastructure)
 
     def revision(self, name: str) -> Revision | None:
+        """The revision called ``name``, if the cloud reports it."""
         return next((r for r in self.revisions if r.name == name), None)
+
+    @property
+    def active_revision(self) -> str | None:
+        """The revision holding the most traffic (None when none takes any)."""
+        if not self.traffic:
+            return None
+        name, weight = max(self.traffic.items(), key=lambda kv: kv[1])
+        return name if weight > 0 else None
 
 
 @dataclass(frozen=True)
@@ -251,9 +266,9 @@ class Provider(abc.ABC):
         """The cloud resources for one revision, as plain data (shown by ``plan``). Pure."""
         return {"revision": rev.revision, "image": rev.image.ref or rev.image.image_id}
 
-    def registry(self, target: Target, deployment: str) -> RegistryTarget | None:
-        """Where this target's images live (repository + credentials), or None when the
-        provider runs images straight from the local engine."""
+    def registry(self, target: Target, deployment: str) -> ImageRepository | None:
+        """Where this target's images live (the repository in an OCI registry, and credentials),
+        or None when the provider runs images straight from the local engine."""
         return None
 
     # -- read-only cloud calls ------------------------------------------------------------------
@@ -320,3 +335,40 @@ class Provider(abc.ABC):
 #: every method a provider implements or may override (wrappers delegate exactly these)
 PROVIDER_METHODS = tuple(name for name, fn in vars(Provider).items()
                          if callable(fn) and not name.startswith("_") and not isinstance(fn, type))
+
+
+class ProviderProxy(Provider):
+    """A provider standing in for ``inner``: every provider method goes through :meth:`_call`,
+    which subclasses override to act around the call (contain a plugin's bugs, inject a fault);
+    anything else (provider-specific extras such as ``aws``'s ``iam_policy``) is ``inner``'s."""
+
+    def __init__(self, inner: Provider) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.api_version = inner.api_version
+        self.capabilities = inner.capabilities
+        self.settings_model = inner.settings_model
+        self.description = inner.description
+
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """Call ``method`` of ``inner``."""
+        return getattr(self.inner, method)(*args, **kwargs)
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr == "inner":  # not set yet (e.g. while copying): no recursion
+            raise AttributeError(attr)
+        return getattr(self.inner, attr)
+
+
+def _forward(method: str):
+    def call(self: ProviderProxy, *args: Any, **kwargs: Any) -> Any:
+        return self._call(method, *args, **kwargs)
+
+    call.__name__, call.__qualname__ = method, f"ProviderProxy.{method}"
+    call.__doc__ = getattr(Provider, method).__doc__
+    return call
+
+
+for _method in PROVIDER_METHODS:
+    setattr(ProviderProxy, _method, _forward(_method))
+abc.update_abstractmethods(ProviderProxy)

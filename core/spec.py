@@ -143,7 +143,7 @@ class Spec(_Strict):
     env: dict[Annotated[str, Field(pattern=ENV_NAME_RE, max_length=128)], Annotated[str, Field(max_length=32768)]] = Field(default_factory=dict, max_length=500)
     secrets: dict[Annotated[str, Field(pattern=ENV_NAME_RE, max_length=128)], Annotated[str, Field(pattern=SECRET_REF_RE, max_length=1024)]] = Field(
         default_factory=dict, max_length=100,
-        description="Environment variable name -> secret REFERENCE ('env:VAR', 'file:PATH', 'aws-sm:ARN', 'gcp-sm:projects/..', 'azure-kv:URL'); never a value.")
+        description="Environment variable name -> secret REFERENCE, never a value: 'env:VAR' or 'file:PATH' (read by modelport at deploy time), or a scheme the target's provider resolves itself (its capabilities' secret_schemes; see `modelport providers`).")
     targets: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")], TargetSection] = Field(default_factory=dict)
 
     @property

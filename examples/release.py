@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     steps = [int(s) for s in args.steps.split(",")]
     session = mp.Session(report=lambda msg: print(f"  {msg}", file=sys.stderr))
     try:
-        result = mp.swap(args.path, args.target, args.strategy, steps, session=session)
+        result = mp.swap(args.path, args.target, strategy=args.strategy, steps=steps, session=session)
     except CapabilityError as exc:
         print(f"refused: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import httpx
 
 from ..errors import HealthGateFailed
+
+if TYPE_CHECKING:
+    from ..provider import Health, Provider, Target
+    from .executor import ExecutionContext
 
 
 @dataclass(frozen=True)
@@ -81,3 +85,35 @@ def wait_until(probe: Callable[[], Any], timeout: float, what: str, interval: fl
             raise HealthGateFailed(f"{what} was not ready after {timeout:.0f}s: {last.message}",
                                    hint="raise --gate-timeout if the model needs longer to load")
         time.sleep(interval)
+
+
+def health_probe(ctx: ExecutionContext, provider: Provider, target: Target, deployment: str,
+                 revision: str) -> Callable[[], Health]:
+    """A probe for :func:`wait_until` whose cloud call is retried like every other (``ctx.call``)."""
+    return lambda: ctx.call("health", f"read the health of {revision} on {target.name}",
+                            lambda: provider.health(target, deployment, revision))
+
+
+def wait_endpoint(ctx: ExecutionContext, provider: Provider, target: Target, deployment: str) -> str:
+    """The deployment's endpoint on ``target``, read until the cloud reports one (at most the gate
+    timeout): it appears once traffic reaches a revision, which some clouds report a little later."""
+    deadline = time.monotonic() + ctx.gate_timeout
+    while True:
+        endpoint = ctx.observe(provider, target, deployment).endpoint
+        if endpoint:
+            return endpoint
+        if time.monotonic() > deadline:
+            raise HealthGateFailed(f"{deployment} on {target.name} reports no endpoint")
+        time.sleep(0.5)
+
+
+def same_outputs(a: Any, b: Any, tol: float = 1e-6) -> bool:
+    """Whether two outputs agree: the same structure, numbers within a relative ``tol``."""
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(same_outputs(x, y, tol) for x, y in zip(a, b))
+    if isinstance(a, float) or isinstance(b, float):
+        try:
+            return abs(float(a) - float(b)) <= tol * max(1.0, abs(float(a)))
+        except (TypeError, ValueError):
+            return False
+    return a == b

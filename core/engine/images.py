@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..errors import ProviderError
 
 
@@ -20,30 +18,31 @@ class ImageMover:
 
         return self.progress_factory(title) if self.progress_factory else nullcontext(None)
 
-    def push(self, step: dict[str, Any], binding) -> None:
+    def push(self, binding, deployment: str, digest: str) -> None:
+        """Push image ``digest`` from the local OCI store to the registry of ``binding``'s target."""
         from ..registry import OciStore, push
 
         provider, target = binding
-        dest = provider.registry(target, step["deployment"])
+        dest = provider.registry(target, deployment)
         store = OciStore()
-        if not store.has_blob(step["digest"]):
-            raise ProviderError(provider.name, "push image",
-                                f"{step['digest']} is not in the local image store {store.root}",
+        if not store.has_blob(digest):
+            raise ProviderError(provider.name, "push image", f"{digest} is not in the local image store {store.root}",
                                 hint="build the image on this machine first (modelport build)")
         with self._progress(f"push {dest.repository}") as bar:
-            result = push(store, step["digest"], dest.repository, auth=dest.auth, progress=bar)
+            result = push(store, digest, dest.repository, auth=dest.auth, progress=bar)
         self.report(f"pushed {result.blobs_sent} blob(s) ({result.bytes_sent} bytes), "
                     f"skipped {result.blobs_skipped} already there")
 
-    def copy(self, step: dict[str, Any], binding, bindings) -> None:
+    def copy(self, binding, source, deployment: str, source_ref: str) -> None:
+        """Copy ``source_ref`` from the registry of ``source``'s target to ``binding``'s, by digest."""
         from ..registry import copy
 
         provider, target = binding
-        dest = provider.registry(target, step["deployment"])
-        src_provider, src_target = bindings[step["source"]]
-        src = src_provider.registry(src_target, step["deployment"])
+        dest = provider.registry(target, deployment)
+        src_provider, src_target = source
+        src = src_provider.registry(src_target, deployment)
         with self._progress(f"copy to {dest.repository}") as bar:
-            result = copy(step["source_ref"], dest.repository, src_auth=src.auth if src else None,
+            result = copy(source_ref, dest.repository, src_auth=src.auth if src else None,
                           dest_auth=dest.auth, progress=bar)
         self.report(f"copied {result.blobs_sent} blob(s) ({result.bytes_sent} bytes), "
                     f"skipped {result.blobs_skipped} already there")

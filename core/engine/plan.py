@@ -1,20 +1,16 @@
-"""Plans are plain data: an ordered list of steps computed read-only from desired vs. observed.
+"""Plans are plain data: an ordered list of typed steps computed read-only from desired vs. observed.
 
-Each step is a JSON-ready dict with an ``op`` (what the executor does), the ``target`` it acts on
-and a one-line ``desc`` for people. ``apply`` executes exactly these steps, journaling each.
+Each step (``steps.py``) names the ``target`` it acts on and has a one-line ``desc`` for people;
+its kind says what the executor does with it. ``apply`` executes exactly these steps, journaling
+each.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable
 
-#: ops that change something in a cloud (a plan without them changes nothing)
-WRITE_OPS = {"ensure_infra", "push_image", "copy_image", "create_revision", "update_revision",
-             "set_traffic", "delete_revision", "destroy"}
-SYMBOL = {"ensure_infra": "+", "push_image": "+", "copy_image": "+", "create_revision": "+",
-          "update_revision": "~", "set_traffic": "~", "delete_revision": "-", "destroy": "-",
-          "gate": "?", "wait_ready": "?", "compare": "?", "record": " "}
+from .steps import Step, from_dict
 
 
 @dataclass(frozen=True)
@@ -24,21 +20,33 @@ class Plan:
     kind: str
     deployment: str
     targets: tuple[str, ...]
-    steps: tuple[dict[str, Any], ...]
+    steps: tuple[Step, ...]
     notes: tuple[str, ...] = ()
     context: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def from_journal(cls, kind: str, deployment: str, targets: Iterable[str], steps: Iterable[dict[str, Any]]) -> Plan:
+        """The plan of a journaled operation (steps as :meth:`journal` wrote them)."""
+        return cls(kind, deployment, tuple(targets), tuple(from_dict(s) for s in steps))
+
+    def journal(self) -> list[dict[str, Any]]:
+        """The steps as the journal keeps them (plain JSON data)."""
+        return [s.to_dict() for s in self.steps]
+
     @property
-    def changes(self) -> list[dict[str, Any]]:
-        return [s for s in self.steps if s["op"] in WRITE_OPS]
+    def changes(self) -> list[Step]:
+        """The steps that change something in a cloud."""
+        return [s for s in self.steps if s.writes]
 
     @property
     def empty(self) -> bool:
+        """True when the plan changes nothing."""
         return not self.changes
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form for scripts (``plan --output json``); no secret values."""
         return {"kind": self.kind, "deployment": self.deployment, "targets": list(self.targets),
-                "changes": len(self.changes), "steps": [_public(s) for s in self.steps],
+                "changes": len(self.changes), "steps": [s.public() for s in self.steps],
                 "notes": list(self.notes)}
 
     def render(self) -> str:
@@ -48,19 +56,9 @@ class Plan:
             return f"{head}: no changes (everything is as the spec says)"
         lines = [f"{head}: {len(self.changes)} change(s)"]
         for step in self.steps:
-            if step["op"] != "record":
-                lines.append(f"  {SYMBOL.get(step['op'], ' ')} {step['desc']}")
-                for key, value in (step.get("resources") or {}).items():
+            if step.shown:
+                lines.append(f"  {step.symbol} {step.desc}")
+                for key, value in (getattr(step, "resources", None) or {}).items():
                     lines.append(f"        {key}: {value}")
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
-
-
-def _public(step: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in step.items() if k != "rev"} | (
-        {"revision_spec": {k: v for k, v in step["rev"].items() if k not in ("secret_values",)}}
-        if "rev" in step else {})
-
-
-def step(op: str, target: str, desc: str, **fields: Any) -> dict[str, Any]:
-    return {"op": op, "target": target, "desc": desc, **fields}

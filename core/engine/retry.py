@@ -23,17 +23,19 @@ from tenacity import (RetryCallState, Retrying, retry_if_exception, stop_after_a
                       wait_exponential_jitter)
 
 from ..errors import ProviderError
+from .steps import retry_safe_primitives
 
 T = TypeVar("T")
 
-#: provider primitives that may be repeated after a failure without changing the outcome
-SAFE = frozenset({"observe", "health", "ensure_infrastructure", "create_revision", "update_revision",
-                  "delete_revision", "set_traffic", "destroy"})
+#: provider primitives that may be repeated after a failure without changing the outcome: the
+#: reads, and the writes of the step kinds that declare ``retry_safe`` (``steps.py``)
+SAFE = frozenset({"observe", "health"}) | retry_safe_primitives()
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
-    """How often and how patiently a safe primitive is retried."""
+class ProviderRetryPolicy:
+    """How often and how patiently a safe provider primitive is retried (the registry client has
+    its own policy for HTTP calls: :class:`modelport.registry.RegistryRetryPolicy`)."""
 
     attempts: int = 4          # tries in all, the first included
     initial: float = 0.5       # first wait (seconds); doubles each time, plus up to ``jitter``
@@ -42,7 +44,7 @@ class RetryPolicy:
     total: float = 60.0        # no new try starts after this many seconds
 
     @classmethod
-    def from_env(cls) -> "RetryPolicy":
+    def from_env(cls) -> "ProviderRetryPolicy":
         """The defaults, with ``MODELPORT_RETRY_ATTEMPTS`` / ``MODELPORT_RETRY_MAX_WAIT`` applied."""
         attempts = int(os.environ.get("MODELPORT_RETRY_ATTEMPTS", cls.attempts))
         max_wait = float(os.environ.get("MODELPORT_RETRY_MAX_WAIT", cls.max_wait))
@@ -55,7 +57,7 @@ def retryable(exc: BaseException) -> bool:
     return isinstance(exc, ProviderError) and exc.retryable
 
 
-def call(fn: Callable[[], T], primitive: str, policy: RetryPolicy, report: Callable[[str], None],
+def call(fn: Callable[[], T], primitive: str, policy: ProviderRetryPolicy, report: Callable[[str], None],
          what: str) -> T:
     """Run ``fn`` (one call of ``primitive``); retry it under ``policy`` when the primitive is
     safe to repeat and the error is retryable. Each retry is reported; the last error is raised."""

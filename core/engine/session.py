@@ -10,11 +10,12 @@ from typing import Callable
 from pydantic import ValidationError
 
 from ..errors import NotFound, PluginError, SpecError, SpecErrors, UsageError
-from ..plugins import ProviderRegistry, default_registry
+from ..plugins import LoadedProviders, installed_providers
 from ..provider import Provider, Target
 from ..redact import remember
 from ..spec import LoadedSpec, spec_error_from_settings
 from ..state import StateStore
+from .steps import Step
 
 Reporter = Callable[[str], None]
 
@@ -24,11 +25,12 @@ class Session:
     """Shared by every call of one command or script: state, providers, and a progress sink."""
 
     state: StateStore = field(default_factory=StateStore)
-    providers: ProviderRegistry = field(default_factory=default_registry)
+    providers: LoadedProviders = field(default_factory=installed_providers)
     report: Reporter = lambda _msg: None
     docker_host: str | None = None
-    #: test seam: called with (index, step) before each step an executor runs
-    hook: Callable[[int, dict], None] | None = None
+    #: called with ``(index, step)`` right before each step an operation runs (a
+    #: :class:`~modelport.engine.steps.Step`), e.g. to look at the cloud between two steps
+    before_step: Callable[[int, Step], None] | None = None
 
     def docker(self):
         """A Docker SDK client for builds (``DOCKER_HOST`` or the default socket)."""

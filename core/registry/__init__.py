@@ -13,27 +13,27 @@ Quick start::
                       dest_auth=BasicAuth("user", "secret"), progress=bar)
     assert result.digest == image.digest
 
-Auth adapters for the clouds (``EcrAuth``, ``GcpAuth``, ``AcrAuth``, ``AcrAdminAuth``) import their
-SDKs lazily. Every error is a :class:`RegistryError` naming the registry and step, never a secret.
+Credentials come from an auth adapter (:mod:`.auth`): anonymous, ``BasicAuth``, or a
+:class:`TokenAuth` subclass for a registry whose password is a short-lived token (each cloud
+provider ships its own). Every error is a :class:`RegistryError` naming the registry and step,
+never a secret.
 """
 
-from .auth import AcrAdminAuth, AnonymousAuth, BasicAuth, Credentials, RegistryAuth
-from .cloud_auth import AcrAuth, EcrAuth, GcpAuth
+from .auth import AnonymousAuth, BasicAuth, Credentials, RegistryAuth, TokenAuth
 from .errors import (BlobDigestMismatch, DigestMismatch, ExportError, InvalidReference,
                      ManifestDigestMismatch, RegistryAuthError, RegistryError, RegistryNotFound,
                      RegistryProtocolError, RegistryUnavailable)
 from .export import ExportedImage, export_image
 from .progress import ProgressCallback, ProgressEvent, RichProgress
 from .reference import Reference, parse_reference
-from .retry import RetryPolicy
+from .retry import RegistryRetryPolicy
 from .store import OciStore, default_root
 from .transfer import TransferResult, copy, push
 
 __all__ = [
-    "AcrAdminAuth", "AcrAuth", "AnonymousAuth", "BasicAuth", "BlobDigestMismatch", "Credentials",
-    "DigestMismatch", "EcrAuth", "ExportError", "ExportedImage", "GcpAuth", "InvalidReference",
-    "ManifestDigestMismatch", "OciStore", "ProgressCallback", "ProgressEvent", "Reference",
-    "RegistryAuth", "RegistryAuthError", "RegistryError", "RegistryNotFound", "RegistryProtocolError",
-    "RegistryUnavailable", "RetryPolicy", "RichProgress", "TransferResult", "copy", "default_root",
-    "export_image", "parse_reference", "push",
+    "AnonymousAuth", "BasicAuth", "BlobDigestMismatch", "Credentials", "DigestMismatch", "ExportError",
+    "ExportedImage", "InvalidReference", "ManifestDigestMismatch", "OciStore", "ProgressCallback",
+    "ProgressEvent", "Reference", "RegistryAuth", "RegistryAuthError", "RegistryError", "RegistryNotFound",
+    "RegistryProtocolError", "RegistryRetryPolicy", "RegistryUnavailable", "RichProgress", "TokenAuth",
+    "TransferResult", "copy", "default_root", "export_image", "parse_reference", "push",
 ]

@@ -4,17 +4,24 @@ An adapter answers one question — "which username/password do I present to reg
 through :meth:`credentials_for`. The HTTP client (:mod:`.http`) uses the answer either as HTTP
 Basic credentials or to obtain a Bearer token, whichever the registry's challenge asks for.
 
-Cloud adapters (ECR, Artifact Registry, ACR) live in :mod:`.cloud_auth` and import their SDKs
-lazily. Secrets never leave these objects in readable form: every ``repr`` is redacted, and
-errors name the registry and step, never the secret.
+Core has the generic adapters: anonymous, a fixed username and password, and
+:class:`TokenAuth`, the base of adapters whose password is a short-lived token (each cloud
+provider ships its own: ECR, Artifact Registry and ACR live in their providers). Secrets never
+leave these objects in readable form: every ``repr`` is redacted, and errors name the registry and
+step, never the secret.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import threading
+import time
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 REDACTED = "***"
+# Refresh this long before a token expires, so a long copy does not fail midway.
+EXPIRY_MARGIN_S = 300
 
 
 @dataclass(frozen=True)
@@ -77,8 +84,48 @@ class BasicAuth:
         return f"{type(self).__name__}(username={self._credentials.username!r}, password={REDACTED!r})"
 
 
-class AcrAdminAuth(BasicAuth):
-    """Azure Container Registry admin user (``az acr credential show``): plain Basic credentials."""
+class TokenAuth:
+    """Base of adapters whose password is a token with an expiry (a cloud registry's): the
+    credentials are fetched by :meth:`fetch` and cached per registry host until shortly before
+    they expire. Subclasses take an already-configured SDK object, so endpoints, regions and
+    emulators stay the caller's choice, and import no SDK at import time."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cache: dict[str, tuple[Credentials, float]] = {}
+
+    def credentials_for(self, registry: str) -> Credentials | None:
+        """Cached credentials for ``registry``, fetched anew when missing or about to expire."""
+        with self._lock:
+            hit = self._cache.get(registry)
+            if hit and hit[1] - EXPIRY_MARGIN_S > time.time():
+                return hit[0]
+            creds, expires_at = self.fetch(registry)
+            self._cache[registry] = (creds, expires_at)
+            return creds
+
+    def invalidate(self, registry: str) -> None:
+        """Drop the cached token so the next call fetches a fresh one."""
+        with self._lock:
+            self._cache.pop(registry, None)
+
+    def fetch(self, registry: str) -> tuple[Credentials, float]:
+        """New credentials for ``registry`` and when they expire (a Unix time); raise
+        :class:`~.errors.RegistryAuthError` naming the step, never the secret."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(<credentials {REDACTED}>)"
+
+
+def expiry(value: object, *, default_s: float) -> float:
+    """A token's expiry as a Unix time, from a datetime or a number; ``default_s`` from now when
+    the cloud did not say."""
+    if isinstance(value, dt.datetime):
+        return value.timestamp()
+    if isinstance(value, (int, float)):
+        return float(value)
+    return time.time() + default_s
 
 
 def as_auth(auth: RegistryAuth | None) -> RegistryAuth:

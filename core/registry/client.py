@@ -30,7 +30,7 @@ from .auth import RegistryAuth, as_auth
 from .errors import (ManifestDigestMismatch, RegistryAuthError, RegistryError, RegistryNotFound,
                      RegistryProtocolError)
 from .mediatypes import MANIFEST_ACCEPT
-from .retry import RetryPolicy, TransientStatus, parse_retry_after, run_with_retry
+from .retry import RegistryRetryPolicy, TransientStatus, parse_retry_after, run_with_retry
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +67,12 @@ class RegistryClient:
     """Distribution-spec calls against ``registry``/``repository`` with auth and retries."""
 
     def __init__(self, registry: str, repository: str, auth: RegistryAuth | None = None, *,
-                 push: bool = False, extra_scopes: Iterable[str] = (), retry: RetryPolicy | None = None,
+                 push: bool = False, extra_scopes: Iterable[str] = (), retry: RegistryRetryPolicy | None = None,
                  scheme: str | None = None, verify: bool | str = True, timeout: float = 60.0,
                  http: httpx.Client | None = None) -> None:
         self.registry = registry
         self.repository = repository
-        self.retry = retry or RetryPolicy()
+        self.retry = retry or RegistryRetryPolicy()
         self._auth = as_auth(auth)
         self._base = f"{scheme or default_scheme(registry)}://{registry}"
         action = "pull,push" if push else "pull"

@@ -28,8 +28,10 @@ class TransientStatus(Exception):
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
-    """How often and how patiently to retry transient failures (``attempts`` includes the first)."""
+class RegistryRetryPolicy:
+    """How often and how patiently to retry a registry's transient HTTP failures (``attempts``
+    includes the first). Provider calls have their own policy:
+    :class:`modelport.engine.retry.ProviderRetryPolicy`."""
 
     attempts: int = 5
     initial_wait: float = 0.5
@@ -49,7 +51,7 @@ def parse_retry_after(value: str | None) -> float | None:
         return None
 
 
-def run_with_retry(policy: RetryPolicy, fn: Callable[[], T], *, registry: str, step: str) -> T:
+def run_with_retry(policy: RegistryRetryPolicy, fn: Callable[[], T], *, registry: str, step: str) -> T:
     """Call ``fn`` until it succeeds or ``policy`` gives up on transient errors."""
     backoff = tenacity.wait_exponential_jitter(multiplier=policy.initial_wait, max=policy.max_wait)
 

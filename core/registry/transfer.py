@@ -23,7 +23,7 @@ from .errors import RegistryProtocolError
 from .mediatypes import IMAGE_MANIFESTS, INDEXES
 from .progress import ProgressCallback, emit
 from .reference import Reference, parse_reference
-from .retry import RetryPolicy
+from .retry import RegistryRetryPolicy
 from .sources import RegistrySource, Source, StoreSource, verified_chunks
 from .store import OciStore
 
@@ -50,7 +50,7 @@ class TransferResult:
 
 
 def push(store: OciStore, digest: str, dest: str, auth: RegistryAuth | None = None, *,
-         progress: ProgressCallback | None = None, retry: RetryPolicy | None = None,
+         progress: ProgressCallback | None = None, retry: RegistryRetryPolicy | None = None,
          concurrency: int = DEFAULT_CONCURRENCY, verify: bool | str = True) -> TransferResult:
     """Push manifest ``digest`` (and everything it references) from ``store`` to
     ``dest`` = ``host[:port]/repo[:tag]``. Without a tag the manifest is stored by digest only."""
@@ -64,7 +64,7 @@ def push(store: OciStore, digest: str, dest: str, auth: RegistryAuth | None = No
 
 def copy(src_ref: str, dest_repo: str, *, src_auth: RegistryAuth | None = None,
          dest_auth: RegistryAuth | None = None, progress: ProgressCallback | None = None,
-         retry: RetryPolicy | None = None, concurrency: int = DEFAULT_CONCURRENCY,
+         retry: RegistryRetryPolicy | None = None, concurrency: int = DEFAULT_CONCURRENCY,
          verify: bool | str = True) -> TransferResult:
     """Copy ``host/repo@sha256:…`` (a tag is resolved to its digest first) to
     ``dest_repo`` = ``host[:port]/repo[:tag]``, keeping the digest."""

@@ -188,20 +188,22 @@ class ProviderConformance:
     def test_canary_or_refusal(self, conformance: ConformanceEnv):
         """With traffic split, a canary passes a 50/50 step; without, it is refused before any change."""
         seen: list[dict] = []
-        conformance.session.hook = lambda i, step: step["op"] == "gate" and seen.append(dict(conformance.observe().traffic))
+        conformance.session.before_step = (lambda i, step: step.op == "gate"
+                                           and seen.append(dict(conformance.observe().traffic)))
         before = _snapshot(conformance)
         try:
             if not conformance.provider.capabilities.traffic_split:
                 with pytest.raises(CapabilityError):
-                    api.swap(conformance.project(2), TARGET, "canary", session=conformance.session)
+                    api.swap(conformance.project(2), TARGET, strategy="canary", session=conformance.session)
                 assert _snapshot(conformance) == before, "a refused canary must change nothing"
-                result = api.swap(conformance.project(2), TARGET, "blue-green", session=conformance.session)
+                result = api.swap(conformance.project(2), TARGET, strategy="blue-green", session=conformance.session)
             else:
-                result = api.swap(conformance.project(2), TARGET, "canary", [50, 100], session=conformance.session)
+                result = api.swap(conformance.project(2), TARGET, strategy="canary", steps=[50, 100],
+                                  session=conformance.session)
                 assert any(len(w) == 2 and sorted(w.values()) == [50, 50] for w in seen), \
                     f"the canary never split 50/50 (traffic at each gate: {seen})"
         finally:
-            conformance.session.hook = None
+            conformance.session.before_step = None
         assert conformance.observe().traffic == {result.revision: 100}, f"traffic after the swap: {conformance.observe().traffic}"
         assert conformance.served_version() == 2, "after the swap version 2 must serve"
         conformance.assert_no_orphans()
@@ -242,7 +244,7 @@ class ProviderConformance:
         cloud in agreement, and no orphaned resource -- for every write primitive a swap uses."""
         strategy = "all-at-once" if conformance.provider.capabilities.in_place_update else "blue-green"
         recorder = faulty(conformance.provider, "")
-        api.swap(conformance.project(2, extra_env={"FAULT": "none"}), TARGET, strategy,
+        api.swap(conformance.project(2, extra_env={"FAULT": "none"}), TARGET, strategy=strategy,
                  session=conformance.session_with(recorder))
         self._restore_v1(conformance, strategy)
         used = [p for p in PRIMITIVES if p in recorder.calls and p != "health"]  # the gate retries health
@@ -251,7 +253,7 @@ class ProviderConformance:
             before = _snapshot(conformance)
             wrapper = faulty(conformance.provider, primitive)
             try:
-                api.swap(conformance.project(2, extra_env={"FAULT": primitive}), TARGET, strategy,
+                api.swap(conformance.project(2, extra_env={"FAULT": primitive}), TARGET, strategy=strategy,
                          session=conformance.session_with(wrapper))
             except ModelportError as exc:
                 assert primitive in str(exc), f"the error must name the failed call: {exc}"
@@ -267,7 +269,7 @@ class ProviderConformance:
     @staticmethod
     def _restore_v1(env: ConformanceEnv, strategy: str) -> None:
         if strategy == "all-at-once":  # replaced in place: there is no earlier revision to return to
-            api.swap(env.project(1), TARGET, strategy, session=env.session)
+            api.swap(env.project(1), TARGET, strategy=strategy, session=env.session)
         else:
             api.rollback(env.name, TARGET, session=env.session)
         assert env.served_version() == 1, "after a swap and a rollback (or a swap back) version 1 must serve"

@@ -12,14 +12,14 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 import httpx
 
 from ..engine.session import Session
 from ..errors import ModelportError, ProviderError
-from ..plugins import ProviderRegistry, load_providers
-from ..provider import PROVIDER_METHODS, Provider, Target
+from ..plugins import LoadedProviders, load_providers
+from ..provider import Provider, ProviderProxy, Target
 from ..state import StateStore
 
 #: the conformance model: sums each row and scales it by the model file's factor
@@ -148,9 +148,9 @@ class ConformanceEnv:
 
     def session_with(self, provider: Provider) -> Session:
         """A session on the same state store whose provider is ``provider`` (e.g. a FaultyProvider)."""
-        registry = ProviderRegistry()
-        registry.register("conformance", provider)
-        return Session(state=self.session.state, providers=registry)
+        loaded = LoadedProviders()
+        loaded.add_provider("conformance", provider)
+        return Session(state=self.session.state, providers=loaded)
 
     def observe(self):
         return self.provider.observe(self.target, self.name)
@@ -207,23 +207,22 @@ class Fault(ProviderError):
 PRIMITIVES = ("ensure_infrastructure", "create_revision", "update_revision", "health", "set_traffic",
               "delete_revision")
 
-def faulty(inner: Provider, primitive: str, on_call: int = 1) -> Provider:
-    """``inner`` wrapped so its ``on_call``-th call of ``primitive`` raises :class:`Fault`; every
-    call is recorded in ``.calls`` (primitive names, in order)."""
-    calls: list[str] = []
+class FaultyProvider(ProviderProxy):
+    """``inner`` whose ``on_call``-th call of ``primitive`` raises :class:`Fault`; every call is
+    recorded in ``calls`` (primitive names, in order)."""
 
-    def delegate(method: str) -> Callable:
-        def call(self, *args, **kwargs):
-            calls.append(method)
-            if method == primitive and calls.count(method) == on_call:
-                raise Fault(inner.name, method, f"injected fault (call {on_call})")
-            return getattr(inner, method)(*args, **kwargs)
-        call.__name__ = method
-        return call
+    def __init__(self, inner: Provider, primitive: str, on_call: int = 1) -> None:
+        super().__init__(inner)
+        self.primitive, self.on_call = primitive, on_call
+        self.calls: list[str] = []
 
-    cls = type(f"Faulty{type(inner).__name__}", (Provider,), {
-        "name": inner.name, "capabilities": inner.capabilities, "settings_model": inner.settings_model,
-        "api_version": inner.api_version, **{m: delegate(m) for m in PROVIDER_METHODS}})
-    wrapper = cls()
-    wrapper.calls = calls
-    return wrapper
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        self.calls.append(method)
+        if method == self.primitive and self.calls.count(method) == self.on_call:
+            raise Fault(self.name, method, f"injected fault (call {self.on_call})")
+        return super()._call(method, *args, **kwargs)
+
+
+def faulty(inner: Provider, primitive: str, on_call: int = 1) -> FaultyProvider:
+    """``inner`` wrapped so its ``on_call``-th call of ``primitive`` raises :class:`Fault`."""
+    return FaultyProvider(inner, primitive, on_call)

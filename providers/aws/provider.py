@@ -6,7 +6,7 @@ import os
 from typing import Any, Mapping
 
 from modelport.errors import ProviderError, SpecError
-from modelport.provider import (Capabilities, Health, InfraChange, Observed, Provider, RegistryTarget,
+from modelport.provider import (Capabilities, Health, ImageRepository, InfraChange, Observed, Provider,
                                 Resource, Revision, RevisionSpec, Size, Target)
 
 from . import sizes
@@ -56,16 +56,16 @@ class AwsProvider(Provider):
     def translate(self, rev: RevisionSpec, target: Target) -> dict[str, Any]:
         return tr.summary(rev, Names(target.settings, rev.deployment))
 
-    def registry(self, target: Target, deployment: str) -> RegistryTarget | None:
+    def registry(self, target: Target, deployment: str) -> ImageRepository | None:
         s: AwsSettings = target.settings
         if s.registry:
-            return RegistryTarget(f"{s.registry}/{deployment}", _basic_auth(s))
-        from modelport.registry import EcrAuth
+            return ImageRepository(f"{s.registry}/{deployment}", _basic_auth(s))
+        from .ecr_auth import EcrAuth
 
         client = self.client(target)
         account = client.call("sts", "get_caller_identity")["Account"]
         host = f"{account}.dkr.ecr.{client.region}.amazonaws.com"
-        return RegistryTarget(f"{host}/{Names(s, deployment).repository}", EcrAuth(client.sdk("ecr")))
+        return ImageRepository(f"{host}/{Names(s, deployment).repository}", EcrAuth(client.sdk("ecr")))
 
     def iam_policy(self, target: Target) -> dict[str, Any]:
         """The least-privilege IAM policy document for what this provider calls on ``target``."""

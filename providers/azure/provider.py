@@ -7,7 +7,7 @@ import os
 from typing import Any, Mapping
 
 from modelport.errors import ProviderError
-from modelport.provider import (Capabilities, Health, Observed, Provider, RegistryTarget, Resource, Revision,
+from modelport.provider import (Capabilities, Health, ImageRepository, Observed, Provider, Resource, Revision,
                                 RevisionSpec, Size, Target)
 
 from . import reading, rules, sizes
@@ -58,13 +58,13 @@ class AzureProvider(Provider):
         return {"container_group": f"{tr.group_path(s)}/{tr.group_name(rev.deployment, rev.revision)}",
                 "scaling": rules.scaling_note(rev.min_instances, rev.max_instances, rev.concurrency), **body}
 
-    def registry(self, target: Target, deployment: str) -> RegistryTarget | None:
+    def registry(self, target: Target, deployment: str) -> ImageRepository | None:
         s = target.settings
         if s.registry:
-            return RegistryTarget(f"{s.registry.rstrip('/')}/{deployment}")
+            return ImageRepository(f"{s.registry.rstrip('/')}/{deployment}")
         host = self._server(s)
         if s not in self._auth:
-            from modelport.registry import AcrAdminAuth, AcrAuth
+            from .acr_auth import AcrAdminAuth, AcrAuth
 
             if s.acr_username_env:
                 user, password = self._admin(s)
@@ -72,7 +72,7 @@ class AzureProvider(Provider):
             else:
                 from .client import credential
                 self._auth[s] = AcrAuth(credential(s), host, verify=s.ca_bundle or True)
-        return RegistryTarget(f"{host}/{deployment}", self._auth[s])
+        return ImageRepository(f"{host}/{deployment}", self._auth[s])
 
     @staticmethod
     def _server(s: AzureSettings) -> str:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from modelport.errors import ProviderError
-from modelport.provider import (Capabilities, Health, InfraChange, Observed, Provider, RegistryTarget, Resource,
-                                Revision, RevisionSpec, Size, Target)
+from modelport.provider import (Capabilities, Health, ImageRepository, InfraChange, Observed, Provider,
+                                Resource, Revision, RevisionSpec, Size, Target)
 
 from . import reading, scaling, sizes
 from . import translate as tr
@@ -61,19 +61,18 @@ class GcpProvider(Provider):
                 "invoker": "allUsers (public)" if s.public else "private (IAM)",
                 **scaling.describe(rev, s), "template": tr.template(rev, s)}
 
-    def registry(self, target: Target, deployment: str) -> RegistryTarget | None:
+    def registry(self, target: Target, deployment: str) -> ImageRepository | None:
         s = target.settings
         if s.registry:
-            return RegistryTarget(f"{s.registry.rstrip('/')}/{deployment}")
+            return ImageRepository(f"{s.registry.rstrip('/')}/{deployment}")
         repository = f"{s.region}-docker.pkg.dev/{s.project}/{s.repository}/{deployment}"
         if s.credentials == "anonymous":
-            return RegistryTarget(repository)
+            return ImageRepository(repository)
         if s not in self._auth:
-            from modelport.registry import GcpAuth
-
+            from .artifact_auth import GcpAuth
             from .client import credentials
             self._auth[s] = GcpAuth(credentials(s))
-        return RegistryTarget(repository, self._auth[s])
+        return ImageRepository(repository, self._auth[s])
 
     # -- reads ------------------------------------------------------------------------------
     def _repository(self, target: Target):

@@ -12,8 +12,8 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from modelport.errors import CapabilityError, ProviderError
-from modelport.provider import (Capabilities, Health, Observed, Provider, RegistryTarget, Resource,
-                                Revision, RevisionSpec, Target)
+from modelport.provider import (Capabilities, Health, ImageRepository, Observed, Provider, Resource, Revision,
+                                RevisionSpec, Target)
 
 from .client import (L_ADDRESS, L_CONFIG, L_DEPLOYMENT, L_DIGEST, L_PORT, L_REVISION, L_TARGET,
                      DockerClient, address_lock, free_address)
@@ -53,10 +53,10 @@ class LocalProvider(Provider):
                 "cpu": rev.size.cpu, "memory_mib": rev.size.memory_mib, "port": rev.port,
                 "env": sorted(rev.env), "secrets": sorted(rev.secrets)}
 
-    def registry(self, target: Target, deployment: str) -> RegistryTarget | None:
+    def registry(self, target: Target, deployment: str) -> ImageRepository | None:
         if not target.settings.registry:
             return None
-        return RegistryTarget(f"{target.settings.registry.rstrip('/')}/{deployment}")
+        return ImageRepository(f"{target.settings.registry.rstrip('/')}/{deployment}")
 
     # -- reads ------------------------------------------------------------------------------
     def observe(self, target: Target, deployment: str) -> Observed:

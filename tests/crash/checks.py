@@ -4,41 +4,12 @@ traffic, no drift), nothing tagged is orphaned, no lock and no running operation
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-
-import httpx
-import joblib
-import numpy as np
 
 from modelport import api
 from modelport.engine.session import Session
 from modelport.state import RUNNING
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-SAMPLE = json.loads((EXAMPLES / "iris" / "sample.json").read_text())
-SOURCES = {"1": "iris", "2": "iris-v2"}
-
-
-def _expected() -> dict[str, np.ndarray]:
-    x = np.array(SAMPLE["inputs"][0]["data"], dtype=np.float32)
-    return {v: joblib.load(EXAMPLES / src / "model.joblib").predict_proba(x) for v, src in SOURCES.items()}
-
-
-EXPECTED = _expected()
-
-
-def served_version(endpoint: str, headers: dict | None = None) -> str:
-    """Which iris version ("1"/"2") answers the sample at ``endpoint`` (by its probabilities)."""
-    reply = httpx.post(f"{endpoint}/v2/models/iris/infer", json=SAMPLE, headers=headers or {}, timeout=30)
-    if reply.status_code != 200:
-        raise AssertionError(f"{endpoint} answered {reply.status_code}: {reply.text[:200]}")
-    proba = next(o for o in reply.json()["outputs"] if o["name"] == "predict_proba")
-    got = np.array(proba["data"], dtype=float).reshape(proba["shape"])
-    for version, want in EXPECTED.items():
-        if np.allclose(got, want, atol=1e-4):
-            return version
-    raise AssertionError(f"{endpoint} answered neither iris version: {proba['data']}")
+from tests.iris import SAMPLE, SOURCES, served_version  # noqa: F401  (re-exported)
 
 
 def check(s: Session, name: str, spec: Path, expect: dict[str, str | None]) -> list[str]:
@@ -74,7 +45,7 @@ def _check_target(s: Session, loaded, name: str, target: str, version: str | Non
     status = api.status(name, target, session=s)[0]
     if status["drift"]:
         problems.append(f"drift: {status['drift']}")
-    active = max(observed.traffic.items(), key=lambda kv: kv[1])[0] if observed.traffic else None
+    active = observed.active_revision
     if rows[0]["revision"] != active or observed.traffic.get(active) != 100:
         problems.append(f"recorded revision {rows[0]['revision']}, the cloud's traffic {dict(observed.traffic)}")
     if not observed.endpoint:

@@ -46,8 +46,8 @@ class KillingStore(StateStore):
         self.kill, self.at = kill, at
         self.step: int | None = None  # the step the executor is running (set by the hook)
 
-    def on_step(self, index: int, step: dict) -> None:
-        if step["op"] == self.at:  # ``at`` may name the step's kind instead of its index
+    def on_step(self, index: int, step) -> None:
+        if step.op == self.at:  # ``at`` may name the step's kind instead of its index
             self.at = index
         self.step = index
         if self.kill == "before" and index == self.at:
@@ -95,21 +95,22 @@ class KillingStore(StateStore):
 def run(job: dict) -> dict:
     """Run the operation ``job`` describes; returns the result as a dict."""
     store = KillingStore(job["state"], job.get("kill"), job.get("at"))
-    session = Session(state=store, hook=store.on_step)
+    session = Session(state=store, before_step=store.on_step)
     op = job["op"]
     if op in ("deploy", "swap") and job.get("image"):
         # the image was built once by the test: deploy exactly it (a build per kill point would
         # only make the matrix slower; the build happens before the journal starts anyway)
         loaded = api.validate(job["spec"], session)
         image = ImageRef(job["image"]["digest"], job["image"]["image_id"])
-        result = api.deploy_image(loaded, job["target"], image, job.get("strategy"), job.get("steps"),
-                                  session=session, _kind=op)
+        result = api.deploy_image(loaded, job["target"], image, strategy=job.get("strategy"), steps=job.get("steps"),
+                                  session=session, kind=op)
     elif op == "deploy":
-        result = api.deploy(job["spec"], job["target"], job.get("strategy"), job.get("steps"), session=session)
+        result = api.deploy(job["spec"], job["target"], strategy=job.get("strategy"), steps=job.get("steps"),
+                            session=session)
     elif op == "swap":
-        result = api.swap(job["spec"], job["target"], job["strategy"], job.get("steps"), session=session)
+        result = api.swap(job["spec"], job["target"], strategy=job["strategy"], steps=job.get("steps"), session=session)
     elif op == "migrate":
-        result = api.migrate(job["name"], job["source"], job["target"], job.get("retire_source", False),
+        result = api.migrate(job["name"], job["source"], job["target"], retire_source=job.get("retire_source", False),
                              spec=job["spec"], session=session)
     else:
         raise SystemExit(f"unknown op {op!r}")

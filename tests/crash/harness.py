@@ -212,7 +212,7 @@ class Case:
         s = self.runner.session()
         spec = self.spec(version)
         image = ImageRef(self.images[version]["digest"], self.images[version]["image_id"])
-        api.deploy_image(api.validate(spec, s), target, image, strategy, session=s, _kind=kind)
+        api.deploy_image(api.validate(spec, s), target, image, strategy=strategy, session=s, kind=kind)
 
     def job(self) -> dict[str, Any]:
         if self.kind == "deploy":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -52,15 +53,22 @@ def image(version: str) -> ImageRef:
     return ImageRef(digest, "sha256:" + "ab" * 32)
 
 
+@contextmanager
+def memory_session(tmp_path: Path, provider: MemoryProvider, plugin: str = "memory"):
+    """A session whose only provider is ``provider`` (registered by ``plugin``), with its own state
+    store; the provider's servers are closed at the end."""
+    try:
+        yield Session(state=StateStore(tmp_path / "state.db"),
+                      providers=load_providers({plugin: MemoryPlugin(provider)}, use_entry_points=False))
+    finally:
+        provider.close()
+
+
 @pytest.fixture
 def memory(tmp_path):
     provider = MemoryProvider()
-    session = Session(state=StateStore(tmp_path / "state.db"),
-                      providers=load_providers({"memory": MemoryPlugin(provider)}, use_entry_points=False))
-    try:
+    with memory_session(tmp_path, provider) as session:
         yield provider, session
-    finally:
-        provider.close()
 
 
 def loaded(folder: Path):

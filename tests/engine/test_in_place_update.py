@@ -10,14 +10,12 @@ import httpx
 import pytest
 
 import modelport.api as mp
-from modelport.engine.session import Session
+from modelport.engine import planner
 from modelport.errors import HealthGateFailed
-from modelport.plugins import load_providers
 from modelport.provider import Revision, RevisionSpec, Target
-from modelport.state import StateStore
-from modelport.testing.memory import MemoryPlugin, MemoryProvider, _revision_handler, _Server
+from modelport.testing.memory import MemoryProvider, _revision_handler, _Server
 
-from .conftest import SAMPLE, image, loaded, write_spec
+from .conftest import SAMPLE, image, loaded, memory_session, write_spec
 
 
 class InPlaceProvider(MemoryProvider):
@@ -45,12 +43,8 @@ class InPlaceProvider(MemoryProvider):
 @pytest.fixture
 def in_place(tmp_path):
     provider = InPlaceProvider()
-    session = Session(state=StateStore(tmp_path / "state.db"),
-                      providers=load_providers({"memory": MemoryPlugin(provider)}, use_entry_points=False))
-    try:
+    with memory_session(tmp_path, provider) as session:
         yield provider, session
-    finally:
-        provider.close()
 
 
 def answer(endpoint: str) -> str:
@@ -58,17 +52,16 @@ def answer(endpoint: str) -> str:
 
 
 def deploy(session, folder, version, strategy="all-at-once"):
-    return mp.deploy_image(loaded(folder), "mem", image(version), strategy, None, session=session)
+    return mp.deploy_image(loaded(folder), "mem", image(version), strategy=strategy, steps=None, session=session)
 
 
 def test_all_at_once_updates_in_place(in_place, tmp_path):
     provider, session = in_place
     deploy(session, write_spec(tmp_path / "v1", "1"), "1")
-    plan, _ = mp._plan_deploy(session, loaded(write_spec(tmp_path / "v2", "2")), "mem", image("2"),
-                              "all-at-once", None, "deploy")
-    assert [s["op"] for s in plan.steps] == ["update_revision", "wait_ready", "gate", "record"]
+    plan = planner.deploy(session, loaded(write_spec(tmp_path / "v2", "2")), "mem", image("2"), strategy="all-at-once")
+    assert [s.op for s in plan.steps] == ["update_revision", "wait_ready", "gate", "record"]
     assert plan.notes == ("updates r1 in place: the container restarts",)
-    assert plan.steps[0]["current"] == "r1" and plan.steps[0]["previous_rev"]["revision"] == "r1"
+    assert plan.steps[0].current == "r1" and plan.steps[0].previous_rev["revision"] == "r1"
 
     result = deploy(session, tmp_path / "v2", "2")
     assert result.revision == "r2" and answer(result.endpoint) == "2"

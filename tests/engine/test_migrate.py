@@ -28,7 +28,7 @@ def test_migrate_moves_the_revision_and_retires_source(memory, tmp_path):
     assert answer(result.endpoint) == "1"
     assert "mem/demo" not in provider.revisions or not provider.revisions["mem/demo"]
     assert [r["target"] for r in session.state.deployments("demo")] == ["other"]
-    ops = [s["op"] for s in result.plan.steps]
+    ops = [s.op for s in result.plan.steps]
     assert ops.index("compare") < ops.index("record") < ops.index("destroy")
 
 

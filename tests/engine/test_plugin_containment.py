@@ -16,7 +16,7 @@ from modelport.plugins import load_providers
 from modelport.state import StateStore
 from modelport.testing.memory import MemoryPlugin, MemoryProvider
 
-from .conftest import image, loaded, write_spec
+from .conftest import image, loaded, memory_session, write_spec
 
 
 class Buggy(MemoryProvider):
@@ -31,19 +31,16 @@ class Buggy(MemoryProvider):
 @pytest.fixture
 def buggy(tmp_path):
     provider = Buggy()
-    session = Session(state=StateStore(tmp_path / "state.db"),
-                      providers=load_providers({"acme-memory": MemoryPlugin(provider)}, use_entry_points=False))
-    try:
+    with memory_session(tmp_path, provider, "acme-memory") as session:
         yield provider, session
-    finally:
-        provider.close()
 
 
 def test_provider_bug_is_undone_and_names_the_plugin(tmp_path, buggy):
     provider, session = buggy
     mp.deploy_image(loaded(write_spec(tmp_path / "v1", "1")), "mem", image("1"), session=session)
     with pytest.raises(PluginError) as caught:
-        mp.deploy_image(loaded(write_spec(tmp_path / "v2", "2")), "mem", image("2"), "blue-green", session=session)
+        mp.deploy_image(loaded(write_spec(tmp_path / "v2", "2")), "mem", image("2"), strategy="blue-green",
+                        session=session)
     message = str(caught.value)
     assert "acme-memory" in message and "set_traffic" in message and "KeyError" in message
     # undone: only r1 exists and serves everything

@@ -74,7 +74,7 @@ def test_undo_is_retried_so_the_rollback_completes(memory, tmp_path):
 
 
 def test_not_retryable_or_not_safe_fails_at_once():
-    policy = retry.RetryPolicy(attempts=4, initial=0.01, max_wait=0.01, jitter=0)
+    policy = retry.ProviderRetryPolicy(attempts=4, initial=0.01, max_wait=0.01, jitter=0)
     calls = []
 
     def failing(retryable: bool):
@@ -96,7 +96,7 @@ def test_not_retryable_or_not_safe_fails_at_once():
 
 def test_policy_from_the_environment(monkeypatch):
     monkeypatch.setenv("MODELPORT_RETRY_ATTEMPTS", "1")
-    assert retry.RetryPolicy.from_env().attempts == 1
+    assert retry.ProviderRetryPolicy.from_env().attempts == 1
     monkeypatch.delenv("MODELPORT_RETRY_ATTEMPTS")
     monkeypatch.delenv("MODELPORT_RETRY_MAX_WAIT")
-    assert retry.RetryPolicy.from_env() == retry.RetryPolicy()
+    assert retry.ProviderRetryPolicy.from_env() == retry.ProviderRetryPolicy()

@@ -7,11 +7,12 @@ import httpx
 import pytest
 
 import modelport.api as mp
+from modelport.engine import planner
 from modelport.errors import CapabilityError, HealthGateFailed, ModelportError, ProviderError
 
 from modelport.provider import Target
 
-from .conftest import SAMPLE, image, loaded, write_spec
+from .conftest import SAMPLE, image, loaded, memory_session, write_spec
 
 MEM = Target("mem", "memory", None)
 
@@ -22,14 +23,14 @@ def answer(endpoint: str) -> str:
 
 
 def deploy(session, folder, version, strategy=None, steps=None):
-    return mp.deploy_image(loaded(folder), "mem", image(version), strategy, steps, session=session)
+    return mp.deploy_image(loaded(folder), "mem", image(version), strategy=strategy, steps=steps, session=session)
 
 
 def test_first_deploy_then_noop(memory, tmp_path):
     provider, session = memory
     folder = write_spec(tmp_path / "v1", "1")
-    plan, _ = mp._plan_deploy(session, loaded(folder), "mem", image("1"), None, None, "deploy")
-    assert [s["op"] for s in plan.steps] == ["ensure_infra", "create_revision", "wait_ready", "set_traffic",
+    plan = planner.deploy(session, loaded(folder), "mem", image("1"))
+    assert [s.op for s in plan.steps] == ["ensure_infra", "create_revision", "wait_ready", "set_traffic",
                                             "gate", "record"]
     result = deploy(session, folder, "1")
     assert result.status == "succeeded" and result.revision == "r1"
@@ -52,10 +53,10 @@ def test_swap_moves_traffic_by_strategy(memory, tmp_path, strategy, expected):
     seen = []
 
     def check(_i, step):  # before each step: the endpoint answers with a served version
-        if step["op"] == "gate":
+        if step.op == "gate":
             seen.append((dict(provider.traffic["mem/demo"]), answer(provider.routers["mem/demo"].url)))
 
-    session.hook = check
+    session.before_step = check
     result = deploy(session, write_spec(tmp_path / "v2", "2"), "2", strategy, [10, 50, 100])
     assert provider.traffic_log == expected
     assert result.revision == "r2" and answer(result.endpoint) == "2"
@@ -91,7 +92,7 @@ def test_never_ready_fails_gate_within_timeout(memory, tmp_path):
     deploy(session, write_spec(tmp_path / "v1", "1"), "1")
     bad = write_spec(tmp_path / "v2", "2", extra='[env]\nFAKE_BROKEN = "never-ready"\n')
     with pytest.raises(HealthGateFailed, match="not ready after"):
-        mp.deploy_image(loaded(bad), "mem", image("2"), "blue-green", gate_timeout=1, session=session)
+        mp.deploy_image(loaded(bad), "mem", image("2"), strategy="blue-green", gate_timeout=1, session=session)
     assert provider.traffic["mem/demo"] == {"r1": 100}
 
 
@@ -100,7 +101,7 @@ def _write_calls(provider, session, tmp_path, strategy):
     provider.calls.clear()
     deploy(session, write_spec(tmp_path / "probe-v2", "2"), "2", strategy, [10, 50, 100])
     calls = dict(provider.calls)
-    mp.rollback("demo", "mem", "r1", spec=tmp_path / "v1", session=session)
+    mp.rollback("demo", "mem", revision="r1", spec=tmp_path / "v1", session=session)
     for rev in [r for r in provider.revisions["mem/demo"] if r != "r1"]:
         provider.delete_revision(MEM, "demo", rev)
     return calls
@@ -129,7 +130,7 @@ def test_fault_at_every_primitive_call_rolls_back(memory, tmp_path, strategy):
                 assert set(provider.revisions["mem/demo"]) == {"r1"}, (primitive, n)
             else:
                 assert list(traffic.values()) == [100] and answer(provider.routers["mem/demo"].url) == "2"
-                mp.rollback("demo", "mem", "r1", spec=tmp_path / "v1", session=session)
+                mp.rollback("demo", "mem", revision="r1", spec=tmp_path / "v1", session=session)
                 for rev in [r for r in provider.revisions["mem/demo"] if r != "r1"]:
                     provider.delete_revision(MEM, "demo", rev)
             assert answer(provider.routers["mem/demo"].url) == "1"
@@ -138,16 +139,10 @@ def test_fault_at_every_primitive_call_rolls_back(memory, tmp_path, strategy):
 
 
 def test_canary_refused_without_split(tmp_path):
-    from modelport.engine.session import Session
-    from modelport.plugins import load_providers
-    from modelport.state import StateStore
-
-    from modelport.testing.memory import MemoryPlugin, MemoryProvider
+    from modelport.testing.memory import MemoryProvider
 
     provider = MemoryProvider(split=False)
-    session = Session(state=StateStore(tmp_path / "s.db"),
-                      providers=load_providers({"memory": MemoryPlugin(provider)}, use_entry_points=False))
-    try:
+    with memory_session(tmp_path, provider) as session:
         deploy(session, write_spec(tmp_path / "v1", "1"), "1")
         writes = list(provider.writes)
         with pytest.raises(CapabilityError, match="cannot split traffic") as err:
@@ -156,8 +151,6 @@ def test_canary_refused_without_split(tmp_path):
         assert provider.writes == writes
         result = deploy(session, write_spec(tmp_path / "v2", "2"), "2", "blue-green")
         assert answer(result.endpoint) == "2"
-    finally:
-        provider.close()
 
 
 def test_rollback_to_previous_and_named(memory, tmp_path):
@@ -167,10 +160,10 @@ def test_rollback_to_previous_and_named(memory, tmp_path):
     deploy(session, write_spec(tmp_path / "v2", "2"), "2", "blue-green")
     result = mp.rollback("demo", "mem", spec=v1, session=session)
     assert result.revision == "r1" and answer(result.endpoint) == "1"
-    result = mp.rollback("demo", "mem", "r2", spec=v1, session=session)
+    result = mp.rollback("demo", "mem", revision="r2", spec=v1, session=session)
     assert answer(result.endpoint) == "2"
     with pytest.raises(ModelportError, match="no revision 'r9'"):
-        mp.rollback("demo", "mem", "r9", spec=v1, session=session)
+        mp.rollback("demo", "mem", revision="r9", spec=v1, session=session)
 
 
 def test_lock_held_fails_fast_naming_holder(memory, tmp_path):
@@ -217,6 +210,7 @@ def test_gc_lists_and_deletes_orphans(memory, tmp_path):
     assert provider.revisions["mem/ghost"]
     deleted = mp.gc(folder, "mem", delete=True, session=session)
     assert deleted[0]["deleted"] and not provider.revisions["mem/ghost"]
+    assert [(o.kind, o.status) for o in session.state.operations("ghost")] == [("gc", "succeeded")]  # journaled
     assert mp.gc(folder, session=session) == []
     assert answer(provider.routers["mem/demo"].url) == "1"
 

@@ -133,7 +133,7 @@ class Harness:
 
     def _deploy(self, s: Session, name: str, version: str, strategy: str | None = None, steps=None):
         loaded = load_spec(self.project(version, name))
-        return mp.deploy_image(loaded, CLOUD, self.image(version), strategy, steps, session=s)
+        return mp.deploy_image(loaded, CLOUD, self.image(version), strategy=strategy, steps=steps, session=s)
 
     # -- one run ----------------------------------------------------------------------------------
     def run(self, operation: str, point: tuple[str, int] | None = None, fault: str | None = None,

@@ -22,7 +22,11 @@ from .fuzz_helpers import (Outcome, assert_clean_usage_error, base_spec, fresh_p
                            scratch_dir, to_toml, tripwire)
 
 FUZZ = settings(max_examples=100, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
-COMMANDS = sorted(main.commands)
+COMMANDS = main.list_commands(click.Context(main))  # the built-in ones and those plugins add
+
+
+def command_of(name: str) -> click.Command:
+    return main.get_command(click.Context(main), name)
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +62,7 @@ def skeleton(command: str, env: dict) -> list[str]:
 
 def options_of(command: str) -> set[str]:
     out = {"--help", "-h"}
-    for param in main.commands[command].params:
+    for param in command_of(command).params:
         out.update(param.opts)
         out.update(param.secondary_opts)
     return out
@@ -199,7 +203,7 @@ MISSING = [(c, i) for c in COMMANDS for i in range(len(_droppable(c, {"project":
 
 def _required_gone(command: str, argv: list[str]) -> bool:
     """Whether ``argv`` lacks something ``command`` requires (from click's own declaration)."""
-    params = main.commands[command].params
+    params = command_of(command).params
     positional = [p for p in params if isinstance(p, click.Argument) and p.required]
     given_positionals = [a for i, a in enumerate(argv) if not a.startswith("--") and (i == 0 or not argv[i - 1].startswith("--"))]
     missing_option = any(isinstance(p, click.Option) and p.required and not (set(p.opts) & set(argv)) for p in params)

@@ -10,6 +10,7 @@ import pytest
 
 from modelport.engine.session import Session
 from modelport.state import StateStore
+from tests.environment import modelport_home_at
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -17,9 +18,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 @pytest.fixture(scope="session", autouse=True)
 def modelport_home(tmp_path_factory):
     """One local image store and wheel cache for the session."""
-    home = tmp_path_factory.mktemp("mphome")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MODELPORT_HOME", str(home))
+    with modelport_home_at(tmp_path_factory.mktemp("mphome")) as home:
         yield home
 
 
@@ -39,13 +38,3 @@ def unique_name():
 @pytest.fixture
 def session(tmp_path, docker_host, base_image):
     return Session(state=StateStore(tmp_path / "state.db"))
-
-
-@pytest.fixture
-def cleanup(docker_client):
-    """Remove every container a test's deployments left (by label) at the end."""
-    names: list[str] = []
-    yield names
-    for name in names:
-        for c in docker_client.containers.list(all=True, filters={"label": f"io.modelport.deployment={name}"}):
-            c.remove(force=True)

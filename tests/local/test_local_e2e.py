@@ -53,8 +53,8 @@ def test_model_only_change_rebuilds_only_the_last_layer(tmp_path, session, uniqu
     assert labels["io.modelport.spec.hash"].startswith("sha256:")
 
 
-def test_deploy_serves_three_protocols_and_predictions_match(tmp_path, session, unique_name, cleanup):
-    cleanup.append(unique_name)
+def test_deploy_serves_three_protocols_and_predictions_match(tmp_path, session, unique_name, local_cleanup):
+    local_cleanup.append(unique_name)
     project = make_project(tmp_path / "v1", "iris", unique_name)
     result = mp.deploy(project, "dev", session=session)
     endpoint = result.endpoint
@@ -83,9 +83,9 @@ def test_deploy_serves_three_protocols_and_predictions_match(tmp_path, session, 
     assert mp.status(session=session) == []
 
 
-def test_two_deployments_never_collide(tmp_path, session, unique_name, cleanup):
+def test_two_deployments_never_collide(tmp_path, session, unique_name, local_cleanup):
     a, b = unique_name + "a", unique_name + "b"
-    cleanup += [a, b]
+    local_cleanup += [a, b]
     ra = mp.deploy(make_project(tmp_path / "a", "iris", a), "dev", session=session)
     rb = mp.deploy(make_project(tmp_path / "b", "iris-v2", b), "dev", session=session)
     assert ra.endpoint != rb.endpoint
@@ -93,13 +93,13 @@ def test_two_deployments_never_collide(tmp_path, session, unique_name, cleanup):
     assert_serves(rb.endpoint, "2")
 
 
-def test_swap_rollback_migrate_destroy(tmp_path, session, unique_name, cleanup):
-    cleanup.append(unique_name)
+def test_swap_rollback_migrate_destroy(tmp_path, session, unique_name, local_cleanup):
+    local_cleanup.append(unique_name)
     v1 = make_project(tmp_path / "v1", "iris", unique_name)
     v2 = make_project(tmp_path / "v2", "iris-v2", unique_name)
     first = mp.deploy(v1, "dev", session=session)
     assert_serves(first.endpoint, "1")
-    swapped = mp.swap(v2, "dev", "blue-green", session=session)
+    swapped = mp.swap(v2, "dev", strategy="blue-green", session=session)
     assert swapped.revision == "r2"
     assert_serves(swapped.endpoint, "2")
     back = mp.rollback(unique_name, "dev", session=session)
@@ -114,8 +114,8 @@ def test_swap_rollback_migrate_destroy(tmp_path, session, unique_name, cleanup):
     mp.destroy(unique_name, "staging", session=session)
 
 
-def test_failed_gate_keeps_old_revision_serving(tmp_path, session, unique_name, cleanup):
-    cleanup.append(unique_name)
+def test_failed_gate_keeps_old_revision_serving(tmp_path, session, unique_name, local_cleanup):
+    local_cleanup.append(unique_name)
     v1 = make_project(tmp_path / "v1", "iris", unique_name)
     first = mp.deploy(v1, "dev", session=session)
     # version 2 whose smoke check expects a shape the model does not produce
@@ -123,7 +123,7 @@ def test_failed_gate_keeps_old_revision_serving(tmp_path, session, unique_name, 
     (bad / "modelport.toml").write_text((bad / "modelport.toml").read_text()
                                         .replace("expected_output_shape = [2]", "expected_output_shape = [3]"))
     with pytest.raises(HealthGateFailed, match="shape"):
-        mp.swap(bad, "dev", "blue-green", session=session)
+        mp.swap(bad, "dev", strategy="blue-green", session=session)
     status = mp.status(unique_name, session=session)[0]
     assert status["traffic"] == {"r1": 100}
     assert [r["name"] for r in status["revisions"]] == ["r1"]

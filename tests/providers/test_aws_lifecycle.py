@@ -108,7 +108,7 @@ def test_logs_come_from_cloudwatch(flow):
     deadline = time.monotonic() + 60
     text = ""
     while not text and time.monotonic() < deadline:
-        text = mp.logs(flow.name, "aws", "r1", session=flow.session())
+        text = mp.logs(flow.name, "aws", revision="r1", session=flow.session())
         time.sleep(1)
     assert text.strip(), "no log line of r1 reached the CloudWatch log group"
 
@@ -139,25 +139,20 @@ def test_swap_blue_green_prunes_beyond_keep_revisions(flow):
     assert tagged_revision(flow.aws, flow.name, "r3")  # (the check can see a revision's resources)
 
 
-def test_canary_moves_listener_weights_10_50_100(flow, monkeypatch):
+def test_canary_moves_listener_weights_10_50_100(flow):
     seen, answers = [], []
-    steps: list[dict] = []
-    real_runtime = mp._runtime
+    steps: list = []
 
-    def hook(index: int, step: dict) -> None:  # called before each step: the previous one has run
-        if index and steps[index - 1]["op"] == "set_traffic":
+    def before_step(index: int, step) -> None:  # called before each step: the previous one has run
+        if index and steps[index - 1].op == "set_traffic":
             seen.append(listener_weights(flow.aws, flow.lb))
             answers.append(predict(f"http://{_dns(flow)}"))
 
-    def runtime_with_hook(*args, **kwargs):
-        rt = real_runtime(*args, **kwargs)
-        rt.hook = hook
-        return rt
-
-    monkeypatch.setattr(mp, "_runtime", runtime_with_hook)
     spec = flow.spec("v2", env={"MARK": "canary"})
     steps.extend(mp.plan(spec, "aws", strategy="canary", steps=[10, 50, 100], session=flow.session()).steps)
-    result = mp.swap(spec, "aws", strategy="canary", steps=[10, 50, 100], session=flow.session())
+    session = flow.session()
+    session.before_step = before_step
+    result = mp.swap(spec, "aws", strategy="canary", steps=[10, 50, 100], session=session)
     old, new = flow.tg("r3"), flow.tg("r4")
     assert result.revision == "r4"
     assert seen == [{old: 90, new: 10}, {old: 50, new: 50}, {new: 100}]

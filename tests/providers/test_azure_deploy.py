@@ -6,19 +6,12 @@ from __future__ import annotations
 import pytest
 
 import modelport.api as mp
-from modelport.engine.session import Session
 from modelport.errors import ProviderError
 from modelport.provider import TAG_CONFIG, TAG_DIGEST
-from modelport.state import StateStore
 from tests.providers.azure.helpers import (address, azure_emulator, azure_target, groups,  # noqa: F401
                                            modelport_home, served_version, unique, write_project)
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(600)]
-
-
-@pytest.fixture
-def session(tmp_path):
-    return Session(state=StateStore(tmp_path / "state.db"))
 
 
 def test_deploy_status_noop_destroy(tmp_path, session, azure_emulator, registry, monkeypatch):

@@ -7,28 +7,11 @@ from __future__ import annotations
 import pytest
 
 import modelport.api as mp
-from modelport.engine.session import Session
-from modelport.state import StateStore
 from tests.providers.azure.helpers import (address, azure_emulator, azure_target, groups,  # noqa: F401
                                            modelport_home, served_version, unique, write_project)
 from tests.providers.gcp.helpers import cloud, gcp_target, read_service  # noqa: F401
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(900)]
-
-
-@pytest.fixture
-def session(tmp_path):
-    return Session(state=StateStore(tmp_path / "state.db"))
-
-
-@pytest.fixture
-def local_cleanup(docker_client):
-    """Remove the local provider's containers of the named deployments, whatever happened."""
-    names: list[str] = []
-    yield names
-    for name in names:
-        for box in docker_client.containers.list(all=True, filters={"label": f"io.modelport.deployment={name}"}):
-            box.remove(force=True)
 
 
 def test_migrate_local_to_azure_and_back(tmp_path, session, azure_emulator, registry, local_cleanup):

@@ -12,36 +12,14 @@ from click.testing import CliRunner
 
 import modelport.api as mp
 from modelport.cli import main
-from modelport.engine.session import Session
 from modelport.errors import CapabilityError, HealthGateFailed
 from modelport.provider import TAG_REVISION
-from modelport.state import StateStore
 from tests.providers.azure.helpers import (address, azure_emulator, azure_target, groups,  # noqa: F401
                                            modelport_home, revisions, served_version, unique, wait_ready,
                                            write_project)
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(1500)]
 ACTIVE = "modelport:active"
-
-
-@pytest.fixture
-def session(tmp_path):
-    return Session(state=StateStore(tmp_path / "state.db"))
-
-
-@pytest.fixture
-def on_step(monkeypatch):
-    """Callables run before each step of the next operations (Runtime.hook)."""
-    callbacks: list = []
-    original = mp._runtime
-
-    def runtime(*args, **kwargs):
-        rt = original(*args, **kwargs)
-        rt.hook = lambda i, step: [cb(i, step) for cb in callbacks]
-        return rt
-
-    monkeypatch.setattr(mp, "_runtime", runtime)
-    return callbacks
 
 
 def serving(arm, name: str) -> str:
@@ -58,9 +36,9 @@ def test_swaps_rollback_and_failed_gates(tmp_path, session, azure_emulator, regi
 
     # blue-green: a new group, smoke-tested at its own address while r1 still serves
     gates: list[tuple[str, str]] = []
-    on_step.append(lambda i, step: step["op"] == "gate" and gates.append((step["via"], serving(arm, name))))
+    on_step.append(lambda i, step: step.op == "gate" and gates.append((step.via, serving(arm, name))))
     v2 = write_project(tmp_path / "v2", "2", name, target)
-    blue = mp.swap(v2, "azure", "blue-green", session=session)
+    blue = mp.swap(v2, "azure", strategy="blue-green", session=session)
     assert gates == [("revision", "r1"), ("endpoint", "r2")]
     assert revisions(arm, name) == {f"{name}-r1": "r1", f"{name}-r2": "r2"}
     assert blue.revision == "r2" and blue.endpoint == address(groups(arm, name)[f"{name}-r2"]) != first.endpoint
@@ -72,7 +50,7 @@ def test_swaps_rollback_and_failed_gates(tmp_path, session, azure_emulator, regi
     before = {n: dict(g.tags) for n, g in groups(arm, name).items()}
     v2c = write_project(tmp_path / "v2c", "2", name, target, env={"MARKER": "c"})
     with pytest.raises(CapabilityError, match="cannot split traffic"):
-        mp.swap(v2c, "azure", "canary", steps=[10, 50, 100], session=session)
+        mp.swap(v2c, "azure", strategy="canary", steps=[10, 50, 100], session=session)
     run = CliRunner().invoke(main, ["--state", str(tmp_path / "state.db"), "swap", str(v2c), "--to", "azure",
                                     "--strategy", "canary", "--steps", "10,100"])
     assert run.exit_code == 2, run.output
@@ -86,13 +64,13 @@ def test_swaps_rollback_and_failed_gates(tmp_path, session, azure_emulator, regi
 
     # all-at-once: the serving group is updated in place (its container restarts), no new group
     gates.clear()
-    plan = mp.plan(v2c, "azure", "all-at-once", session=session)
+    plan = mp.plan(v2c, "azure", strategy="all-at-once", session=session)
     assert f"updates {name}-r1 in place: the container restarts" in plan.notes
     # plan says what each scaling key becomes on ACI (one always-running group, no autoscaling)
-    [update] = [step for step in plan.steps if step["op"] == "update_revision"]
-    assert update["resources"]["scaling"].startswith("min_instances 1, max_instances 1 -> one container group")
+    [update] = [step for step in plan.steps if step.op == "update_revision"]
+    assert update.resources["scaling"].startswith("min_instances 1, max_instances 1 -> one container group")
     assert "scaling: min_instances 1, max_instances 1 -> one container group" in plan.render()
-    aao = mp.swap(v2c, "azure", "all-at-once", session=session)
+    aao = mp.swap(v2c, "azure", strategy="all-at-once", session=session)
     assert gates == [("endpoint", "r3")]
     assert revisions(arm, name) == {f"{name}-r1": "r3"}, "updated in place; r2 pruned (keep_revisions = 1)"
     group = groups(arm, name)[f"{name}-r1"]
@@ -104,7 +82,7 @@ def test_swaps_rollback_and_failed_gates(tmp_path, session, azure_emulator, regi
     # a failed gate after an in-place update puts the previous revision back into the group
     bad = write_project(tmp_path / "bad", "1", name, target, shape=[3])
     with pytest.raises(HealthGateFailed):
-        mp.swap(bad, "azure", "all-at-once", session=session)
+        mp.swap(bad, "azure", strategy="all-at-once", session=session)
     assert revisions(arm, name) == {f"{name}-r1": "r3"}
     group = groups(arm, name)[f"{name}-r1"]
     assert {e.name: e.value for e in group.containers[0].environment_variables}["MARKER"] == "c"
@@ -114,7 +92,7 @@ def test_swaps_rollback_and_failed_gates(tmp_path, session, azure_emulator, regi
 
     # a failed gate in blue-green removes the new group; r3 keeps serving
     with pytest.raises(HealthGateFailed):
-        mp.swap(bad, "azure", "blue-green", session=session)
+        mp.swap(bad, "azure", strategy="blue-green", session=session)
     assert revisions(arm, name) == {f"{name}-r1": "r3"} and serving(arm, name) == "r3"
     assert served_version(address(groups(arm, name)[f"{name}-r1"])) == "2"
 
@@ -130,7 +108,7 @@ def test_all_at_once_with_a_new_size_recreates_the_group(tmp_path, session, azur
     try:
         # ACI sets cpu/memory only at creation: the group is deleted and created again, same name
         bigger = write_project(tmp_path / "v2", "2", name, target, cpu=2, memory="2Gi")
-        result = mp.swap(bigger, "azure", "all-at-once", session=session)
+        result = mp.swap(bigger, "azure", strategy="all-at-once", session=session)
         group = groups(arm, name)[f"{name}-r1"]
         # the same label in the same scope: the recreated group has the same DNS name
         assert group.ip_address.fqdn == fqdn

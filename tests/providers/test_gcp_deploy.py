@@ -12,19 +12,12 @@ import pytest
 from google.api_core import exceptions as gexc
 
 import modelport.api as mp
-from modelport.engine.session import Session
 from modelport.errors import ProviderError, SpecError, SpecErrors
-from modelport.state import StateStore
 from tests.providers.gcp.helpers import (cloud, gcp_target, modelport_home, read_service, revision_ids,  # noqa: F401
                                          served_version, service_containers, service_name, services_client,
                                          unique, write_project)
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(600)]
-
-
-@pytest.fixture
-def session(tmp_path):
-    return Session(state=StateStore(tmp_path / "state.db"))
 
 
 def test_deploy_status_noop_destroy(tmp_path, session, cloud, registry):
@@ -101,7 +94,7 @@ def test_private_service_refuses_anonymous_calls_and_public_flips_iam(tmp_path, 
     from modelport.provider import ImageRef
 
     placed = ImageRef(image.digest, image.image_id).at(provider.registry(private, name).repository)
-    ImageMover().push({"digest": image.digest, "deployment": name}, (provider, private))
+    ImageMover().push((provider, private), name, image.digest)
     rev = revision_spec(loaded.spec, placed, "r1", size_of(loaded.spec), private.settings)
     provider.create_revision(private, rev)
     service = read_service(cloud, name)

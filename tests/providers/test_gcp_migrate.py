@@ -8,27 +8,10 @@ import pytest
 from google.api_core import exceptions as gexc
 
 import modelport.api as mp
-from modelport.engine.session import Session
-from modelport.state import StateStore
 from tests.providers.gcp.helpers import (cloud, gcp_target, modelport_home, read_service,  # noqa: F401
                                          served_version, service_containers, unique, write_project)
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(900)]
-
-
-@pytest.fixture
-def session(tmp_path):
-    return Session(state=StateStore(tmp_path / "state.db"))
-
-
-@pytest.fixture
-def local_cleanup(docker_client):
-    """Remove the local provider's containers of the named deployments, whatever happened."""
-    names: list[str] = []
-    yield names
-    for name in names:
-        for box in docker_client.containers.list(all=True, filters={"label": f"io.modelport.deployment={name}"}):
-            box.remove(force=True)
 
 
 def test_migrate_local_to_gcp_and_back(tmp_path, session, cloud, registry, local_cleanup):

@@ -1,5 +1,6 @@
 """Swaps on Cloud Run (emulator) with each strategy, a failed gate, rollbacks: traffic is read back
-from the service with the official client before every step (the executor's Runtime.hook seam),
+from the service with the official client before every step (``Session.before_step``, through the
+``on_step`` fixture),
 and predictions go through the service URL and the revisions' tag URLs."""
 
 from __future__ import annotations
@@ -8,33 +9,11 @@ import pytest
 from google.api_core import exceptions as gexc
 
 import modelport.api as mp
-from modelport.engine.session import Session
 from modelport.errors import HealthGateFailed
-from modelport.state import StateStore
 from tests.providers.gcp.helpers import (cloud, gcp_target, modelport_home, read_service, revision_ids,  # noqa: F401
                                          served_version, serving_split, unique, write_project)
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(900)]
-
-
-@pytest.fixture
-def session(tmp_path):
-    return Session(state=StateStore(tmp_path / "state.db"))
-
-
-@pytest.fixture
-def on_step(monkeypatch):
-    """Register callables run before each step of the next operations (Runtime.hook)."""
-    callbacks: list = []
-    original = mp._runtime
-
-    def runtime(*args, **kwargs):
-        rt = original(*args, **kwargs)
-        rt.hook = lambda i, step: [cb(i, step) for cb in callbacks]
-        return rt
-
-    monkeypatch.setattr(mp, "_runtime", runtime)
-    return callbacks
 
 
 def _tag_uri(cloud, name: str, tag: str) -> str:
@@ -49,16 +28,16 @@ def test_swap_with_each_strategy(tmp_path, session, cloud, registry, on_step):
     assert served_version(uri) == "1"
 
     # all-at-once: v2 takes all traffic at once
-    swapped = mp.swap(write_project(tmp_path / "v2", "2", name, target), "gcp", "all-at-once", session=session)
+    swapped = mp.swap(write_project(tmp_path / "v2", "2", name, target), "gcp", strategy="all-at-once", session=session)
     assert swapped.revision == "r2" and swapped.endpoint == uri
     assert serving_split(cloud, name) == {f"{name}-r2": 100}
     assert served_version(uri) == "2"
 
     # blue-green: v1 with another configuration (a new revision), smoke-tested on its tag first
     gates: list[tuple[str, dict]] = []
-    on_step.append(lambda i, step: step["op"] == "gate" and gates.append((step["via"], serving_split(cloud, name))))
-    blue = mp.swap(write_project(tmp_path / "v1b", "1", name, target, env={"MARKER": "b"}), "gcp", "blue-green",
-                   session=session)
+    on_step.append(lambda i, step: step.op == "gate" and gates.append((step.via, serving_split(cloud, name))))
+    blue = mp.swap(write_project(tmp_path / "v1b", "1", name, target, env={"MARKER": "b"}), "gcp",
+                   strategy="blue-green", session=session)
     assert blue.revision == "r3"
     assert gates == [("revision", {f"{name}-r2": 100}), ("endpoint", {f"{name}-r3": 100})]
     assert served_version(uri) == "1"
@@ -69,14 +48,14 @@ def test_swap_with_each_strategy(tmp_path, session, cloud, registry, on_step):
     answers: dict[int, set[str]] = {}
 
     def predict_at_gate(i, step):
-        if step["op"] == "gate" and "endpoint" in step["via"]:
+        if step.op == "gate" and "endpoint" in step.via:
             split = serving_split(cloud, name)
             answers[split.get(f"{name}-r4", 0)] = {served_version(uri) for _ in range(20)}
             assert served_version(_tag_uri(cloud, name, "r4")) == "2", "the tag URL reaches r4 only"
             assert served_version(_tag_uri(cloud, name, "r3")) == "1", "the tag URL reaches r3 only"
 
     on_step.append(predict_at_gate)
-    canary = mp.swap(write_project(tmp_path / "v2c", "2", name, target, env={"MARKER": "c"}), "gcp", "canary",
+    canary = mp.swap(write_project(tmp_path / "v2c", "2", name, target, env={"MARKER": "c"}), "gcp", strategy="canary",
                      steps=[10, 50, 100], session=session)
     assert canary.revision == "r4"
     assert gates == [("revision", {f"{name}-r3": 100}),
@@ -95,15 +74,15 @@ def test_failed_gate_rolls_back_then_rollback(tmp_path, session, cloud, registry
     name = unique()
     target = {"gcp": gcp_target(cloud, registry)}
     uri = mp.deploy(write_project(tmp_path / "v1", "1", name, target), "gcp", session=session).endpoint
-    mp.swap(write_project(tmp_path / "v2", "2", name, target), "gcp", "blue-green", session=session)
+    mp.swap(write_project(tmp_path / "v2", "2", name, target), "gcp", strategy="blue-green", session=session)
     assert served_version(uri) == "2"
 
     # a version whose smoke check expects a shape the model does not produce
     seen: list[dict] = []
-    on_step.append(lambda i, step: step["op"] == "gate" and seen.append(serving_split(cloud, name)))
+    on_step.append(lambda i, step: step.op == "gate" and seen.append(serving_split(cloud, name)))
     bad = write_project(tmp_path / "bad", "1", name, target, shape=[3], env={"MARKER": "bad"})
     with pytest.raises(HealthGateFailed, match="shape"):
-        mp.swap(bad, "gcp", "all-at-once", session=session)
+        mp.swap(bad, "gcp", strategy="all-at-once", session=session)
     assert seen == [{f"{name}-r3": 100}], "the failing gate ran with all traffic on r3"
     assert serving_split(cloud, name) == {f"{name}-r2": 100}, "traffic is back on r2"
     assert revision_ids(cloud, name) == [f"{name}-r1", f"{name}-r2"], "r3 was removed"
@@ -139,7 +118,8 @@ def test_revision_that_cannot_start_is_a_failed_gate(tmp_path, session, cloud, r
     good = mp.deploy(write_project(tmp_path / "v1", "1", name, target), "gcp", session=session)
     assert served_version(good.endpoint) == "1"
     with pytest.raises(HealthGateFailed, match="not ready"):
-        mp.swap(write_project(tmp_path / "bad2", "2", name, target, env=broken), "gcp", "canary", session=session)
+        mp.swap(write_project(tmp_path / "bad2", "2", name, target, env=broken), "gcp", strategy="canary",
+                session=session)
     assert serving_split(cloud, name) == {f"{name}-{good.revision}": 100}
     assert revision_ids(cloud, name) == [f"{name}-{good.revision}"]
     assert read_service(cloud, name).latest_created_revision.endswith(f"/{name}-{good.revision}")

@@ -6,7 +6,7 @@ import pytest
 
 from modelport.errors import ProviderError
 from modelport.provider import Target
-from modelport.registry import GcpAuth
+from modelport_providers.gcp.artifact_auth import GcpAuth
 from modelport_providers.gcp.provider import GcpProvider
 from modelport_providers.gcp.settings import GcpSettings
 

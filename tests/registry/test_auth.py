@@ -14,9 +14,10 @@ from urllib.parse import parse_qs
 import pytest
 from rich.console import Console
 
-from modelport.registry import (AcrAdminAuth, AcrAuth, BasicAuth, Credentials, EcrAuth, GcpAuth,
-                                RegistryAuthError, RichProgress, copy, push)
-from modelport.registry.cloud_auth import ACR_NULL_USER, GCP_USER
+from modelport.registry import BasicAuth, Credentials, RegistryAuthError, RichProgress, copy, push
+from modelport_providers.aws.ecr_auth import EcrAuth
+from modelport_providers.azure.acr_auth import ACR_NULL_USER, AcrAdminAuth, AcrAuth
+from modelport_providers.gcp.artifact_auth import GCP_USER, GcpAuth
 
 from .helpers import synthetic_image
 

@@ -6,12 +6,12 @@ import threading
 
 import pytest
 
-from modelport.registry import (BlobDigestMismatch, RegistryUnavailable, RetryPolicy, copy, push)
+from modelport.registry import BlobDigestMismatch, RegistryRetryPolicy, RegistryUnavailable, copy, push
 
 from .helpers import FlakyFront, blob_sizes, synthetic_image, synthetic_index, upload_requests
 
 MB = 1 << 20
-NO_RETRY = RetryPolicy(attempts=1)
+NO_RETRY = RegistryRetryPolicy(attempts=1)
 
 
 def test_push_then_copy_keeps_digest_and_counts_bytes(store, registry_a, registry_b):
@@ -131,7 +131,7 @@ def test_connection_reset_mid_blob_is_retried(store, registry_a, registry_b, pro
     proxy.drop_after = 1 * MB
     events = []
     result = copy(f"{registry_a.host}/r@{digest}", f"{proxy.host}/r:v1", progress=events.append,
-                  retry=RetryPolicy(attempts=4, initial_wait=0.05, max_wait=0.2))
+                  retry=RegistryRetryPolicy(attempts=4, initial_wait=0.05, max_wait=0.2))
     assert proxy.drops == 1
     assert any(e.kind == "rewind" for e in events)
     net = sum(e.nbytes for e in events if e.kind == "bytes") - sum(e.nbytes for e in events if e.kind == "rewind")
@@ -174,7 +174,7 @@ def flaky_front():
 def test_429_and_5xx_are_retried_honouring_retry_after(store, registry_a, flaky_front):
     digest = synthetic_image(store, [200_000], seed="flaky")
     front = flaky_front(registry_a, [(429, "1"), (503, None), (502, None)])
-    result = push(store, digest, f"{front.host}/f:v1", retry=RetryPolicy(attempts=5, initial_wait=0.05))
+    result = push(store, digest, f"{front.host}/f:v1", retry=RegistryRetryPolicy(attempts=5, initial_wait=0.05))
     assert result.digest == digest
     assert [s for _, s in front.served[:3]] == [429, 503, 502]
     assert registry_a.manifest_digest("f", "v1") == digest
@@ -184,7 +184,7 @@ def test_persistent_5xx_gives_a_typed_error_naming_registry_and_step(store, regi
     digest = synthetic_image(store, [1000], seed="down")
     front = flaky_front(registry_a, [(503, None)] * 50)
     with pytest.raises(RegistryUnavailable) as caught:
-        push(store, digest, f"{front.host}/d", retry=RetryPolicy(attempts=3, initial_wait=0.01, max_wait=0.05))
+        push(store, digest, f"{front.host}/d", retry=RegistryRetryPolicy(attempts=3, initial_wait=0.01, max_wait=0.05))
     assert front.host in str(caught.value) and "HTTP 503" in str(caught.value)
     assert "3 attempt" in str(caught.value)
     assert registry_a.tags("d") == []

@@ -145,7 +145,7 @@ def test_load_errors_say_what_is_wrong(tmp_path):
 
 
 def test_serving_batch_keys_travel_from_the_spec_to_the_runtime(tmp_path):
-    from modelport.build.image import image_env  # what the image build bakes into the image
+    from modelport.image.image import image_env  # what the image build bakes into the image
     from modelport.errors import SpecErrors
     from modelport.spec import load_spec
 

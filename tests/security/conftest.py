@@ -42,8 +42,9 @@ def pytest_terminal_summary(terminalreporter) -> None:
 
 
 @pytest.fixture(scope="module")
-def leaks(seeds):
-    """The module's scanner; counts go to the session's totals."""
+def leaks(seeds, workdir):
+    """The module's scanner (one per ``workdir``: a module testing several clouds overrides it
+    per cloud); counts go to the session's totals."""
     found = Leaks(Scanner(list(seeds.values())))
     yield found
     for source, (items, size) in found.scanner.sources.items():

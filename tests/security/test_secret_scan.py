@@ -6,8 +6,8 @@ every command with DEBUG logging of every library, and every byte that is not a 
 destination is scanned for the values and their derived forms (base64, URL-encoded,
 JSON-escaped, repr, 8-character prefixes and suffixes): stdout/stderr, every file under
 MODELPORT_HOME and the projects, the SQLite state (raw bytes, free pages, WAL), plan JSON,
-exceptions of the Python API, the deployed model's container logs and inspect data, and (in the
-``test_secret_scan_<cloud>`` modules) every request body sent to the cloud emulators.
+exceptions of the Python API, the deployed model's container logs and inspect data, and (in
+``test_secret_scan_clouds``, once per cloud) every request body sent to the cloud emulators.
 
 This module: scanner self-checks, the local provider end to end, push/copy with the auth
 registry, bad specs, and the Python API with DEBUG logging captured in-process.

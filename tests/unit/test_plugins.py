@@ -16,7 +16,7 @@ from modelport.testing.memory import MemoryProvider
 
 
 def plugin(*providers, raises: Exception | None = None, make=None):
-    module = types.SimpleNamespace()
+    module = types.ModuleType("plugin")
 
     @hookimpl
     def modelport_register_providers(register):
@@ -46,7 +46,7 @@ def test_duplicate_provider_name_is_refused_and_named():
 
 
 def test_hookimpl_without_spec_is_refused():
-    bad = types.SimpleNamespace()
+    bad = types.ModuleType("typo")
 
     @hookimpl
     def modelport_register_providerz(register):
@@ -119,3 +119,45 @@ def test_hook_specs_are_versioned():
     assert "upgrade modelport" in problems["newer"] and str(HOOKSPEC_VERSION + 1) in problems["newer"]
     assert registry.origin["memory"] == "current"
     assert NoArgs.called
+
+
+def test_plugin_commands_join_the_cli_and_bad_ones_are_refused(monkeypatch, tmp_path):
+    """A command a plugin registers is a command of the CLI (with --output json and exit codes);
+    one that is not a click command, or takes a built-in's name, is refused naming the plugin."""
+    import click
+
+    import modelport.plugins as plugins
+    from modelport.cli import command
+
+    @command(None, "hello")
+    @click.option("--to", "target", required=True)
+    def hello(session, target):
+        return {"hello": target}, f"hello {target}"
+
+    @command(None, "status")
+    def shadow(session):
+        return {}, "not the real status"
+
+    def commands(*registered):
+        module = types.ModuleType("commands")
+        module.MODELPORT_HOOKSPEC_VERSION = 2
+
+        @hookimpl
+        def modelport_register_commands(register):
+            for c in registered:
+                register(c)
+
+        module.modelport_register_commands = modelport_register_commands
+        return module
+
+    loaded = load_providers({"greeter": commands(hello), "junk": commands("not a command"),
+                             "shadow": commands(shadow)}, use_entry_points=False)
+    monkeypatch.setattr(plugins, "_default", loaded)
+    result = CliRunner().invoke(main, ["--state", str(tmp_path / "state.db"), "hello", "--to", "dev", "-o", "json"])
+    assert result.exit_code == 0 and json.loads(result.stdout) == {"hello": "dev"}
+    assert "hello" in CliRunner().invoke(main, ["--help"]).output
+    assert CliRunner().invoke(main, ["hello"]).exit_code == 2  # click's usage error: --to missing
+    assert main.get_command(click.Context(main), "status") is main.commands["status"]  # the built-in one
+    problems = {p.plugin: p.message for p in loaded.problems}
+    assert "not a named click.Command" in problems["junk"]
+    assert "'status' has the name of a built-in command" in problems["shadow"]

@@ -33,7 +33,7 @@ def patched(monkeypatch, tmp_path):
 
     def swap(path, target, strategy, steps, session=None):
         version = loaded(path).spec.model.version
-        return mp.deploy_image(loaded(path), target, image(version), strategy, steps, session=session_)
+        return mp.deploy_image(loaded(path), target, image(version), strategy=strategy, steps=steps, session=session_)
 
     session_ = session
     monkeypatch.setattr(mp, "swap", swap)

@@ -9,8 +9,8 @@ from typing import Any, Callable, Mapping
 import httpx
 
 from modelport.errors import CapabilityError, ProviderError, SpecError
-from modelport.provider import (TAG_CONFIG, TAG_DEPLOYMENT, TAG_REVISION, Capabilities, Health, Observed,
-                                Provider, RegistryTarget, Resource, Revision, RevisionSpec, Size, Target)
+from modelport.provider import (TAG_CONFIG, TAG_DEPLOYMENT, TAG_REVISION, Capabilities, Health, ImageRepository,
+                                Observed, Provider, Resource, Revision, RevisionSpec, Size, Target)
 
 from . import status
 from .addresses import allocation_lock, choose
@@ -51,10 +51,10 @@ class SwarmProvider(Provider):
     def translate(self, rev: RevisionSpec, target: Target) -> dict[str, Any]:
         return service_spec(rev, target.settings, target.name)
 
-    def registry(self, target: Target, deployment: str) -> RegistryTarget | None:
+    def registry(self, target: Target, deployment: str) -> ImageRepository | None:
         if not target.settings.registry:
             return None
-        return RegistryTarget(f"{target.settings.registry}/{deployment}")
+        return ImageRepository(f"{target.settings.registry}/{deployment}")
 
     # -- reads --------------------------------------------------------------------------------------
     def observe(self, target: Target, deployment: str) -> Observed:

@@ -157,7 +157,7 @@ def test_all_at_once_is_a_rolling_update_and_a_failed_one_is_undone(env, swarm_e
     that cannot start fails the gate, and the service is put back on version 1."""
     before = env.observe()
     [service] = swarm_engine.services.list(filters={"label": f"{TAG_DEPLOYMENT}={env.name}"})
-    result = mp.swap(env.project(2), env.target_name, "all-at-once", session=env.session)
+    result = mp.swap(env.project(2), env.target_name, strategy="all-at-once", session=env.session)
     after = env.observe()
     assert [r.name for r in after.revisions] == [result.revision] and result.revision != "r1"
     assert after.endpoint == before.endpoint, "an in-place update keeps the endpoint"
@@ -168,7 +168,7 @@ def test_all_at_once_is_a_rolling_update_and_a_failed_one_is_undone(env, swarm_e
     (broken / "predict.py").write_text("def load(path):\n    raise RuntimeError('no model here')\n\n"
                                        "def predict(model, inputs):\n    return {}\n")
     with pytest.raises(HealthGateFailed) as caught:
-        mp.swap(broken, env.target_name, "all-at-once", gate_timeout=150, session=env.session)
+        mp.swap(broken, env.target_name, strategy="all-at-once", gate_timeout=150, session=env.session)
     assert "not ready after" not in str(caught.value), f"failing tasks must fail the gate early: {caught.value}"
     restored = env.observe()
     assert restored.traffic == {result.revision: 100} and restored.endpoint == before.endpoint

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from moto_fixtures.azure.fixtures import azure_emulator  # noqa: F401  (re-exported fixture)
+from tests.environment import modelport_home_at
 from tests.providers.gcp.helpers import served_version, unique  # noqa: F401
 from tests.providers.gcp.helpers import write_project as _iris_project
 
@@ -18,10 +19,7 @@ TOKEN_ENV = "MODELPORT_TEST_AZURE_TOKEN"
 @pytest.fixture(scope="module", autouse=True)
 def modelport_home(tmp_path_factory):
     """One local image store and an ARM token (token_env) for the module."""
-    home = tmp_path_factory.mktemp("mphome")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MODELPORT_HOME", str(home))
-        patch.setenv(TOKEN_ENV, "emulator-token")
+    with modelport_home_at(tmp_path_factory.mktemp("mphome"), **{TOKEN_ENV: "emulator-token"}) as home:
         yield home
 
 

@@ -1,5 +1,5 @@
 """Helpers for the gcp provider's end-to-end tests: an emulator per module, iris projects with a
-gcp target, predictions compared with the model run in-process, and reads through the official
+gcp target, which iris version answered (:mod:`tests.iris`), and reads through the official
 client (independent of the provider under test). Each module gets its own emulator so a
 failed test leaves nothing behind for the next module.
 """
@@ -12,18 +12,13 @@ import uuid
 from pathlib import Path
 
 import docker
-import httpx
-import joblib
-import numpy as np
 import pytest
 
 from moto_fixtures.gcp import CloudRunEmulator
 from moto_fixtures.gcp.fixtures import GcpEmulator
 from moto_fixtures.gcp.runtime import LABEL_INSTANCE, LABEL_SERVICE
-
-EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
-SAMPLE = json.loads((EXAMPLES / "iris" / "sample.json").read_text())
-ROWS = np.array(SAMPLE["inputs"][0]["data"], dtype=np.float32)
+from tests.environment import modelport_home_at
+from tests.iris import EXAMPLES, served_version  # noqa: F401  (re-exported)
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +35,7 @@ def cloud(docker_host, base_image):
 @pytest.fixture(scope="module", autouse=True)
 def modelport_home(tmp_path_factory):
     """One local image store for the module (builds and pushes are reused)."""
-    home = tmp_path_factory.mktemp("mphome")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MODELPORT_HOME", str(home))
+    with modelport_home_at(tmp_path_factory.mktemp("mphome")) as home:
         yield home
 
 
@@ -92,24 +85,6 @@ def write_project(dest: Path, version: str, name: str, targets: dict[str, dict],
         lines += [f"{k} = {_toml(v)}" for k, v in settings.items()]
     (dest / "modelport.toml").write_text("\n".join(lines) + "\n")
     return dest
-
-
-def in_process(version: str) -> tuple[list, list]:
-    """(labels, probabilities) of the example model run in this process."""
-    model = joblib.load(EXAMPLES / ("iris" if version == "1" else "iris-v2") / "model.joblib")
-    return model.predict(ROWS).tolist(), model.predict_proba(ROWS).ravel().tolist()
-
-
-def served_version(endpoint: str, headers: dict | None = None) -> str:
-    """Which iris version answered at ``endpoint`` ("1" or "2"); fails on anything else."""
-    reply = httpx.post(f"{endpoint}/v2/models/iris/infer", json=SAMPLE, headers=headers or {}, timeout=30)
-    assert reply.status_code == 200, reply.text
-    outputs = {o["name"]: o["data"] for o in reply.json()["outputs"]}
-    for version in ("1", "2"):
-        labels, probs = in_process(version)
-        if outputs["predict"] == labels and np.allclose(outputs["predict_proba"], probs, atol=1e-6):
-            return version
-    raise AssertionError(f"{endpoint} answered neither iris v1 nor v2: {outputs}")
 
 
 def services_client(cloud: GcpEmulator):
