@@ -223,8 +223,11 @@ def test_lock_checked_before_any_work(memory, tmp_path):
     try:
         import sqlite3
         with sqlite3.connect(session.state.path) as db:
-            db.execute("INSERT INTO locks VALUES (?,?,?,?,?,?)",
-                       ("demo", "modelport swap (elsewhere)", holder.pid, __import__("socket").gethostname(), None, 0))
+            now = __import__("time").time()  # a live lease: heartbeat now, 60 s long
+            db.execute("INSERT INTO locks (name, holder, pid, host, operation, acquired, username, token, heartbeat, ttl)"
+                       " VALUES (?,?,?,?,?,?,?,?,?,?)",
+                       ("demo", "modelport swap (elsewhere)", holder.pid, __import__("socket").gethostname(), None, now,
+                        "someone", "token-of-the-other-process", now, 60.0))
         with pytest.raises(ModelportError, match=f"locked by modelport swap \\(elsewhere\\) \\(pid {holder.pid}"):
             session.state.check_lock("demo")
         # a dead holder is not a reason to fail before building; apply reports it as stale

@@ -19,7 +19,7 @@ from dataclasses import replace
 
 import pytest
 
-from modelport.engine.retry import RetryPolicy, call
+from modelport.engine.retry import ProviderRetryPolicy, call
 from modelport.provider import ImageRef, RevisionSpec, Size, Target
 from moto_fixtures.azure.echo_image import build_and_push
 from moto_fixtures.azure.fixtures import azure_emulator  # noqa: F401  (the session's ARM emulator)
@@ -30,7 +30,7 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(600)]
 
 TOKEN_ENV = "MODELPORT_LOST_REPLY_AZURE_TOKEN"
 GROUP = "/subscriptions/*/resourceGroups/*/providers/Microsoft.ContainerInstance/containerGroups/*"
-POLICY = RetryPolicy(attempts=4, initial=0.2, max_wait=1.0, jitter=0.1, total=60)
+POLICY = ProviderRetryPolicy(attempts=4, initial=0.2, max_wait=1.0, jitter=0.1, total=60)
 
 
 @pytest.fixture(scope="module")

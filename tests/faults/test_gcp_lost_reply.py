@@ -86,7 +86,7 @@ def test_every_write_survives_a_lost_reply(harness):
 
         with Lose(harness, (OPERATION, 1), (f"PATCH {SERVICE}", 2), (REVISION, 1)) as lost:
             with pytest.raises(HealthGateFailed) as err:
-                mp.deploy_image(_failing_gate(harness, name), CLOUD, harness.image("2"), "blue-green", session=s)
+                mp.deploy_image(_failing_gate(harness, name), CLOUD, harness.image("2"), strategy="blue-green", session=s)
         assert "ROLLBACK INCOMPLETE" not in err.value.message
         assert lost.calls.count(f"PATCH {SERVICE}") == 2, "new revision, then the template back to r1"
         assert lost.calls.count(REVISION) == 1

@@ -57,6 +57,7 @@ def skeleton(command: str, env: dict) -> list[str]:
         "destroy": [name, "--to", "dev"], "resume": [name], "abort": [name], "push": [p, "--to", "dev"],
         "copy": ["127.0.0.1:1/a@sha256:" + "0" * 64, "127.0.0.1:1/b"], "gc": [p],
         "providers": [], "schema": [], "iam-policy": [p, "--to", "aws"],
+        "state": ["import", p, "--to", "dev"],  # a group: its subcommand is the first piece
     }[command]
 
 
