@@ -61,6 +61,23 @@ def machines_root(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("machines")
 
 
+def _hold_revision(docker_host: str, revision: str) -> list:
+    """Freeze the containers of the Cloud Run revision ``revision`` (``docker pause``): requests
+    to it get no answer, so a swap gating it keeps polling (holding its live lease) until it is
+    killed, however fast the machine is. Returns them, to unpause."""
+    import docker
+
+    from moto_fixtures.gcp.runtime import LABEL_REVISION
+
+    client = docker.DockerClient(base_url=docker_host)
+    found = [c for c in client.containers.list(filters={"label": LABEL_REVISION})
+             if c.labels[LABEL_REVISION].rsplit("/", 1)[-1] == revision]
+    assert found, f"no container runs revision {revision}"
+    for container in found:
+        container.pause()
+    return found
+
+
 def _wait_mid_operation(store: StateStore, name: str, proc: subprocess.Popen) -> int:
     """Wait until ``proc``'s swap journaled the new revision's creation (so it is killed while it
     gates it: between cloud calls, and after the push, which the other machine could not redo
@@ -108,6 +125,7 @@ def test_two_machines_share_one_state(kind, resolution, state_factory, machines_
         # while one swaps, the other's deploy fails fast naming it; a live lease is never broken
         swap = one.start("swap", str(v2), "--to", "cloud", "--strategy", "blue-green")
         op = _wait_mid_operation(store, name, swap)
+        held = _hold_revision(docker_host, f"{name}-r2")  # the swap gates r2 until it is killed
         for extra in ((), ("--break-lock",)):
             refused = two.run("deploy", str(v2), "--to", "cloud", *extra, timeout=120)
             assert refused.returncode == 1 and swap.poll() is None, refused.stderr
@@ -118,6 +136,8 @@ def test_two_machines_share_one_state(kind, resolution, state_factory, machines_
         # one is killed: its lease outlives it until it expires, and only then can two take over
         os.kill(swap.pid, signal.SIGKILL)
         swap.wait()
+        for container in held:
+            container.unpause()  # r2 answers again: a resume's gate can pass
         early = two.run(resolution, name, timeout=120)
         assert early.returncode == 1 and "machine-one" in early.stdout, early.stdout + early.stderr
         deadline = time.monotonic() + ttl * 3 + 30
