@@ -37,8 +37,9 @@ def _session(session: Session | None) -> Session:
 
 
 def validate(path: str | Path | None = None, session: Session | None = None,
-             sizes: bool = True) -> LoadedSpec:
-    """Load and validate a spec and every target's settings and size (no cloud call)."""
+             sizes: bool | str = True) -> LoadedSpec:
+    """Load and validate a spec and every target's settings and size (no cloud call); ``sizes``
+    naming a target checks the size and provider rules of that target only (``False``: none)."""
     s = _session(session)
     loaded = load_spec(path)
     s.validate_targets(loaded, sizes)
@@ -129,7 +130,7 @@ def plan(path: str | Path | None = None, target: str = "", *, strategy: str | No
     """What ``deploy`` would do on ``target``. Builds the image locally (cached) to know its digest;
     reads the cloud but writes nothing to it."""
     s = _session(session)
-    loaded = validate(path, s)
+    loaded = validate(path, s, sizes=target)
     s.target(loaded, target)
     image = _built_image(s, loaded)
     return planner.deploy(s, loaded, target, image, strategy=strategy, steps=steps)
@@ -142,7 +143,7 @@ def deploy(path: str | Path | None = None, target: str = "", *, strategy: str | 
     :class:`~modelport.errors.HealthGateFailed`. ``kind`` names the operation in the journal and
     the history (``swap`` calls this with ``kind="swap"``)."""
     s = _session(session)
-    loaded = validate(path, s)
+    loaded = validate(path, s, sizes=target)
     s.target(loaded, target)
     name = loaded.spec.deployment
     s.state.check_lock(name)  # fail fast, before building
@@ -364,7 +365,7 @@ def push(path: str | Path | None = None, target: str = "", *, progress=None, ses
     from .registry import push as registry_push
 
     s = _session(session)
-    loaded = validate(path, s)
+    loaded = validate(path, s, sizes=target)
     provider, t = s.target(loaded, target)
     dest = provider.registry(t, loaded.spec.deployment)
     if dest is None:

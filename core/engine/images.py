@@ -26,6 +26,9 @@ class ImageMover:
         dest = provider.registry(target, deployment)
         store = OciStore()
         if not store.has_blob(digest):
+            if image_present(dest, digest):  # pushed before (e.g. by the machine that was killed): done
+                self.report(f"{dest.repository}@{digest[:19]} is already in the registry: nothing to push")
+                return
             raise ProviderError(provider.name, "push image", f"{digest} is not in the local image store {store.root}",
                                 hint="build the image on this machine first (modelport build)")
         with self._progress(f"push {dest.repository}") as bar:

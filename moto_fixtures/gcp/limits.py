@@ -1,10 +1,12 @@
 """Cloud Run size limits, read once from the project's versioned limits table (limits.toml).
 
 The figures live in the data table, never in this code: the emulator only knows how to apply
-them. The table is looked up in this order: ``$MODELPORT_LIMITS_TOML``; the project's reference
-copy (``reference/`` or ``shared/reference/`` in any parent folder); then the verbatim copies
-shipped inside the repository (``core/``, ``core/data/``, ``providers/gcp/``), so a fresh clone
-works too.
+them. The table is looked up in this order: ``$MODELPORT_LIMITS_TOML``; the copy versioned with
+the code (``providers/gcp/limits.toml``, also ``core/`` and ``core/data/``), which the gcp
+provider validates against too: it starts from the shared reference and is newer where the
+documentation was re-read (its ``table_version`` and comments say what changed and why, e.g. the
+stricter of two pages); then the shared reference copy (``reference/`` or ``shared/reference/``
+in any parent folder).
 """
 
 from __future__ import annotations
@@ -26,12 +28,12 @@ def _candidates() -> list[Path]:
     found = []
     if os.environ.get(ENV_VAR):
         found.append(Path(os.environ[ENV_VAR]))
+    repo = Path(__file__).resolve().parents[2]
+    found += [repo / "providers" / "gcp" / "limits.toml", repo / "core" / "limits.toml",
+              repo / "core" / "data" / "limits.toml"]
     for parent in Path(__file__).resolve().parents:
         found.append(parent / "reference" / "limits.toml")
         found.append(parent / "shared" / "reference" / "limits.toml")
-    repo = Path(__file__).resolve().parents[2]
-    found += [repo / "core" / "limits.toml", repo / "core" / "data" / "limits.toml",
-              repo / "providers" / "gcp" / "limits.toml"]
     return found
 
 

@@ -95,6 +95,15 @@ def test_private_service_refuses_anonymous_calls_and_public_flips_iam(tmp_path, 
 
     placed = ImageRef(image.digest, image.image_id).at(provider.registry(private, name).repository)
     ImageMover().push((provider, private), name, image.digest)
+    # another machine (its own empty image store) resuming after the push: nothing to push again;
+    # an image in neither place is an error naming the local store
+    said: list[str] = []
+    with pytest.MonkeyPatch.context() as other_machine:
+        other_machine.setenv("MODELPORT_HOME", str(tmp_path / "other-machine"))
+        ImageMover(report=said.append).push((provider, private), name, image.digest)
+        assert said and "already in the registry" in said[0], said
+        with pytest.raises(ProviderError, match="not in the local image store"):
+            ImageMover().push((provider, private), name, "sha256:" + "0" * 64)
     rev = revision_spec(loaded.spec, placed, "r1", size_of(loaded.spec), private.settings)
     provider.create_revision(private, rev)
     service = read_service(cloud, name)

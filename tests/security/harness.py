@@ -70,7 +70,10 @@ def make_project(dest: Path, seeds: dict[str, Secret], name: str, targets: dict[
                            **options)
     (folder / SECRET_FILE).write_text(seeds["file: secret"].value + "\n")
     spec = folder / "modelport.toml"  # the machine is shared: give health gates room
-    spec.write_text(spec.read_text().replace("gate_timeout = 120", "gate_timeout = 400"))
+    text = spec.read_text().replace("gate_timeout = 120", "gate_timeout = 400")
+    if any(t.get("provider") == "azure" for t in targets.values()):  # ACI has no autoscaling (validate)
+        text = text.replace("max_instances = 2", "max_instances = 1")
+    spec.write_text(text)
     return folder
 
 
