@@ -28,17 +28,26 @@ import pytest
 
 DURATIONS = Path(__file__).with_name("durations.json")
 
-#: modules whose tests are each their own unit of work (each test is long and sets up its own)
-SPLIT: frozenset[str] = frozenset()
+#: modules whose tests are each their own unit of work (each test is long and sets up its own:
+#: a function-scoped runner and deployment; the session's image builds are cached per worker)
+SPLIT: frozenset[str] = frozenset({"tests/crash/test_local_crashes.py", "tests/crash/test_cloud_crashes.py"})
 
 _reruns: list[tuple[str, str]] = []
 _seconds: dict[str, float] = defaultdict(float)
 
 
+#: modules parametrized by a module-scoped fixture (one cloud each): one unit per parameter
+BY_PARAM: frozenset[str] = frozenset({"tests/security/test_secret_scan_clouds.py"})
+
+
 def scope_of(nodeid: str) -> str:
-    """The unit of work a test belongs to: its class or module, or itself in a ``SPLIT`` module."""
-    if nodeid.split("::", 1)[0] in SPLIT:
+    """The unit of work a test belongs to: its class or module, itself in a ``SPLIT`` module, or
+    its module's tests with the same parameter in a ``BY_PARAM`` module."""
+    path = nodeid.split("::", 1)[0]
+    if path in SPLIT:
         return nodeid
+    if path in BY_PARAM and nodeid.endswith("]"):
+        return f"{path}[{nodeid.rsplit('[', 1)[1]}"
     return nodeid.rsplit("::", 1)[0]
 
 
@@ -60,7 +69,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.flaky(reruns=1, reruns_delay=1))
     weights = _scope_weights(items)
     # longest unit first; inside a unit the collection order stays (classes rely on it)
-    items.sort(key=lambda item: -weights[scope_of(item.nodeid)])
+    first: dict[str, int] = {}
+    for index, item in enumerate(items):
+        first.setdefault(scope_of(item.nodeid), index)
+    # ties keep each unit's items together, in the order the units were collected
+    items.sort(key=lambda item: (-weights[scope_of(item.nodeid)], first[scope_of(item.nodeid)]))
 
 
 def _scope_weights(items: list[pytest.Item]) -> dict[str, float]:

@@ -227,6 +227,8 @@ AZURE = Cloud(
 @pytest.fixture(scope="module", params=[AWS, GCP, AZURE], ids=lambda c: c.name)
 def cloud(request) -> Cloud:
     """The cloud under test (its three tests run in order, one cloud after the other)."""
+    if request.param.name == "aws":  # the session's emulation exports its credentials: user_env copies them
+        request.getfixturevalue("aws_emulation")
     return request.param
 
 
