@@ -254,7 +254,7 @@ def status(name: str | None = None, target: str | None = None, *, spec: str | Pa
         raise NotFound(f"no deployment {name!r}" + (f" on {target!r}" if target else ""))
     out = []
     for row in rows:
-        loaded = validate(spec or row["spec_file"], s)
+        loaded = validate(spec or row["spec_file"], s, sizes=False)  # deployed: sizes were checked
         provider, t = s.target(loaded, row["target"])
         observed = planner.read(s, provider, t, row["name"])
         out.append({"name": row["name"], "target": row["target"], "provider": provider.name,
@@ -287,7 +287,7 @@ def predict(name: str, target: str, body: dict[str, Any], *, session: Session | 
     rows = s.state.deployments(name, target)
     if not rows:
         raise NotFound(f"no deployment {name!r} on {target!r}")
-    loaded = validate(rows[0]["spec_file"], s)
+    loaded = validate(rows[0]["spec_file"], s, sizes=False)
     provider, t = s.target(loaded, target)
     endpoint = planner.read(s, provider, t, name).endpoint
     if not endpoint:
@@ -325,7 +325,7 @@ def _take_interrupted(s: Session, name: str, verb: str):
         op = s.state.unfinished(name)
         if op is None:
             raise NotFound(f"{name!r} has no interrupted operation")
-        loaded = validate(op.context["spec_file"], s)
+        loaded = validate(op.context["spec_file"], s, sizes=False)  # the journaled plan is what runs
         the_plan = Plan.from_journal(op.kind, name, op.targets, op.plan)
         ctx = _execution(s, loaded, op.targets, op.context.get("gate_timeout"))
         s.state.set_lock_operation(name, op.id)
@@ -390,7 +390,7 @@ def gc(path: str | Path | None = None, target: str | None = None, *, delete: boo
     ``delete``, remove them: one journaled operation per orphaned deployment, under its lock.
     Asks the clouds, not the state file, what exists."""
     s = _session(session)
-    loaded = validate(path, s)
+    loaded = validate(path, s, sizes=False)  # it looks for what exists, whatever its size
     found = planner.orphans(s, loaded, [target] if target else sorted(loaded.spec.targets))
     out = [{"target": t, "provider": provider.name, "kind": res.kind, "id": res.id,
             "deployment": res.deployment, "revision": res.revision, "deleted": False} for t, provider, res in found]
