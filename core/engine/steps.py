@@ -18,9 +18,12 @@ import json
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import httpx
+
 from ..errors import HealthGateFailed, ModelportError
 from ..provider import Resource, RevisionSpec, Target
 from . import gate as gates
+from . import versions
 from .revision import from_data
 
 if TYPE_CHECKING:
@@ -248,12 +251,16 @@ class WaitReady(Step):
 @dataclass(frozen=True, kw_only=True)
 class Gate(Step):
     """Health gate: ``revision`` is ready, then the smoke request is answered ``via`` the
-    revision's own endpoint, the target's endpoint, or both (``revision+endpoint``)."""
+    revision's own endpoint, the target's endpoint, or both (``revision+endpoint``). With
+    ``weights`` (the traffic split just asked for), the endpoint's answers must come from the
+    model versions of those revisions in proportion (:mod:`~modelport.engine.versions`), waited
+    for up to the gate timeout."""
 
     op = "gate"
     symbol = "?"
     revision: str
     via: str
+    weights: dict[str, int] = field(default_factory=dict)
 
     def run(self, ctx: ExecutionContext, deployment: str) -> None:
         provider, target = ctx.binding(self.target)
@@ -266,8 +273,20 @@ class Gate(Step):
             gates.smoke(health.endpoint, ctx.smoke, health.headers, where=where)
         if "endpoint" in checks:
             endpoint = gates.wait_endpoint(ctx, provider, target, deployment)
-            gates.smoke(endpoint, ctx.smoke, provider.endpoint_headers(target, deployment),
-                        where=f"{target.name} endpoint {endpoint}")
+            headers = provider.endpoint_headers(target, deployment)
+            where = f"{target.name} endpoint {endpoint}"
+            gates.smoke(endpoint, ctx.smoke, headers, where=where)
+            if self.weights:
+                shares = versions.expected_shares(self.weights, gates.versions_of(ctx, deployment, target, self.weights))
+                with httpx.Client() as client:
+                    versions.wait_for_split(gates.version_probe(endpoint, ctx.smoke, headers, where, client),
+                                            shares, ctx.gate_timeout, where)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        if not self.weights:  # journals written before the version check keep their exact text
+            data.pop("weights")
+        return data
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -80,6 +80,8 @@ class MemoryProvider(Provider):
         self.calls: dict[str, int] = {}
         self.writes: list[str] = []
         self.traffic_log: list[dict[str, int]] = []
+        # one pooled client for every router: a new client per request costs more than the request
+        self.http = httpx.Client(timeout=10)
 
     # fault injection ------------------------------------------------------------------------
     def _call(self, primitive: str) -> None:
@@ -191,7 +193,7 @@ class MemoryProvider(Provider):
                 name = random.choices(list(weights), weights=list(weights.values()))[0]
                 url = provider.revisions[key][name][1].url + self.path
                 body = self.rfile.read(int(self.headers.get("content-length", 0))) if method == "POST" else None
-                reply = httpx.request(method, url, content=body, headers={"content-type": "application/json"})
+                reply = provider.http.request(method, url, content=body, headers={"content-type": "application/json"})
                 self.send_response(reply.status_code)
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(reply.content)))
