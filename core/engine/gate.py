@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 import httpx
 
 from ..errors import HealthGateFailed
+from . import versions
 from .versions import model_metadata
 
 if TYPE_CHECKING:
@@ -107,6 +108,22 @@ def wait_endpoint(ctx: ExecutionContext, provider: Provider, target: Target, dep
         if time.monotonic() > deadline:
             raise HealthGateFailed(f"{deployment} on {target.name} reports no endpoint")
         time.sleep(0.5)
+
+
+def check_endpoint(ctx: ExecutionContext, provider: Provider, target: Target, deployment: str,
+                   weights: Mapping[str, int]) -> None:
+    """The deployment's endpoint answers the smoke request and, when ``weights`` (the traffic
+    split just asked for) are given, with the model versions of those revisions in proportion,
+    waited for up to the gate timeout (:func:`~modelport.engine.versions.wait_for_split`)."""
+    endpoint = wait_endpoint(ctx, provider, target, deployment)
+    headers = provider.endpoint_headers(target, deployment)
+    where = f"{target.name} endpoint {endpoint}"
+    smoke(endpoint, ctx.smoke, headers, where=where)
+    if weights:
+        shares = versions.expected_shares(weights, versions_of(ctx, deployment, target, weights))
+        with httpx.Client() as client:  # one pool for the rounds: a client per request costs more than the request
+            versions.wait_for_split(version_probe(endpoint, ctx.smoke, headers, where, client), shares,
+                                    ctx.gate_timeout, where)
 
 
 def versions_of(ctx: ExecutionContext, deployment: str, target: Target, weights: Mapping[str, int]) -> dict[str, str]:

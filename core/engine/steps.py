@@ -18,12 +18,9 @@ import json
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import httpx
-
 from ..errors import HealthGateFailed, ModelportError
 from ..provider import Resource, RevisionSpec, Target
 from . import gate as gates
-from . import versions
 from .revision import from_data
 
 if TYPE_CHECKING:
@@ -272,15 +269,7 @@ class Gate(Step):
                 raise HealthGateFailed(f"{where} reports no endpoint to test")
             gates.smoke(health.endpoint, ctx.smoke, health.headers, where=where)
         if "endpoint" in checks:
-            endpoint = gates.wait_endpoint(ctx, provider, target, deployment)
-            headers = provider.endpoint_headers(target, deployment)
-            where = f"{target.name} endpoint {endpoint}"
-            gates.smoke(endpoint, ctx.smoke, headers, where=where)
-            if self.weights:
-                shares = versions.expected_shares(self.weights, gates.versions_of(ctx, deployment, target, self.weights))
-                with httpx.Client() as client:
-                    versions.wait_for_split(gates.version_probe(endpoint, ctx.smoke, headers, where, client),
-                                            shares, ctx.gate_timeout, where)
+            gates.check_endpoint(ctx, provider, target, deployment, self.weights)
 
     def to_dict(self) -> dict[str, Any]:
         data = super().to_dict()

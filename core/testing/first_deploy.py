@@ -35,12 +35,18 @@ class FailsAfterTraffic(ProviderProxy):
 
 
 def assert_nothing_left(env: ConformanceEnv, what: str) -> None:
-    """After ``what`` was undone: the deployment does not exist on the target nor in state."""
-    observed = env.observe()
-    assert not observed.exists, f"{what}: the undo left {observed}"
-    left = [r for r in env.provider.list_resources(env.target) if r.deployment == env.name]
-    assert not left, f"{what}: the undo left tagged resources (revision tag or not): {left}"
-    assert env.recorded() is None, f"{what}: the state store still records the deployment"
+    """After ``what`` was undone: the deployment does not exist on the target nor in state. When
+    something is left it is removed before failing, so that the next clauses start clean."""
+    try:
+        observed = env.observe()
+        assert not observed.exists, f"{what}: the undo left {observed}"
+        left = [r for r in env.provider.list_resources(env.target) if r.deployment == env.name]
+        assert not left, f"{what}: the undo left tagged resources (revision tag or not): {left}"
+        assert env.recorded() is None, f"{what}: the state store still records the deployment"
+    except AssertionError:
+        env.cleanup()
+        env.session.state.forget_deployment(env.name, TARGET)
+        raise
 
 
 def test_faults_during_a_first_deploy_leave_nothing(self, conformance: ConformanceEnv) -> None:

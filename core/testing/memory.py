@@ -4,6 +4,12 @@ Each revision is a tiny HTTP server on 127.0.0.1 answering the OIP health and in
 outputs that carry the model version, so tests can tell which revision answered. The deployment
 endpoint is a router choosing a revision by the current traffic weights. ``faults`` makes any
 primitive fail (the n-th call, or always) so every strategy's rollback can be exercised.
+
+It is also the short template of a provider (``modelport new-provider`` follows its shape) and
+passes the conformance suite (``tests/conformance/test_mutations.py`` runs it there): the
+``api`` setting stands for the cloud's control plane, whose failures become ``ProviderError``s
+the way an SDK's must, and ``FAKE_BROKEN`` in a revision's env plants a runtime fault
+(``never-ready``, ``wrong-shape``, or ``loading``: 503 for a moment after the revision starts).
 """
 
 from __future__ import annotations

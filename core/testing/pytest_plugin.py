@@ -57,7 +57,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     missing = [n for n in cls.clause_needs.get(name, ()) if n in broken]
     if missing:
         broken.add(name)
-        pytest.skip(f"not run: it needs clause {', '.join(missing)}, which failed (fix that one first)")
+        pytest.skip(f"not run: it needs clause {', '.join(missing)}, which did not pass (fix that first)")
 
 
 @pytest.hookimpl(hookwrapper=True)
