@@ -68,7 +68,7 @@ def test_a_lost_traffic_move_fails_the_swap_naming_the_answering_version(tmp_pat
             _swap(session, tmp_path, strategy, [50, 100])
         message = str(caught.value)
         assert "version 1 answered" in message and "version 2" in message, message
-        assert "rolled back" in message
+        assert "rolled back" in message and caught.value.exit_code == 1  # `modelport swap` exits 1
         assert provider.traffic["mem/demo"] == {"r1": 100} and set(provider.revisions["mem/demo"]) == {"r1"}
         assert session.state.deployments("demo", "mem")[0]["revision"] == "r1"
 
