@@ -56,6 +56,7 @@ def test_faults_during_a_first_deploy_leave_nothing(self, conformance: Conforman
         try:
             api.deploy(conformance.project(1), TARGET, session=conformance.session_with(wrapper))
         except ModelportError as exc:
+            assert primitive in wrapper.calls, f"a first deploy failed before calling {primitive}: {exc}"
             assert primitive in str(exc), f"fault in {primitive} during a first deploy: the error must name it: {exc}"
         else:
             assert primitive not in wrapper.calls, f"{primitive} failed but the first deploy succeeded"
