@@ -84,7 +84,8 @@ def value_types() -> list[str]:
 UNDO = {"ensure_infra": "`destroy` (only when nothing of the deployment existed before)",
         "create_revision": "`delete_revision` of the new revision",
         "update_revision": "`update_revision` back to the previous spec, then `health` until it is ready",
-        "set_traffic": "`set_traffic` with the weights before (none when there were none)"}
+        "set_traffic": "`set_traffic` with the weights before (none when there were none)",
+        "destroy": "none: irreversible (an interrupted operation past it can only be resumed)"}
 #: what a step of each kind calls on the provider, beyond its ``primitive``
 CALLS = {"wait_ready": "`health` (polled until ready)",
          "gate revision": "`health` (polled until ready), then HTTP: the smoke request to `Health.endpoint` "
@@ -137,6 +138,10 @@ def _example_plans():
     yield "First deploy (any strategy)", strategies.plan_rollout(first)
     for strategy in ("blue-green", "canary"):
         yield f"Swap, {strategy}" + (" (steps 10, 100)" if strategy == "canary" else ""), strategies.plan_rollout(RolloutInputs(**swap, strategy=strategy))
+    dest = RolloutInputs(**{**vars(first), "target": Target("u", "memory", None),
+                            "before": (EnsureInfra(target="u", desc="ensure", fresh=True),)})
+    yield "Migrate from t to u with --retire-source (calls on u, then t)", strategies.plan_migration(
+        strategies.plan_rollout(dest), "t", True, [])
     yield "Rollback to r1 (r2 serving)", strategies.plan_rollback(
         target, Observed("demo", (*serving.revisions, Revision("r2", image.digest, "c2", True)), {"r2": 100}),
         "demo", None, [])
