@@ -84,7 +84,8 @@ def providers(session: Session | None = None) -> dict[str, Any]:
     return {"providers": [{"name": n, "plugin": s.providers.origin[n], "description": p.description,
                            "api_version": p.api_version, "capabilities": p.capabilities.to_dict()}
                           for n, p in sorted(s.providers.providers.items())],
-            "problems": [{"plugin": p.plugin, "message": p.message} for p in s.providers.problems]}
+            "problems": [{"plugin": p.plugin, "distribution": s.providers.distributions.get(p.plugin),
+                          "message": p.message} for p in s.providers.problems]}
 
 
 # -- plan / deploy / swap ----------------------------------------------------------------------------

@@ -393,9 +393,14 @@ def gc_cmd(session: Session, path, target, delete):
 
 
 @command(main, "providers")
-def providers_cmd(session: Session):
+@click.option("--strict", is_flag=True, help="Exit 1 when a plugin failed to load (naming its distribution).")
+def providers_cmd(session: Session, strict: bool):
     """Installed providers and their capabilities."""
     data = api.providers(session)
+    if strict and data["problems"]:
+        raise ModelportError(f"{len(data['problems'])} plugin(s) failed to load: " + "; ".join(
+            f"plugin {p['plugin']!r} (distribution {p['distribution'] or 'unknown'}): {p['message']}"
+            for p in data["problems"]), hint="reinstall or uninstall the distribution named")
     lines = []
     for p in data["providers"]:
         caps = p["capabilities"]
@@ -405,6 +410,19 @@ def providers_cmd(session: Session):
                      + (f" — {caps['notes']}" if caps["notes"] else ""))
     lines += [f"BROKEN   {p['plugin']}: {p['message']}" for p in data["problems"]]
     return data, "\n".join(lines)
+
+
+@command(main, "new-provider")
+@click.argument("name")
+@click.option("--path", "parent", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              help="Folder to write modelport-NAME/ in (default: the current one).")
+def new_provider_cmd(session: Session, name: str, parent: Path):
+    """Write a provider package to start from (entry point, settings, skeleton, conformance tests)."""
+    from .scaffold import write_package
+
+    folder = write_package(name, parent)
+    return ({"name": name, "path": str(folder)},
+            f"wrote {folder}\n  pip install -e '{folder}[test]' && (cd {folder} && pytest -m conformance_pure)")
 
 
 @command(main, "schema")

@@ -50,6 +50,8 @@ class LoadedProviders:
     commands: dict[str, click.Command] = field(default_factory=dict)
     command_origin: dict[str, str] = field(default_factory=dict)
     problems: list[PluginProblem] = field(default_factory=list)
+    #: plugin (entry-point name) -> the distribution that installed it, for messages
+    distributions: dict[str, str] = field(default_factory=dict)
     pm: pluggy.PluginManager = field(default_factory=make_plugin_manager, repr=False)
     _contained: dict[str, Provider] = field(default_factory=dict, repr=False)
 
@@ -172,6 +174,8 @@ def load_providers(extra_plugins: dict[str, object] | None = None,
     candidates: list[tuple[str, object]] = []
     if use_entry_points:
         for ep in entry_points(group=ENTRY_POINT_GROUP):
+            if ep.dist is not None:
+                loaded.distributions[ep.name] = ep.dist.name
             try:
                 candidates.append((ep.name, ep.load()))
             except Exception as exc:  # a broken plugin must not break the others

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 import httpx
 
 from ..errors import HealthGateFailed
+from . import versions
+from .versions import model_metadata
 
 if TYPE_CHECKING:
     from ..provider import Health, Provider, Target
@@ -27,11 +29,12 @@ class Smoke:
 
 
 def infer(endpoint: str, model: str, body: Mapping[str, Any], headers: Mapping[str, str] | None = None,
-          timeout: float = 30.0) -> dict[str, Any]:
-    """POST an OIP v2 infer request; return the JSON reply or raise HealthGateFailed."""
+          timeout: float = 30.0, client: httpx.Client | None = None) -> dict[str, Any]:
+    """POST an OIP v2 infer request (on ``client``'s pooled connections when given); return the
+    JSON reply or raise HealthGateFailed."""
     url = f"{endpoint.rstrip('/')}/v2/models/{model}/infer"
     try:
-        reply = httpx.post(url, content=json.dumps(body), headers={"content-type": "application/json", **(headers or {})},
+        reply = (client or httpx).post(url, content=json.dumps(body), headers={"content-type": "application/json", **(headers or {})},
                            timeout=timeout)
     except httpx.HTTPError as exc:
         raise HealthGateFailed(f"smoke request to {url} failed: {type(exc).__name__}: {exc}") from None
@@ -105,6 +108,50 @@ def wait_endpoint(ctx: ExecutionContext, provider: Provider, target: Target, dep
         if time.monotonic() > deadline:
             raise HealthGateFailed(f"{deployment} on {target.name} reports no endpoint")
         time.sleep(0.5)
+
+
+def check_endpoint(ctx: ExecutionContext, provider: Provider, target: Target, deployment: str,
+                   weights: Mapping[str, int]) -> None:
+    """The deployment's endpoint answers the smoke request and, when ``weights`` (the traffic
+    split just asked for) are given, with the model versions of those revisions in proportion,
+    waited for up to the gate timeout (:func:`~modelport.engine.versions.wait_for_split`)."""
+    endpoint = wait_endpoint(ctx, provider, target, deployment)
+    headers = provider.endpoint_headers(target, deployment)
+    where = f"{target.name} endpoint {endpoint}"
+    smoke(endpoint, ctx.smoke, headers, where=where)
+    if weights:
+        shares = versions.expected_shares(weights, versions_of(ctx, deployment, target, weights))
+        with httpx.Client() as client:  # one pool for the rounds: a client per request costs more than the request
+            versions.wait_for_split(version_probe(endpoint, ctx.smoke, headers, where, client), shares,
+                                    ctx.gate_timeout, where)
+
+
+def versions_of(ctx: ExecutionContext, deployment: str, target: Target, weights: Mapping[str, int]) -> dict[str, str]:
+    """The model version of each revision in ``weights``: as recorded when modelport created it,
+    else as the cloud reports it (``Revision.extra["model_version"]``); unknown ones are left out."""
+    known = {r["revision"]: r["model_version"] for r in ctx.state.revisions(deployment, target.name)}
+    if any(not known.get(r) for r in weights):
+        provider, _ = ctx.binding(target.name)
+        for rev in ctx.observe(provider, target, deployment).revisions:
+            if not known.get(rev.name) and (rev.extra or {}).get("model_version"):
+                known[rev.name] = str(rev.extra["model_version"])
+    return {r: str(known[r]) for r in weights if known.get(r)}
+
+
+def version_probe(endpoint: str, smoke: Smoke, headers: Mapping[str, str] | None, where: str,
+                  client: httpx.Client) -> Callable[[], dict[str, Any]]:
+    """One request telling which model version answers at ``endpoint``: the smoke request (its
+    reply names ``model_version``), or the model metadata when there is no sample input. Clouds
+    route each request on its own (ALB weighted forward, Cloud Run), so ``client`` may keep
+    connections open between requests."""
+    if smoke.body is None:
+        return lambda: model_metadata(endpoint, smoke.model, headers, client=client)
+    return lambda: _checked(infer(endpoint, smoke.model, smoke.body, headers, client=client), smoke, where)
+
+
+def _checked(reply: dict[str, Any], smoke: Smoke, where: str) -> dict[str, Any]:
+    check_shape(reply, smoke.expected_shape, where)
+    return reply
 
 
 def same_outputs(a: Any, b: Any, tol: float = 1e-6) -> bool:

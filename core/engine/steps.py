@@ -248,12 +248,16 @@ class WaitReady(Step):
 @dataclass(frozen=True, kw_only=True)
 class Gate(Step):
     """Health gate: ``revision`` is ready, then the smoke request is answered ``via`` the
-    revision's own endpoint, the target's endpoint, or both (``revision+endpoint``)."""
+    revision's own endpoint, the target's endpoint, or both (``revision+endpoint``). With
+    ``weights`` (the traffic split just asked for), the endpoint's answers must come from the
+    model versions of those revisions in proportion (:mod:`~modelport.engine.versions`), waited
+    for up to the gate timeout."""
 
     op = "gate"
     symbol = "?"
     revision: str
     via: str
+    weights: dict[str, int] = field(default_factory=dict)
 
     def run(self, ctx: ExecutionContext, deployment: str) -> None:
         provider, target = ctx.binding(self.target)
@@ -265,9 +269,13 @@ class Gate(Step):
                 raise HealthGateFailed(f"{where} reports no endpoint to test")
             gates.smoke(health.endpoint, ctx.smoke, health.headers, where=where)
         if "endpoint" in checks:
-            endpoint = gates.wait_endpoint(ctx, provider, target, deployment)
-            gates.smoke(endpoint, ctx.smoke, provider.endpoint_headers(target, deployment),
-                        where=f"{target.name} endpoint {endpoint}")
+            gates.check_endpoint(ctx, provider, target, deployment, self.weights)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        if not self.weights:  # journals written before the version check keep their exact text
+            data.pop("weights")
+        return data
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -106,7 +106,7 @@ def _moves(i: RolloutInputs, name: str) -> list[Step]:
             after = _split(previous, name, pct)
             out += _shift(t, before, after)
             out.append(Gate(target=t, desc=f"gate at {pct}%: {name} and the {t} endpoint answer", revision=name,
-                            via="revision+endpoint"))
+                            via="revision+endpoint", weights=after))
             before = after
     return out
 
@@ -134,7 +134,9 @@ def _size(rev: RevisionSpec) -> str:
 
 
 def _endpoint_gate(t: str, revision: str) -> Gate:
-    return Gate(target=t, desc=f"gate: {t} endpoint answers the smoke request", revision=revision, via="endpoint")
+    """The gate after a move of all traffic to ``revision``: only its model version may answer."""
+    return Gate(target=t, desc=f"gate: {t} endpoint answers the smoke request", revision=revision, via="endpoint",
+                weights={revision: 100})
 
 
 def _revision_gate(t: str, revision: str) -> Gate:

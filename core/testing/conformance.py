@@ -37,9 +37,10 @@ import pytest
 
 from .. import api
 from ..engine.revision import from_data, with_config
-from ..errors import CapabilityError, ModelportError, SpecErrors
+from ..errors import CapabilityError, ModelportError, ProviderError, SpecErrors
 from ..provider import Health, ImageRef, Observed, Resource, Revision, RevisionSpec, Size, Target
-from .harness import PEER, PRIMITIVES, TARGET, ConformanceEnv, ConformanceTarget, faulty, write_project
+from . import first_deploy
+from .harness import PEER, PRIMITIVES, TARGET, ConformanceEnv, ConformanceTarget, ErrorAPI, faulty, write_project
 
 __all__ = ["ConformanceTarget", "ProviderConformance"]
 
@@ -60,8 +61,24 @@ def _snapshot(env: ConformanceEnv) -> tuple[set[str], dict[str, int], str | None
     return {r.name for r in observed.revisions}, dict(observed.traffic), row and row["revision"]
 
 
+_DEPLOYED = ("test_deploy",)
+
+
 class ProviderConformance:
     """Subclass in a provider package's tests; needs a ``conformance_target`` fixture."""
+
+    #: clauses that make no platform call and build nothing (marked ``conformance_pure``)
+    pure_clauses: tuple[str, ...] = ("test_settings_are_validated", "test_sizes",
+                                     "test_translate_is_plain_data_without_secret_values")
+    #: clause -> the clauses it builds on; when one of those failed it is skipped, naming it
+    clause_needs: dict[str, tuple[str, ...]] = {
+        **{name: _DEPLOYED for name in (
+            "test_plan_after_deploy_is_empty", "test_status_agrees", "test_health_and_endpoint",
+            "test_resources_are_tagged", "test_revision_create_and_delete", "test_canary_or_refusal",
+            "test_migrate_to_a_peer_target", "test_destroy_leaves_nothing")},
+        "test_rollback": ("test_canary_or_refusal",),
+        "test_fault_at_every_primitive_rolls_back": ("test_deploy", "test_rollback"),
+    }
 
     # -- no cloud call ------------------------------------------------------------------------------
     def test_settings_are_validated(self, conformance: ConformanceEnv):
@@ -103,6 +120,10 @@ class ProviderConformance:
         assert first == second, "translate must be deterministic"
         json.loads(json.dumps(first))  # plain data: raises on objects
         assert SECRET not in text, "translate (shown by plan) must not contain a secret value"
+
+    # -- a first deploy that fails leaves nothing ---------------------------------------------------
+    test_faults_during_a_first_deploy_leave_nothing = first_deploy.test_faults_during_a_first_deploy_leave_nothing
+    test_failed_first_deploy_leaves_nothing = first_deploy.test_failed_first_deploy_leaves_nothing
 
     # -- deploy and read ----------------------------------------------------------------------------
     def test_deploy(self, conformance: ConformanceEnv):
@@ -276,20 +297,49 @@ class ProviderConformance:
 
     # -- errors -------------------------------------------------------------------------------------
     def test_sdk_errors_become_modelport_errors(self, conformance: ConformanceEnv):
-        """A failing platform call raises a modelport error (never the SDK's own exception), and
-        the message does not echo secret-looking settings."""
+        """A failing platform call raises a ProviderError (never the SDK's own exception), and the
+        message does not echo secret-looking settings. The provider is called directly, without
+        the containment modelport wraps around plugins at run time."""
         bad = conformance.ct.bad_settings
         if bad is None:
             pytest.skip("the provider declares no bad target")
         p = conformance.provider
         target = Target("bad", bad["provider"], p.settings_model.model_validate(
             {k: v for k, v in bad.items() if k != "provider"}))
-        with pytest.raises(ModelportError) as caught:
-            p.observe(target, conformance.name)
-        text = str(caught.value)
+        raw = getattr(p, "inner", p)  # modelport's plugin containment would turn any exception into a PluginError
+        try:
+            raw.observe(target, conformance.name)
+        except ProviderError as exc:
+            text = str(exc)
+        except Exception as exc:
+            raise AssertionError(f"observe on an unreachable target raised {type(exc).__name__} ({exc}), not a "
+                                 "modelport.errors.ProviderError: map the SDK's exceptions") from None
+        else:
+            raise AssertionError("observe on the unreachable target (bad_settings) did not fail")
         for key, value in bad.items():
             if any(word in key.lower() for word in ("secret", "password", "token", "key")) and isinstance(value, str):
                 assert value not in text, f"the error shows setting {key}"
+        self._retryable_errors(conformance, raw)
+
+    @staticmethod
+    def _retryable_errors(env: ConformanceEnv, raw) -> None:
+        """Throttling (429) and server errors (5xx) are ProviderErrors with ``retryable=True``."""
+        if env.ct.api_settings is None:
+            return
+        with ErrorAPI() as cloud:
+            settings = {k: v for k, v in env.ct.api_settings(cloud.url).items() if k != "provider"}
+            target = Target("api", raw.name, raw.settings_model.model_validate(settings))
+            for cloud.status in (429, 503):
+                try:
+                    raw.observe(target, env.name)
+                except ProviderError as exc:
+                    assert exc.retryable, f"the cloud API answered {cloud.status}: the ProviderError must say " \
+                                          f"retryable=True (trying again later may succeed): {exc}"
+                except Exception as exc:
+                    raise AssertionError(f"the cloud API answered {cloud.status}: observe raised "
+                                         f"{type(exc).__name__} ({exc}), not a ProviderError") from None
+                else:
+                    raise AssertionError(f"the cloud API answered {cloud.status} but observe did not fail")
 
     # -- last -----------------------------------------------------------------------------------------
     def test_destroy_leaves_nothing(self, conformance: ConformanceEnv):

@@ -8,15 +8,18 @@ provider's own tests can reuse them (e.g. ``ConformanceEnv.served_version``).
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import httpx
 
 from ..engine.session import Session
+from ..engine.versions import answered_version
 from ..errors import ModelportError, ProviderError
 from ..plugins import LoadedProviders, load_providers
 from ..provider import Provider, ProviderProxy, Target
@@ -62,6 +65,11 @@ class ConformanceTarget:
       the first (another region, resource group, engine); the suite migrates there and back.
       None skips the migrate test.
     * ``env`` -- extra ``[env]`` of the test model; ``gate_timeout`` -- seconds per health gate.
+    * ``api_settings`` -- ``url -> settings`` of a target whose cloud API calls go to ``url`` (an
+      http endpoint the suite serves, answering 429 and then 503 to everything); the suite
+      requires a ``ProviderError`` with ``retryable=True`` for both. None skips that check.
+    * ``runs_images`` -- the provider runs the image (the suite then checks the model's own
+      predictions, not only the OIP ``model_version``); only test doubles set it False.
     """
 
     settings: dict[str, Any]
@@ -73,6 +81,8 @@ class ConformanceTarget:
     peer_settings: dict[str, Any] | None = None
     env: dict[str, str] = field(default_factory=dict)
     gate_timeout: float = 180.0
+    api_settings: Callable[[str], dict[str, Any]] | None = None
+    runs_images: bool = True
 
     @property
     def provider_name(self) -> str:
@@ -174,29 +184,79 @@ class ConformanceEnv:
                 reply = httpx.post(f"{endpoint}/v2/models/{MODEL}/infer", json=SAMPLE, timeout=30,
                                    headers={**self.headers(), **(headers or {})})
                 if reply.status_code == 200:
-                    scores = next(o["data"] for o in reply.json()["outputs"] if o["name"] == "score")
-                    for version in (1, 2):
-                        if [round(s, 6) for s in scores] == expected_scores(version):
-                            return version
-                    raise AssertionError(f"{endpoint} answered neither version: {scores}")
+                    return self._version_of(endpoint, reply.json())
                 problem = f"HTTP {reply.status_code}: {reply.text[:200]}"
             except httpx.HTTPError as exc:
                 problem = f"{type(exc).__name__}: {exc}"
             time.sleep(1 + attempt)
         raise AssertionError(f"no prediction from {endpoint}: {problem}")
 
+    def _version_of(self, endpoint: str, reply: dict[str, Any]) -> int:
+        """The version (1 or 2) a prediction came from: the OIP ``model_version`` it names, which
+        the model's own scores must confirm when the provider runs the image."""
+        named = answered_version(reply)
+        version = {"1.0.0": 1, "2.0.0": 2}.get(named or "")
+        assert version is not None, f"{endpoint} answered model_version {named!r}, neither 1.0.0 nor 2.0.0"
+        if self.ct.runs_images:
+            scores = next((o["data"] for o in reply.get("outputs", []) if o.get("name") == "score"), None)
+            assert scores is not None and [round(s, 6) for s in scores] == expected_scores(version), \
+                f"{endpoint} names version {named} but its scores {scores} are not that model's"
+        return version
+
     def assert_no_orphans(self) -> None:
-        """Every tagged resource of this deployment belongs to a revision the cloud reports."""
-        observed = {r.name for r in self.observe().revisions}
+        """Every tagged resource of this deployment belongs to a revision the cloud reports, and
+        resources without a revision tag (shared infrastructure) exist only while the deployment does."""
+        observed = self.observe()
+        names = {r.name for r in observed.revisions}
         mine = [r for r in self.provider.list_resources(self.target) if r.deployment == self.name]
-        stray = [r for r in mine if r.revision is not None and r.revision not in observed]
+        stray = [r for r in mine if r.revision is not None and r.revision not in names]
         assert not stray, f"tagged resources of revisions that no longer exist: {stray}"
+        untagged = [r for r in mine if r.revision is None]
+        assert observed.exists or not untagged, \
+            f"resources without a revision tag are left of a deployment that no longer exists: {untagged}"
 
     def cleanup(self) -> None:
         try:
             self.provider.destroy(self.target, self.name)
         except ModelportError:
             pass
+
+
+class ErrorAPI:
+    """A local HTTP server standing for a cloud API that answers every request with ``status``
+    (429 with ``Retry-After: 1``, or a 5xx), in a JSON body most SDKs parse. A context manager."""
+
+    def __init__(self) -> None:
+        self.status = 503
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # quiet
+                pass
+
+            def _answer(self) -> None:
+                self.rfile.read(int(self.headers.get("content-length") or 0))
+                body = json.dumps({"error": {"code": api.status, "message": "conformance suite: planted error",
+                                             "status": "RESOURCE_EXHAUSTED" if api.status == 429 else "UNAVAILABLE"}})
+                self.send_response(api.status)
+                self.send_header("content-type", "application/json")
+                self.send_header("retry-after", "1")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body.encode())
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _answer
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._httpd.server_port}"
+
+    def __enter__(self) -> "ErrorAPI":
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
 
 
 class Fault(ProviderError):

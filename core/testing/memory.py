@@ -4,6 +4,12 @@ Each revision is a tiny HTTP server on 127.0.0.1 answering the OIP health and in
 outputs that carry the model version, so tests can tell which revision answered. The deployment
 endpoint is a router choosing a revision by the current traffic weights. ``faults`` makes any
 primitive fail (the n-th call, or always) so every strategy's rollback can be exercised.
+
+It is also the short template of a provider (``modelport new-provider`` follows its shape) and
+passes the conformance suite (``tests/conformance/test_mutations.py`` runs it there): the
+``api`` setting stands for the cloud's control plane, whose failures become ``ProviderError``s
+the way an SDK's must, and ``FAKE_BROKEN`` in a revision's env plants a runtime fault
+(``never-ready``, ``wrong-shape``, or ``loading``: 503 for a moment after the revision starts).
 """
 
 from __future__ import annotations
@@ -11,10 +17,12 @@ from __future__ import annotations
 import json
 import random
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Mapping
 
 import httpx
+from pydantic import BaseModel, ConfigDict
 
 from modelport.errors import CapabilityError, ProviderError
 from modelport.hookspecs import hookimpl
@@ -33,7 +41,13 @@ class _Server:
         self.httpd.server_close()
 
 
+#: seconds a revision with ``FAKE_BROKEN=loading`` answers 503 after it starts
+LOADING_S = 1.0
+
+
 def _revision_handler(rev: RevisionSpec, broken: str | None):
+    started = time.monotonic()
+
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args):  # quiet
             pass
@@ -46,11 +60,16 @@ def _revision_handler(rev: RevisionSpec, broken: str | None):
             self.end_headers()
             self.wfile.write(data)
 
+        def _loading(self) -> bool:  # "loading": the model needs a moment after the server starts
+            return broken == "loading" and time.monotonic() < started + LOADING_S
+
         def do_GET(self):
-            ready = broken != "never-ready"
+            ready = broken != "never-ready" and not self._loading()
             self._send(200 if ready else 503, {"ready": ready})
 
         def do_POST(self):
+            if self._loading():
+                return self._send(503, {"error": "model is loading"})
             length = int(self.headers.get("content-length", 0))
             body = json.loads(self.rfile.read(length) or b"{}")
             rows = body["inputs"][0]["shape"][0]
@@ -62,12 +81,22 @@ def _revision_handler(rev: RevisionSpec, broken: str | None):
     return Handler
 
 
+class MemorySettings(BaseModel):
+    """``[targets.NAME]`` of the memory provider. ``api``: an HTTP URL standing for the cloud's
+    control plane; when set, every cloud call first asks it, so its errors show how a provider
+    maps an SDK's failures (429 and 5xx retryable, other answers and no answer not)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    api: str | None = None
+
+
 class MemoryProvider(Provider):
     """Revisions and traffic kept in memory; endpoints are real local HTTP servers."""
 
     name = "memory"
     description = "in-memory test provider"
     capabilities = Capabilities(traffic_split=True, needs_registry=False)
+    settings_model = MemorySettings
 
     def __init__(self, split: bool = True) -> None:
         if not split:
@@ -80,17 +109,33 @@ class MemoryProvider(Provider):
         self.calls: dict[str, int] = {}
         self.writes: list[str] = []
         self.traffic_log: list[dict[str, int]] = []
+        # one pooled client for every router: a new client per request costs more than the request
+        self.http = httpx.Client(timeout=10)
 
-    # fault injection ------------------------------------------------------------------------
-    def _call(self, primitive: str) -> None:
+    # fault injection and the control plane -------------------------------------------------
+    def _call(self, primitive: str, target: Target | None = None) -> None:
         self.calls[primitive] = self.calls.get(primitive, 0) + 1
         wanted = self.faults.get(primitive)
         if wanted is not None and (wanted == 0 or wanted == self.calls[primitive]):
             raise ProviderError(self.name, primitive, "injected fault", retryable=True)
+        api = getattr(target.settings, "api", None) if target is not None else None
+        if api:
+            self._ask_api(api, primitive)
+
+    def _ask_api(self, api: str, primitive: str) -> None:
+        """One control-plane request; its failure becomes a ProviderError, as an SDK's must."""
+        try:
+            reply = self.http.get(f"{api.rstrip('/')}/{primitive}", timeout=5)
+        except httpx.HTTPError as exc:
+            raise ProviderError(self.name, primitive, f"the API does not answer ({type(exc).__name__})") from None
+        if reply.status_code >= 400:
+            # throttling and server errors pass; trying again later may succeed
+            raise ProviderError(self.name, primitive, f"the API answered {reply.status_code}",
+                                retryable=reply.status_code == 429 or reply.status_code >= 500)
 
     # reads --------------------------------------------------------------------------------------
     def observe(self, target: Target, deployment: str) -> Observed:
-        self._call("observe")
+        self._call("observe", target)
         key = _key(target, deployment)
         revs = tuple(Revision(name, spec.image.digest, spec.config, True, server.url,
                               extra={"model_version": spec.model_version})
@@ -104,7 +149,7 @@ class MemoryProvider(Provider):
         return [] if observed.infrastructure else [InfraChange("create", "router", deployment)]
 
     def health(self, target: Target, deployment: str, revision: str) -> Health:
-        self._call("health")
+        self._call("health", target)
         entry = self.revisions.get(_key(target, deployment), {}).get(revision)
         if entry is None:
             return Health(False, "no such revision", failed=True)
@@ -122,7 +167,7 @@ class MemoryProvider(Provider):
 
     # writes -------------------------------------------------------------------------------------
     def ensure_infrastructure(self, target: Target, deployment: str) -> None:
-        self._call("ensure_infrastructure")
+        self._call("ensure_infrastructure", target)
         self.writes.append("ensure_infrastructure")
         key = _key(target, deployment)
         self.infra.add(f"{key}/router")
@@ -130,7 +175,7 @@ class MemoryProvider(Provider):
             self.routers[key] = _Server(self._router_handler(key))
 
     def create_revision(self, target: Target, rev: RevisionSpec) -> Revision:
-        self._call("create_revision")
+        self._call("create_revision", target)
         self.writes.append(f"create_revision {rev.revision}")
         revs = self.revisions.setdefault(_key(target, rev.deployment), {})
         if rev.revision not in revs:
@@ -139,7 +184,7 @@ class MemoryProvider(Provider):
         return Revision(rev.revision, spec.image.digest, spec.config, True, server.url)
 
     def delete_revision(self, target: Target, deployment: str, revision: str) -> None:
-        self._call("delete_revision")
+        self._call("delete_revision", target)
         self.writes.append(f"delete_revision {revision}")
         key = _key(target, deployment)
         entry = self.revisions.get(key, {}).pop(revision, None)
@@ -148,7 +193,7 @@ class MemoryProvider(Provider):
         self.traffic.get(key, {}).pop(revision, None)
 
     def set_traffic(self, target: Target, deployment: str, weights: Mapping[str, int]) -> None:
-        self._call("set_traffic")
+        self._call("set_traffic", target)
         live = {k: v for k, v in weights.items() if v}
         if not self.capabilities.traffic_split and list(live.values()) != [100]:
             raise CapabilityError("cannot split")
@@ -160,7 +205,7 @@ class MemoryProvider(Provider):
         self.traffic_log.append(dict(live))
 
     def destroy(self, target: Target, deployment: str) -> None:
-        self._call("destroy")
+        self._call("destroy", target)
         key = _key(target, deployment)
         for name in list(self.revisions.get(key, {})):
             self.delete_revision(target, deployment, name)
@@ -191,7 +236,7 @@ class MemoryProvider(Provider):
                 name = random.choices(list(weights), weights=list(weights.values()))[0]
                 url = provider.revisions[key][name][1].url + self.path
                 body = self.rfile.read(int(self.headers.get("content-length", 0))) if method == "POST" else None
-                reply = httpx.request(method, url, content=body, headers={"content-type": "application/json"})
+                reply = provider.http.request(method, url, content=body, headers={"content-type": "application/json"})
                 self.send_response(reply.status_code)
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(reply.content)))

@@ -28,6 +28,59 @@ from .harness import ConformanceEnv, ConformanceTarget
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "conformance: the modelport provider conformance suite")
+    config.addinivalue_line("markers", "conformance_pure: conformance clauses that make no platform call "
+                                       "and build nothing")
+
+
+#: clauses that failed (or were skipped for a failed clause they need), per conformance class
+_broken: dict[str, set[str]] = {}
+
+
+def _clause(item: pytest.Item):
+    """The conformance class and clause name of ``item`` (None for other tests)."""
+    from .conformance import ProviderConformance
+
+    cls = getattr(item, "cls", None)
+    if cls is None or not issubclass(cls, ProviderConformance):
+        return None
+    return cls, getattr(item, "originalname", None) or item.name
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip a clause when a clause it needs failed: its failure would only repeat that one's."""
+    found = _clause(item)
+    if found is None:
+        return
+    cls, name = found
+    broken = _broken.setdefault(item.parent.nodeid, set())
+    missing = [n for n in cls.clause_needs.get(name, ()) if n in broken]
+    if missing:
+        broken.add(name)
+        pytest.skip(f"not run: it needs clause {', '.join(missing)}, which did not pass (fix that first)")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """Remember failed clauses; name the clause when the provider raised instead of an assertion."""
+    outcome = yield
+    report = outcome.get_result()
+    found = _clause(item)
+    if found is None or not report.failed:
+        return
+    cls, name = found
+    _broken.setdefault(item.parent.nodeid, set()).add(name)
+    exc = call.excinfo.value if call.excinfo is not None else None
+    if exc is not None and not isinstance(exc, AssertionError):
+        from ..errors import ModelportError, ProviderError
+
+        doc = (getattr(cls, name).__doc__ or "").strip().splitlines()[0:1]
+        # a ProviderError or a foreign exception came from the provider; other modelport errors
+        # are the engine refusing or undoing what the provider did
+        who = "the provider raised" if isinstance(exc, ProviderError) or not isinstance(exc, ModelportError) \
+            else "the operation failed with"
+        report.longrepr = (f"clause {name} ({doc[0] if doc else 'no description'}): {who} "
+                           f"{type(exc).__name__}: {exc}\n\n{report.longrepr}")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -37,6 +90,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         cls = getattr(item, "cls", None)
         if cls is not None and issubclass(cls, ProviderConformance):
             item.add_marker("conformance")
+            if (getattr(item, "originalname", None) or item.name) in cls.pure_clauses:
+                item.add_marker("conformance_pure")
 
 
 @pytest.fixture(scope="session")

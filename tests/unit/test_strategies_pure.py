@@ -30,7 +30,8 @@ def test_blue_green_swap_is_exactly_these_steps():
                        resources={"revision": "r2", "image": IMAGE.image_id}),
         Gate(target="mem", desc="gate: r2 is ready and answers the smoke request", revision="r2", via="revision"),
         SetTraffic(target="mem", desc="traffic on mem: r1 100% -> r2 100%", weights={"r2": 100}, previous={"r1": 100}),
-        Gate(target="mem", desc="gate: mem endpoint answers the smoke request", revision="r2", via="endpoint"),
+        Gate(target="mem", desc="gate: mem endpoint answers the smoke request", revision="r2", via="endpoint",
+             weights={"r2": 100}),
         DeleteRevision(target="mem", desc="delete revision r0 on mem (beyond keep_revisions=1)", revision="r0"),
         Record(target="mem", desc="record the deployment", revision="r2", digest=IMAGE.digest, model_version="2",
                image_ref=None, config="c2"))
