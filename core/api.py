@@ -17,15 +17,18 @@ Every function takes an optional :class:`Session` (state store, providers, progr
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 from .engine import executor, planner
 from .engine.executor import ExecutionContext, Result
+from .engine.events import BuildFinished, BuildStarted
 from .engine.gate import Smoke, infer
 from .engine.images import ImageMover
 from .engine.plan import Plan
-from .engine.session import Session, resolve_secret_values
+from .engine.session import Session, check_secret_refs, resolve_secret_values
+from .engine.strategies import check_canary
 from .errors import NotFound, UsageError
 from .image.image import BuildResult, build_image
 from .provider import ImageRef
@@ -49,7 +52,18 @@ def build(path: str | Path | None = None, session: Session | None = None) -> Bui
     """Build the model image (layers cached) and record its manifest digest in the local store."""
     s = _session(session)
     loaded = validate(path, s)
-    return build_image(s.docker(), loaded, s.report)
+    return _build(s, loaded)
+
+
+def _build(s: Session, loaded: LoadedSpec) -> BuildResult:
+    """Build with ``build.started``/``build.finished`` events around it."""
+    s.emit(BuildStarted(deployment=loaded.spec.deployment, model=loaded.spec.model.name,
+                        version=loaded.spec.model.version))
+    t0 = time.monotonic()
+    result = build_image(s.docker(), loaded, s.report)
+    s.emit(BuildFinished(deployment=loaded.spec.deployment, digest=result.digest, image_id=result.image_id,
+                         duration=round(time.monotonic() - t0, 3)))
+    return result
 
 
 def schema(session: Session | None = None) -> dict[str, Any]:
@@ -108,19 +122,21 @@ def _execution(s: Session, loaded: LoadedSpec, targets: tuple[str, ...] | list[s
 
     return ExecutionContext(state=s.state, bindings={t: s.target(loaded, t) for t in targets}, smoke=_smoke(loaded),
                             gate_timeout=gate_timeout or loaded.spec.rollout.gate_timeout,
-                            secret_values=secret_values, images=ImageMover(s.report), report=s.report,
-                            spec_file=str(loaded.file), before_step=s.before_step)
+                            secret_values=secret_values, images=ImageMover(s.report, emit=s.emit),
+                            report=s.report, spec_file=str(loaded.file), before_step=s.before_step, emit=s.emit,
+                            wait_lock=s.wait_lock)
 
 
 def _apply(s: Session, loaded: LoadedSpec, the_plan: Plan, gate_timeout: float | None = None,
-           break_lock: bool = False) -> Result:
+           break_lock: bool = False, **context: Any) -> Result:
+    """Execute ``the_plan``; ``context`` (e.g. ``build_seconds``) is journaled with it."""
     ctx = _execution(s, loaded, the_plan.targets, gate_timeout)
-    return executor.apply(the_plan, ctx, {"spec_file": str(loaded.file), "gate_timeout": ctx.gate_timeout},
-                          break_lock=break_lock)
+    return executor.apply(the_plan, ctx, {"spec_file": str(loaded.file), "gate_timeout": ctx.gate_timeout,
+                                          **context}, break_lock=break_lock)
 
 
 def _built_image(s: Session, loaded: LoadedSpec) -> ImageRef:
-    result = build_image(s.docker(), loaded, s.report)
+    result = _build(s, loaded)
     return ImageRef(result.digest, result.image_id)
 
 
@@ -130,9 +146,17 @@ def plan(path: str | Path | None = None, target: str = "", *, strategy: str | No
     reads the cloud but writes nothing to it."""
     s = _session(session)
     loaded = validate(path, s)
-    s.target(loaded, target)
+    _refuse_early(s, loaded, target, strategy)
     image = _built_image(s, loaded)
     return planner.deploy(s, loaded, target, image, strategy=strategy, steps=steps)
+
+
+def _refuse_early(s: Session, loaded: LoadedSpec, target: str, strategy: str | None) -> None:
+    """What the target cannot do, refused before building (as the CLI does): an unknown target,
+    secret references its provider cannot use, canary where traffic cannot be split."""
+    provider, _t = s.target(loaded, target)
+    check_secret_refs(loaded, provider, target)
+    check_canary(provider, target, strategy or loaded.spec.rollout.strategy)
 
 
 def deploy(path: str | Path | None = None, target: str = "", *, strategy: str | None = None,
@@ -143,19 +167,21 @@ def deploy(path: str | Path | None = None, target: str = "", *, strategy: str | 
     the history (``swap`` calls this with ``kind="swap"``)."""
     s = _session(session)
     loaded = validate(path, s)
-    s.target(loaded, target)
+    _refuse_early(s, loaded, target, strategy)
     name = loaded.spec.deployment
-    s.state.check_lock(name)  # fail fast, before building
+    executor.wait_lock_free(s.state, name, wait=s.wait_lock, emit=s.emit)  # fail fast, before building
     executor.check_unfinished(s.state, name)
     # hold the lock while building too, so a second process started meanwhile fails at once
     # instead of building the same image and failing later; apply takes it again
-    s.state.acquire_lock(name, executor.holder_name(kind), break_stale=break_lock)
+    executor.take_lock(s.state, name, executor.holder_name(kind), break_stale=break_lock, wait=s.wait_lock,
+                       emit=s.emit)
+    t0 = time.monotonic()
     try:
         image = _built_image(s, loaded)
     finally:
         s.state.release_lock(name)
-    return deploy_image(loaded, target, image, strategy=strategy, steps=steps, gate_timeout=gate_timeout,
-                        session=s, kind=kind)
+    return _deploy_image(s, loaded, target, image, strategy=strategy, steps=steps, gate_timeout=gate_timeout,
+                         kind=kind, build_seconds=round(time.monotonic() - t0, 3))
 
 
 def deploy_image(loaded: LoadedSpec, target: str, image: ImageRef, *, strategy: str | None = None,
@@ -163,12 +189,21 @@ def deploy_image(loaded: LoadedSpec, target: str, image: ImageRef, *, strategy: 
                  break_lock: bool = False, session: Session | None = None, kind: str = "deploy") -> Result:
     """Deploy an image that is already built (``image.digest`` in the local store or a registry)."""
     s = _session(session)
-    the_plan = planner.deploy(s, loaded, target, image, kind=kind, strategy=strategy, steps=steps)
-    result = _apply(s, loaded, the_plan, gate_timeout, break_lock)
+    return _deploy_image(s, loaded, target, image, strategy=strategy, steps=steps, gate_timeout=gate_timeout,
+                         break_lock=break_lock, kind=kind)
+
+
+def _deploy_image(s: Session, loaded: LoadedSpec, target: str, image: ImageRef, *, strategy: str | None,
+                  steps: list[int] | None, gate_timeout: float | None, break_lock: bool = False,
+                  kind: str = "deploy", build_seconds: float | None = None, source: str | None = None) -> Result:
+    """Plan and apply; ``build_seconds`` (the build this deploy ran) is journaled with the operation."""
+    the_plan = planner.deploy(s, loaded, target, image, kind=kind, strategy=strategy, steps=steps, source=source)
+    extra = {"build_seconds": build_seconds} if build_seconds is not None else {}
+    result = _apply(s, loaded, the_plan, gate_timeout, break_lock, **extra)
     result.outputs.update({"name": loaded.spec.deployment, "target": target,
                            "provider": s.target(loaded, target)[0].name,
                            "image": {"ref": image.ref or _local_ref(loaded), "digest": image.digest,
-                                     "image_id": image.image_id}})
+                                     "image_id": image.image_id}, **extra})
     return result
 
 
@@ -230,7 +265,7 @@ def migrate(name: str, source: str, dest: str, *, retire_source: bool = False, s
     loaded = _spec_for(s, name, source, spec)
     s.target(loaded, source)
     s.target(loaded, dest)
-    s.state.check_lock(name)
+    executor.wait_lock_free(s.state, name, wait=s.wait_lock, emit=s.emit)
     executor.check_unfinished(s.state, name)
     the_plan, placed = planner.migrate(s, loaded, name, source, dest, retire_source=retire_source)
     result = _apply(s, loaded, the_plan, gate_timeout, break_lock)
@@ -319,7 +354,7 @@ def logs(name: str, target: str, *, revision: str | None = None, tail: int = 100
 def _take_interrupted(s: Session, name: str, verb: str):
     """Take the lock (breaking it only if its holder is dead), then read the interrupted
     operation: read before locking, two racing ``resume``/``abort`` could both act on it."""
-    s.state.acquire_lock(name, executor.holder_name(verb), break_stale=True)
+    executor.take_lock(s.state, name, executor.holder_name(verb), break_stale=True, wait=s.wait_lock, emit=s.emit)
     try:
         op = s.state.unfinished(name)
         if op is None:
@@ -344,15 +379,18 @@ def resume(name: str, session: Session | None = None) -> Result:
         s.state.release_lock(name)
 
 
-def abort(name: str, session: Session | None = None) -> dict[str, Any]:
-    """Roll back an operation that was killed mid-way."""
+def abort(name: str, session: Session | None = None) -> Result:
+    """Roll back an operation that was killed mid-way: a :class:`Result` like :func:`resume`'s,
+    with ``status`` ``aborted`` and ``undone_from_step`` (and any ``rollback_problems``) in its
+    outputs."""
     s = _session(session)
     op, the_plan, ctx = _take_interrupted(s, name, "abort")
     try:
-        executor.abort(the_plan, ctx, op.id, op.done)
+        result = executor.abort(the_plan, ctx, op.id, op.done)
     finally:
         s.state.release_lock(name)
-    return {"operation": op.id, "status": "aborted", "undone_from_step": op.done + 1}
+    result.outputs["name"] = name
+    return result
 
 
 # -- registries ----------------------------------------------------------------------------------------

@@ -45,11 +45,12 @@ class JsonErrorsGroup(click.Group):
         try:
             return super().main(argv, *rest, **{**kwargs, "standalone_mode": False})
         except click.ClickException as exc:
-            click.echo(json.dumps({"error": "UsageError", "message": exc.format_message()}, indent=2))
+            click.echo(json.dumps({"error": "UsageError", "message": exc.format_message(),
+                                   "exit_code": EXIT_BAD_INPUT}, indent=2))
             exc.show()
             sys.exit(EXIT_BAD_INPUT)
         except click.Abort:
-            click.echo(json.dumps({"error": "Interrupted", "message": "interrupted"}, indent=2))
+            click.echo(json.dumps({"error": "Interrupted", "message": "interrupted", "exit_code": EXIT_FAILED}, indent=2))
             click.echo("interrupted", err=True)
             sys.exit(EXIT_FAILED)
 

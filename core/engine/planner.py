@@ -32,12 +32,13 @@ def read(s: Session, provider: Provider, target: Target, name: str) -> Observed:
     """``provider.observe`` for planning and status, retried like the engine's reads when the
     cloud throttles or drops a connection (see :mod:`modelport.engine.retry`)."""
     return retry.call(lambda: provider.observe(target, name), "observe", retry.ProviderRetryPolicy.from_env(),
-                      s.report, f"read {name} on {target.name}")
+                      s.report, f"read {name} on {target.name}", emit=s.emit)
 
 
 def deploy(s: Session, loaded: LoadedSpec, target_name: str, image: ImageRef, *, kind: str = "deploy",
-           strategy: str | None = None, steps: list[int] | None = None) -> Plan:
-    """Deploy (or swap in) the spec's revision with ``image`` on ``target_name``."""
+           strategy: str | None = None, steps: list[int] | None = None, source: str | None = None) -> Plan:
+    """Deploy (or swap in) the spec's revision with ``image`` on ``target_name``; with ``source``
+    (a target whose registry holds ``image.ref``) the image is copied from there when needed."""
     spec = loaded.spec
     provider, target = s.target(loaded, target_name)
     check_secret_refs(loaded, provider, target_name)
@@ -46,7 +47,8 @@ def deploy(s: Session, loaded: LoadedSpec, target_name: str, image: ImageRef, *,
     provider.check_spec(spec, target)
     observed = read(s, provider, target, spec.deployment)
     infra = _infra_steps(provider, target, spec.deployment, observed)
-    image_steps, placed = _image_steps(provider, target, spec.deployment, image)
+    image_steps, placed = _image_steps(provider, target, spec.deployment, image,
+                                       source=(source, image) if source and image.ref else None)
     recorded = s.state.revisions(spec.deployment, target_name)
     return strategies.plan_rollout(RolloutInputs(
         kind=kind, provider=provider, target=target, observed=observed,
