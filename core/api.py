@@ -25,7 +25,7 @@ from .engine import executor, planner
 from .engine.executor import ExecutionContext, Result
 from .engine.events import BuildFinished, BuildStarted
 from .engine.gate import Smoke, infer
-from .engine.images import ImageMover
+from .engine.images import ImageMover, find_image
 from .engine.plan import Plan
 from .engine.session import Session, check_secret_refs, resolve_secret_values
 from .engine.strategies import check_canary
@@ -161,14 +161,20 @@ def _refuse_early(s: Session, loaded: LoadedSpec, target: str, strategy: str | N
 
 def deploy(path: str | Path | None = None, target: str = "", *, strategy: str | None = None,
            steps: list[int] | None = None, gate_timeout: float | None = None, break_lock: bool = False,
-           session: Session | None = None, kind: str = "deploy") -> Result:
+           image: str | None = None, session: Session | None = None, kind: str = "deploy") -> Result:
     """Build, then execute exactly the plan for ``target``; a failed gate rolls back and raises
-    :class:`~modelport.errors.HealthGateFailed`. ``kind`` names the operation in the journal and
-    the history (``swap`` calls this with ``kind="swap"``)."""
+    :class:`~modelport.errors.HealthGateFailed`. With ``image`` (a ``sha256:`` manifest digest)
+    nothing is built: that image is deployed, found by :func:`image_ref` before anything is
+    journaled (:class:`~modelport.errors.ImageNotFound`, exit 2, when it is nowhere). ``kind``
+    names the operation in the journal and the history (``swap`` calls this with ``kind="swap"``)."""
     s = _session(session)
     loaded = validate(path, s)
     _refuse_early(s, loaded, target, strategy)
     name = loaded.spec.deployment
+    if image is not None:
+        found, source = find_image(s.state, name, image, field="--image")
+        return _deploy_image(s, loaded, target, found, strategy=strategy, steps=steps, gate_timeout=gate_timeout,
+                             break_lock=break_lock, kind=kind, source=source)
     executor.wait_lock_free(s.state, name, wait=s.wait_lock, emit=s.emit)  # fail fast, before building
     executor.check_unfinished(s.state, name)
     # hold the lock while building too, so a second process started meanwhile fails at once
@@ -177,20 +183,55 @@ def deploy(path: str | Path | None = None, target: str = "", *, strategy: str | 
                        emit=s.emit)
     t0 = time.monotonic()
     try:
-        image = _built_image(s, loaded)
+        built = _built_image(s, loaded)
     finally:
         s.state.release_lock(name)
-    return _deploy_image(s, loaded, target, image, strategy=strategy, steps=steps, gate_timeout=gate_timeout,
+    return _deploy_image(s, loaded, target, built, strategy=strategy, steps=steps, gate_timeout=gate_timeout,
                          kind=kind, build_seconds=round(time.monotonic() - t0, 3))
 
 
-def deploy_image(loaded: LoadedSpec, target: str, image: ImageRef, *, strategy: str | None = None,
+def image_ref(digest: str, name: str, *, session: Session | None = None) -> ImageRef:
+    """The image of deployment ``name`` with manifest ``digest``, from the digest alone: where a
+    recorded revision ran it (its registry reference) or the local image store. Raises
+    :class:`~modelport.errors.ImageNotFound` (exit 2) when neither holds it."""
+    return find_image(_session(session).state, name, digest)[0]
+
+
+def deploy_image(loaded: LoadedSpec, target: str, image: ImageRef | str, *, strategy: str | None = None,
                  steps: list[int] | None = None, gate_timeout: float | None = None,
                  break_lock: bool = False, session: Session | None = None, kind: str = "deploy") -> Result:
-    """Deploy an image that is already built (``image.digest`` in the local store or a registry)."""
+    """Deploy an image that is already built: an :class:`ImageRef`, or just its digest (found as
+    :func:`image_ref` finds it, before anything is journaled)."""
     s = _session(session)
+    _refuse_early(s, loaded, target, strategy)
+    source = None
+    if isinstance(image, str):
+        image, source = find_image(s.state, loaded.spec.deployment, image)
     return _deploy_image(s, loaded, target, image, strategy=strategy, steps=steps, gate_timeout=gate_timeout,
-                         break_lock=break_lock, kind=kind)
+                         break_lock=break_lock, kind=kind, source=source)
+
+
+def promote(name: str, source: str, dest: str, *, strategy: str | None = None, steps: list[int] | None = None,
+            gate_timeout: float | None = None, break_lock: bool = False, spec: str | Path | None = None,
+            session: Session | None = None) -> Result:
+    """Deploy on ``dest`` exactly the image digest that serves ``name`` on ``source`` (copied
+    between their registries when needed), gated like any swap, with the spec's settings for
+    ``dest``. Nothing is journaled unless ``source`` serves a revision this store recorded."""
+    s = _session(session)
+    if source == dest:
+        raise UsageError("--from and --to name the same target")
+    loaded = _spec_for(s, name, source, spec)
+    _refuse_early(s, loaded, dest, strategy)
+    provider, t = s.target(loaded, source)
+    observed = planner.read(s, provider, t, name)
+    active = observed.active_revision
+    if active is None:
+        raise NotFound(f"{name} is not serving on {source}; nothing to promote", deployment=name, target=source)
+    image, origin = find_image(s.state, name, observed.revision(active).digest)
+    result = _deploy_image(s, loaded, dest, image, strategy=strategy, steps=steps, gate_timeout=gate_timeout,
+                           break_lock=break_lock, kind="promote", source=origin)
+    result.outputs["source"] = source
+    return result
 
 
 def _deploy_image(s: Session, loaded: LoadedSpec, target: str, image: ImageRef, *, strategy: str | None,
@@ -293,7 +334,7 @@ def status(name: str | None = None, target: str | None = None, *, spec: str | Pa
         observed = planner.read(s, provider, t, row["name"])
         out.append({"name": row["name"], "target": row["target"], "provider": provider.name,
                     "endpoint": observed.endpoint, "traffic": dict(observed.traffic),
-                    "revisions": [{"name": r.name, "digest": r.digest, "ready": r.ready,
+                    "revisions": [{"name": r.name, "digest": r.digest, **_readiness(s, provider, t, row["name"], r),
                                    "endpoint": r.endpoint, **({"model_version": r.extra.get("model_version")}
                                                               if r.extra.get("model_version") else {})}
                                   for r in observed.revisions],
@@ -303,6 +344,33 @@ def status(name: str | None = None, target: str | None = None, *, spec: str | Pa
         if op is not None:
             error = executor.interrupted(op)
             out[-1]["unfinished"] = {**op.to_dict(), "message": error.message, "hint": error.hint}
+    return out
+
+
+READY_ROUTE = "/v2/health/ready"  # the OIP readiness route every modelport image serves
+
+
+def _readiness(s: Session, provider, target, name: str, rev) -> dict[str, Any]:
+    """``ready`` only when the cloud says so and the revision answers its readiness route (a
+    cloud may report a revision ready whose model is not loaded, or no longer is); the cloud's
+    own word is ``cloud_ready``, the route's answer ``ready_route`` (its HTTP status, or None)."""
+    import httpx
+
+    out = {"ready": False, "cloud_ready": rev.ready, "ready_route": None}
+    if not rev.ready:
+        return out
+    try:
+        health = provider.health(target, name, rev.name)
+        if not health.endpoint:
+            return out
+        reply = httpx.get(f"{health.endpoint.rstrip('/')}{READY_ROUTE}", headers=dict(health.headers), timeout=5)
+        out["ready_route"] = reply.status_code
+    except Exception as exc:  # unreachable, or the cloud's health read failed: not known to be ready
+        from .redact import redact
+
+        out["ready_error"] = redact(f"{type(exc).__name__}: {exc}"[:200])
+        return out
+    out["ready"] = out["ready_route"] == 200
     return out
 
 

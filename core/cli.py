@@ -208,12 +208,31 @@ def _result_text(result, verb: str) -> str:
 @GATE
 @BREAK_LOCK
 @WAIT_LOCK
-def deploy_cmd(session: Session, path, target, strategy, gate_timeout, break_lock):
+@click.option("--image", metavar="DIGEST", help="Deploy this image (sha256:...) instead of building: one a target "
+                                                "of this deployment ran, or one in the local image store.")
+def deploy_cmd(session: Session, path, target, strategy, gate_timeout, break_lock, image):
     """Build and deploy to a target, executing exactly the plan."""
     preflight(session, path, target, strategy)
     result = api.deploy(path, target, strategy=strategy, gate_timeout=gate_timeout, break_lock=break_lock,
-                        session=session)
+                        image=image, session=session)
     return result.to_dict(), _result_text(result, "deploy")
+
+
+@command(main, "promote")
+@click.argument("name")
+@click.option("--from", "source", required=True, help="Target whose serving image is promoted (e.g. staging).")
+@TO
+@STRATEGY
+@STEPS
+@click.option("--spec", type=click.Path(path_type=Path), help="modelport.toml (default: the one last deployed).")
+@GATE
+@BREAK_LOCK
+@WAIT_LOCK
+def promote_cmd(session: Session, name, source, target, strategy, steps, spec, gate_timeout, break_lock):
+    """Deploy on --to exactly the image digest serving on --from, gated like any swap."""
+    result = api.promote(name, source, target, strategy=strategy, steps=parse_steps(steps), spec=spec,
+                         gate_timeout=gate_timeout, break_lock=break_lock, session=session)
+    return result.to_dict(), _result_text(result, "promote")
 
 
 @command(main, "swap")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 import time
 from contextlib import contextmanager
 
-from ..errors import ProviderError
+from ..errors import ImageNotFound, ProviderError, UsageError
+from ..provider import ImageRef
 from .events import TransferFinished, TransferProgress
 
 
@@ -110,3 +113,30 @@ def image_present(dest, digest: str) -> bool:
             return client.manifest_exists(digest)
     except Exception:
         return False
+
+
+DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+def find_image(state, deployment: str, digest: str, *, field: str = "image") -> tuple[ImageRef, str | None]:
+    """The image with manifest ``digest``, found from the digest alone (read-only, before anything
+    is journaled): a revision of ``deployment`` recorded with it (its registry reference; the
+    target it ran on is returned as the source to copy from), else the local image store. Raises
+    :class:`UsageError` for a malformed digest and :class:`ImageNotFound` (exit 2) when neither
+    holds it."""
+    from ..registry import OciStore
+
+    if not DIGEST_RE.match(digest or ""):
+        raise UsageError(f"{field}: {digest[:80]!r} is not an image digest",
+                         hint="write sha256: and 64 lowercase hex digits, e.g. the digest `modelport build` printed")
+    recorded = [r for r in state.revisions(deployment) if r["digest"] == digest and r.get("spec")]
+    recorded.sort(key=lambda r: bool(json.loads(r["spec"])["image"].get("ref")))  # a pullable reference last
+    if recorded:
+        image = json.loads(recorded[-1]["spec"])["image"]
+        ref = ImageRef(image["digest"], image["image_id"], image.get("ref"))
+        return ref, recorded[-1]["target"] if ref.ref else None
+    store = OciStore()
+    if store.has_blob(digest):
+        body, _media = store.read_manifest(digest)
+        return ImageRef(digest, json.loads(body)["config"]["digest"]), None
+    raise ImageNotFound(digest, [f"the revisions recorded for {deployment!r}", f"the local image store {store.root}"])

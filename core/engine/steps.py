@@ -295,7 +295,8 @@ class Compare(Step):
             reply = gates.infer(endpoint, ctx.smoke.model, ctx.smoke.body, headers)
             answers.append([(o.get("name"), o.get("shape"), o.get("data")) for o in reply.get("outputs", [])])
         if not gates.same_outputs(answers[0], answers[1]):
-            raise HealthGateFailed(f"outputs differ between {self.source} and {self.target} for the sample input")
+            raise HealthGateFailed(f"outputs differ between {self.source} and {self.target} for the sample input",
+                                   check="compare", expected=answers[0], actual=answers[1])
 
 
 # -- the deployment as a whole ------------------------------------------------------------------
