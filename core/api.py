@@ -237,7 +237,10 @@ def promote(name: str, source: str, dest: str, *, strategy: str | None = None, s
 def _deploy_image(s: Session, loaded: LoadedSpec, target: str, image: ImageRef, *, strategy: str | None,
                   steps: list[int] | None, gate_timeout: float | None, break_lock: bool = False,
                   kind: str = "deploy", build_seconds: float | None = None, source: str | None = None) -> Result:
-    """Plan and apply; ``build_seconds`` (the build this deploy ran) is journaled with the operation."""
+    """Plan and apply; ``build_seconds`` (the build this deploy ran) is journaled with the operation.
+    An interrupted operation is refused first: a plan made against its half-done state could be
+    empty and hide it."""
+    executor.check_unfinished(s.state, loaded.spec.deployment)
     the_plan = planner.deploy(s, loaded, target, image, kind=kind, strategy=strategy, steps=steps, source=source)
     extra = {"build_seconds": build_seconds} if build_seconds is not None else {}
     result = _apply(s, loaded, the_plan, gate_timeout, break_lock, **extra)
@@ -343,7 +346,7 @@ def status(name: str | None = None, target: str | None = None, *, spec: str | Pa
         op = s.state.unfinished(row["name"])
         if op is not None:
             error = executor.interrupted(op)
-            out[-1]["unfinished"] = {**op.to_dict(), "message": error.message, "hint": error.hint}
+            out[-1]["unfinished"] = {**op.to_dict(), **error.details, "message": error.message, "hint": error.hint}
     return out
 
 
