@@ -218,6 +218,16 @@ def promote(name: str, source: str, dest: str, *, strategy: str | None = None, s
     between their registries when needed), gated like any swap, with the spec's settings for
     ``dest``. Nothing is journaled unless ``source`` serves a revision this store recorded."""
     s = _session(session)
+    loaded, image, origin = _promoted(s, name, source, dest, strategy, spec)
+    result = _deploy_image(s, loaded, dest, image, strategy=strategy, steps=steps, gate_timeout=gate_timeout,
+                           break_lock=break_lock, kind="promote", source=origin)
+    result.outputs["source"] = source
+    return result
+
+
+def _promoted(s: Session, name: str, source: str, dest: str, strategy: str | None,
+              spec: str | Path | None) -> tuple[LoadedSpec, ImageRef, str | None]:
+    """The spec, the image serving ``name`` on ``source`` and the target to copy it from."""
     if source == dest:
         raise UsageError("--from and --to name the same target")
     loaded = _spec_for(s, name, source, spec)
@@ -228,10 +238,7 @@ def promote(name: str, source: str, dest: str, *, strategy: str | None = None, s
     if active is None:
         raise NotFound(f"{name} is not serving on {source}; nothing to promote", deployment=name, target=source)
     image, origin = find_image(s.state, name, observed.revision(active).digest)
-    result = _deploy_image(s, loaded, dest, image, strategy=strategy, steps=steps, gate_timeout=gate_timeout,
-                           break_lock=break_lock, kind="promote", source=origin)
-    result.outputs["source"] = source
-    return result
+    return loaded, image, origin
 
 
 def _deploy_image(s: Session, loaded: LoadedSpec, target: str, image: ImageRef, *, strategy: str | None,

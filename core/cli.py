@@ -21,7 +21,7 @@ from . import api
 from .cli_input import JsonErrorsGroup, check_text, finite_seconds, open_state, parse_steps, preflight
 from .engine.events import Event
 from .engine.session import Session
-from .errors import EXIT_FAILED, EXIT_UNFINISHED, ModelportError, UsageError
+from .errors import EXIT_CHANGES, EXIT_FAILED, EXIT_UNFINISHED, ModelportError, UsageError
 from .plugins import installed_providers
 
 OUTPUT = click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text",
@@ -58,7 +58,7 @@ def command(group: click.Group | None, name: str, **kwargs) -> Callable:
                 wait_lock = params.pop("wait_lock", None) or 0.0
                 session = Session(state=open_state(ctx.obj["state"]), on_event=event_sink(events),
                                   wait_lock=wait_lock)
-                data, text = fn(session, **params)
+                data, text, *code = fn(session, **params)  # a third item: an exit code besides 0
             except ModelportError as exc:
                 _fail(output, exc.to_dict(), f"error: {exc}", exc.exit_code)
             except KeyboardInterrupt:
@@ -77,6 +77,8 @@ def command(group: click.Group | None, name: str, **kwargs) -> Callable:
                 click.echo(json.dumps(data, indent=2, default=str))
             elif text:
                 click.echo(text)
+            if code and code[0]:
+                sys.exit(code[0])
 
         return run
 
@@ -175,17 +177,57 @@ BREAK_LOCK = click.option("--break-lock", is_flag=True,
                                "A live holder's lock is never broken.")
 
 
+PLANNED = ["deploy", "swap", "rollback", "migrate", "promote", "destroy", "resume", "abort"]
+
+
 @command(main, "plan")
 @PATH
-@TO
+@click.option("--for", "kind", type=click.Choice(PLANNED), default="deploy", show_default=True,
+              help="The operation to plan.")
+@click.option("--to", "target", help="Target name (all but resume and abort).")
+@click.option("--name", help="Deployment name, for rollback, migrate, promote, destroy, resume, abort "
+                             "(default: the spec's).")
+@click.option("--from", "source", help="Source target (migrate, promote).")
+@click.option("--revision", help="Revision to return to (rollback).")
+@click.option("--retire-source", is_flag=True, help="migrate: retire the source once verified.")
 @STRATEGY
 @STEPS
-def plan_cmd(session: Session, path, target, strategy, steps):
-    """Show what deploy would change on a target; writes nothing to the cloud."""
+@click.option("--detailed-exitcode", is_flag=True,
+              help="Exit 0 when nothing would change, 10 when something would (errors keep their codes).")
+def plan_cmd(session: Session, path, kind, target, name, source, revision, retire_source, strategy, steps,
+             detailed_exitcode):
+    """Show what an operation would change (and what abort would undo); writes nothing."""
     steps = parse_steps(steps)
-    preflight(session, path, target, strategy, secret_values=False)
-    the_plan = api.plan(path, target, strategy=strategy, steps=steps, session=session)
-    return the_plan.to_dict(), the_plan.render()
+    the_plan = _plan_for(session, kind, path, target, name, source, revision, retire_source, strategy, steps)
+    code = (EXIT_CHANGES if not the_plan.empty else 0) if detailed_exitcode else 0
+    return the_plan.to_dict(), the_plan.render(), code
+
+
+def _plan_for(session, kind, path, target, name, source, revision, retire_source, strategy, steps):
+    from . import api_plan
+
+    def need(value, option):
+        if not value:
+            raise UsageError(f"plan --for {kind} needs {option}")
+        return value
+
+    if kind in ("deploy", "swap"):
+        preflight(session, path, need(target, "--to"), strategy, secret_values=False)
+        fn = api.plan if kind == "deploy" else api_plan.plan_swap
+        return fn(path, target, strategy=strategy, steps=steps, session=session)
+    name = name or (api.validate(path, session).spec.deployment if path else need(name, "--name"))
+    spec = path if path else None
+    if kind == "rollback":
+        return api_plan.plan_rollback(name, need(target, "--to"), revision=revision, spec=spec, session=session)
+    if kind == "migrate":
+        return api_plan.plan_migrate(name, need(source, "--from"), need(target, "--to"), retire_source=retire_source,
+                                     spec=spec, session=session)
+    if kind == "promote":
+        return api_plan.plan_promote(name, need(source, "--from"), need(target, "--to"), strategy=strategy,
+                                     steps=steps, spec=spec, session=session)
+    if kind == "destroy":
+        return api_plan.plan_destroy(name, need(target, "--to"), spec=spec, session=session)
+    return (api_plan.plan_resume if kind == "resume" else api_plan.plan_abort)(name, session=session)
 
 
 def _result_text(result, verb: str) -> str:
