@@ -407,15 +407,15 @@ def predict(name: str, target: str, body: dict[str, Any], *, session: Session | 
     return infer(endpoint, loaded.spec.model.name, body, provider.endpoint_headers(t, name))
 
 
-def history(name: str, session: Session | None = None) -> dict[str, Any]:
-    """Every operation, revision, digest and traffic change of ``name``, oldest first."""
-    s = _session(session)
-    ops = s.state.operations(name)
-    events = s.state.events(name)
-    if not ops and not events:
-        raise NotFound(f"no history for {name!r}")
-    return {"name": name, "operations": [o.to_dict() for o in ops],
-            "revisions": s.state.revisions(name), "events": events}
+def history(name: str, session: Session | None = None, *, operation: int | None = None,
+            target: str | None = None, since: float | None = None, until: float | None = None) -> dict[str, Any]:
+    """Every operation, revision, digest and traffic change of ``name``, oldest first, as plain
+    JSON data (no JSON text inside): each operation with its duration, its build time
+    (``build_seconds``, for a deploy that built) and each step's duration. Filters: one
+    ``operation`` id, one ``target``, a time window ``since``/``until`` (Unix seconds)."""
+    from .history import history_of
+
+    return history_of(_session(session).state, name, operation=operation, target=target, since=since, until=until)
 
 
 def logs(name: str, target: str, *, revision: str | None = None, tail: int = 100,

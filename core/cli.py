@@ -18,7 +18,8 @@ from typing import Any, Callable
 import click
 
 from . import api
-from .cli_input import JsonErrorsGroup, check_text, finite_seconds, open_state, parse_steps, preflight
+from .cli_input import (JsonErrorsGroup, check_text, finite_seconds, open_state, parse_steps, parse_time,
+                        preflight)
 from .engine.events import Event
 from .engine.session import Session
 from .errors import EXIT_CHANGES, EXIT_FAILED, EXIT_UNFINISHED, ModelportError, UsageError
@@ -368,12 +369,22 @@ def predict_cmd(session: Session, name, target, input_):
 
 @command(main, "history")
 @click.argument("name")
-def history_cmd(session: Session, name):
+@click.option("--operation", type=click.IntRange(min=1), help="Only this operation (its id).")
+@click.option("--to", "target", help="Only this target.")
+@click.option("--since", metavar="TIME", help="Only from TIME on: ISO 8601 (2026-12-06T07:00:00Z) or Unix seconds.")
+@click.option("--until", metavar="TIME", help="Only up to TIME (same forms).")
+def history_cmd(session: Session, name, operation, target, since, until):
     """Every operation, revision, digest, traffic change and outcome."""
-    data = api.history(name, session)
+    data = api.history(name, session, operation=operation, target=target, since=parse_time(since, "--since"),
+                       until=parse_time(until, "--until"))
     lines = []
     for ev in data["events"]:
-        lines.append(f"{_ts(ev['ts'])}  {ev['target'] or '':<10} {ev['kind']:<15} {ev['message']}")
+        took = ev["data"].get("duration") if isinstance(ev["data"], dict) else None
+        lines.append(f"{_ts(ev['ts'])}  {ev['target'] or '':<10} {ev['kind']:<15} {ev['message']}"
+                     + (f"  ({took:.1f}s)" if took is not None else ""))
+    for op in data["operations"]:
+        if op["build_seconds"] is not None:
+            lines.append(f"operation #{op['id']} ({op['kind']}): built in {op['build_seconds']:.1f}s")
     return data, "\n".join(lines)
 
 

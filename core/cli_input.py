@@ -88,6 +88,27 @@ def parse_steps(value: str | None) -> list[int] | None:
                          "(at most 20), e.g. 10,50,100") from None
 
 
+def parse_time(value: str | None, option: str) -> float | None:
+    """``--since``/``--until``: ISO 8601 (UTC when no offset is given) or Unix seconds."""
+    import datetime as dt
+
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise UsageError(f"{option} {value[:80]!r} is not a time",
+                             hint="write ISO 8601, e.g. 2026-12-06T07:00:00Z, or Unix seconds") from None
+        when = when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
+        return when.timestamp()
+    if not math.isfinite(seconds):
+        raise UsageError(f"{option} {value[:80]!r} is not a time")
+    return seconds
+
+
 def finite_seconds(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
     """click callback: FloatRange lets nan through."""
     if value is not None and not math.isfinite(value):

@@ -57,3 +57,26 @@ def test_plans_for_resume_and_abort_of_an_interrupted_swap(memory, tmp_path, cli
     assert code == 10, err
     assert [s["op"] for s in json.loads(out)["steps"]] == ["set_traffic", "create_revision"]
     assert session.state.unfinished("demo") is not None  # planning settled nothing
+
+
+def test_history_for_machines_has_durations_filters_and_no_json_text(memory, tmp_path, cli):
+    provider, session = memory
+    mp.deploy_image(loaded(write_spec(tmp_path / "v1", "1")), "mem", image("1"), session=session)
+    second = mp.deploy_image(loaded(write_spec(tmp_path / "v2", "2")), "other", image("2"), session=session)
+    code, out, err = cli("history", "demo", "-o", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert all(isinstance(r["spec"], dict) for r in data["revisions"])  # data, not JSON text
+    op = data["operations"][-1]
+    assert op["duration"] >= 0 and op["step_durations"]
+    assert all(s["duration"] >= 0 and isinstance(s["index"], int) for s in op["step_durations"])
+    code, out, err = cli("history", "demo", "--operation", str(second.operation), "-o", "json")
+    only = json.loads(out)
+    assert [o["id"] for o in only["operations"]] == [second.operation]
+    assert {e["operation"] for e in only["events"]} == {second.operation}
+    code, out, err = cli("history", "demo", "--to", "mem", "-o", "json")
+    assert {t for o in json.loads(out)["operations"] for t in o["targets"]} == {"mem"}
+    code, out, err = cli("history", "demo", "--since", "2999-01-01T00:00:00Z", "-o", "json")
+    assert json.loads(out)["operations"] == [] and json.loads(out)["events"] == []
+    code, out, err = cli("history", "demo", "--since", "yesterday", "-o", "json")
+    assert code == 2 and "--since" in json.loads(out)["message"]
