@@ -18,11 +18,10 @@ from typing import Any, Callable
 import click
 
 from . import api
-from .cli_input import (JsonErrorsGroup, check_text, finite_seconds, open_state, parse_steps, parse_time,
-                        preflight)
+from .cli_input import JsonErrorsGroup, check_text, finite_seconds, open_state, parse_steps, preflight
 from .engine.events import Event
 from .engine.session import Session
-from .errors import EXIT_CHANGES, EXIT_FAILED, EXIT_UNFINISHED, ModelportError, UsageError
+from .errors import EXIT_FAILED, EXIT_UNFINISHED, ModelportError, UsageError
 from .plugins import installed_providers
 
 OUTPUT = click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text",
@@ -178,59 +177,6 @@ BREAK_LOCK = click.option("--break-lock", is_flag=True,
                                "A live holder's lock is never broken.")
 
 
-PLANNED = ["deploy", "swap", "rollback", "migrate", "promote", "destroy", "resume", "abort"]
-
-
-@command(main, "plan")
-@PATH
-@click.option("--for", "kind", type=click.Choice(PLANNED), default="deploy", show_default=True,
-              help="The operation to plan.")
-@click.option("--to", "target", help="Target name (all but resume and abort).")
-@click.option("--name", help="Deployment name, for rollback, migrate, promote, destroy, resume, abort "
-                             "(default: the spec's).")
-@click.option("--from", "source", help="Source target (migrate, promote).")
-@click.option("--revision", help="Revision to return to (rollback).")
-@click.option("--retire-source", is_flag=True, help="migrate: retire the source once verified.")
-@STRATEGY
-@STEPS
-@click.option("--detailed-exitcode", is_flag=True,
-              help="Exit 0 when nothing would change, 10 when something would (errors keep their codes).")
-def plan_cmd(session: Session, path, kind, target, name, source, revision, retire_source, strategy, steps,
-             detailed_exitcode):
-    """Show what an operation would change (and what abort would undo); writes nothing."""
-    steps = parse_steps(steps)
-    the_plan = _plan_for(session, kind, path, target, name, source, revision, retire_source, strategy, steps)
-    code = (EXIT_CHANGES if not the_plan.empty else 0) if detailed_exitcode else 0
-    return the_plan.to_dict(), the_plan.render(), code
-
-
-def _plan_for(session, kind, path, target, name, source, revision, retire_source, strategy, steps):
-    from . import api_plan
-
-    def need(value, option):
-        if not value:
-            raise UsageError(f"plan --for {kind} needs {option}")
-        return value
-
-    if kind in ("deploy", "swap"):
-        preflight(session, path, need(target, "--to"), strategy, secret_values=False)
-        fn = api.plan if kind == "deploy" else api_plan.plan_swap
-        return fn(path, target, strategy=strategy, steps=steps, session=session)
-    name = name or (api.validate(path, session).spec.deployment if path else need(name, "--name"))
-    spec = path if path else None
-    if kind == "rollback":
-        return api_plan.plan_rollback(name, need(target, "--to"), revision=revision, spec=spec, session=session)
-    if kind == "migrate":
-        return api_plan.plan_migrate(name, need(source, "--from"), need(target, "--to"), retire_source=retire_source,
-                                     spec=spec, session=session)
-    if kind == "promote":
-        return api_plan.plan_promote(name, need(source, "--from"), need(target, "--to"), strategy=strategy,
-                                     steps=steps, spec=spec, session=session)
-    if kind == "destroy":
-        return api_plan.plan_destroy(name, need(target, "--to"), spec=spec, session=session)
-    return (api_plan.plan_resume if kind == "resume" else api_plan.plan_abort)(name, session=session)
-
-
 def _result_text(result, verb: str) -> str:
     lines = []  # the steps were reported as they ran; `plan` shows the full diff
     if result.status == "unchanged":
@@ -259,23 +205,6 @@ def deploy_cmd(session: Session, path, target, strategy, gate_timeout, break_loc
     result = api.deploy(path, target, strategy=strategy, gate_timeout=gate_timeout, break_lock=break_lock,
                         image=image, session=session)
     return result.to_dict(), _result_text(result, "deploy")
-
-
-@command(main, "promote")
-@click.argument("name")
-@click.option("--from", "source", required=True, help="Target whose serving image is promoted (e.g. staging).")
-@TO
-@STRATEGY
-@STEPS
-@click.option("--spec", type=click.Path(path_type=Path), help="modelport.toml (default: the one last deployed).")
-@GATE
-@BREAK_LOCK
-@WAIT_LOCK
-def promote_cmd(session: Session, name, source, target, strategy, steps, spec, gate_timeout, break_lock):
-    """Deploy on --to exactly the image digest serving on --from, gated like any swap."""
-    result = api.promote(name, source, target, strategy=strategy, steps=parse_steps(steps), spec=spec,
-                         gate_timeout=gate_timeout, break_lock=break_lock, session=session)
-    return result.to_dict(), _result_text(result, "promote")
 
 
 @command(main, "swap")
@@ -365,27 +294,6 @@ def predict_cmd(session: Session, name, target, input_):
         raise UsageError(f"--input: not JSON ({exc})") from None
     reply = api.predict(name, target, body, session=session)
     return reply, json.dumps(reply.get("outputs", reply), indent=2)
-
-
-@command(main, "history")
-@click.argument("name")
-@click.option("--operation", type=click.IntRange(min=1), help="Only this operation (its id).")
-@click.option("--to", "target", help="Only this target.")
-@click.option("--since", metavar="TIME", help="Only from TIME on: ISO 8601 (2026-12-06T07:00:00Z) or Unix seconds.")
-@click.option("--until", metavar="TIME", help="Only up to TIME (same forms).")
-def history_cmd(session: Session, name, operation, target, since, until):
-    """Every operation, revision, digest, traffic change and outcome."""
-    data = api.history(name, session, operation=operation, target=target, since=parse_time(since, "--since"),
-                       until=parse_time(until, "--until"))
-    lines = []
-    for ev in data["events"]:
-        took = ev["data"].get("duration") if isinstance(ev["data"], dict) else None
-        lines.append(f"{_ts(ev['ts'])}  {ev['target'] or '':<10} {ev['kind']:<15} {ev['message']}"
-                     + (f"  ({took:.1f}s)" if took is not None else ""))
-    for op in data["operations"]:
-        if op["build_seconds"] is not None:
-            lines.append(f"operation #{op['id']} ({op['kind']}): built in {op['build_seconds']:.1f}s")
-    return data, "\n".join(lines)
 
 
 def _ts(ts: float) -> str:
@@ -526,3 +434,4 @@ def schema_cmd(session: Session):
 
 
 from . import cli_state  # noqa: E402,F401  (registers `modelport state`; it uses `command` above)
+from . import cli_release  # noqa: E402,F401  (registers `modelport plan`, `promote` and `history`)
