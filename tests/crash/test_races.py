@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+from modelport.errors import EXIT_LOCKED, EXIT_UNFINISHED
 from modelport.state import Holder, StateStore
 
 from .checks import check, served_version
@@ -62,7 +63,7 @@ def test_second_process_fails_fast_naming_the_holder(local_runner):
             # it failed while the first was still at work, before building anything: its only
             # output is the error line naming the holder (no build or step progress)
             assert first.poll() is None, "the first command finished before the second failed"
-            assert second.returncode == 1, second.stderr
+            assert second.returncode == EXIT_LOCKED, second.stderr  # locked by a live process
             lines = second.stderr.strip().splitlines()
             assert len(lines) == 1, second.stderr
             assert f"is locked by modelport deploy (pid {first.pid} on {socket.gethostname()})" in lines[0]
@@ -114,7 +115,7 @@ def test_stale_lock_is_reported_and_broken_only_when_its_holder_is_dead(local_ru
         holder = state.lock_holder(case.name)
         assert holder is not None and state.unfinished(case.name) is None
         refused = local_runner.cli("deploy", str(spec), "--to", "dev")
-        assert refused.returncode == 1
+        assert refused.returncode == EXIT_UNFINISHED  # its holder is dead: recover
         error = json.loads(refused.stdout)
         assert error["error"] == "LockHeld"
         assert f"pid {holder['pid']} on {holder['host']}" in error["message"]
@@ -135,7 +136,7 @@ def test_break_lock_never_breaks_a_lock_held_elsewhere(local_runner):
     StateStore(local_runner.state).backend.lock_create(
         case.name, Holder("modelport swap (pid 1 on ci-runner-7)", 1, "ci-runner-7", "ci"), 600)
     refused = local_runner.cli("deploy", str(spec), "--to", "dev", "--break-lock")
-    assert refused.returncode == 1
+    assert refused.returncode == EXIT_LOCKED  # a live lease elsewhere
     error = json.loads(refused.stdout)
     assert error["error"] == "LockHeld" and "ci-runner-7" in error["message"]
     assert "no longer running" not in error["message"] and "expired" not in error["message"]
