@@ -62,8 +62,8 @@ def command(group: click.Group | None, name: str, **kwargs) -> Callable:
             except ModelportError as exc:
                 _fail(output, exc.to_dict(), f"error: {exc}", exc.exit_code)
             except KeyboardInterrupt:
-                _fail(output, {"error": "Interrupted", "message": "interrupted", "exit_code": EXIT_FAILED}, "interrupted",
-                      EXIT_FAILED)
+                interrupted = {"error": "Interrupted", "message": "interrupted", "exit_code": EXIT_FAILED}
+                _fail(output, interrupted, "interrupted", EXIT_FAILED)
             except Exception as exc:  # never a bare traceback for a user
                 if os.environ.get("MODELPORT_DEBUG"):
                     raise

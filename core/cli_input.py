@@ -50,7 +50,8 @@ class JsonErrorsGroup(click.Group):
             exc.show()
             sys.exit(EXIT_BAD_INPUT)
         except click.Abort:
-            click.echo(json.dumps({"error": "Interrupted", "message": "interrupted", "exit_code": EXIT_FAILED}, indent=2))
+            click.echo(json.dumps({"error": "Interrupted", "message": "interrupted", "exit_code": EXIT_FAILED},
+                                  indent=2))
             click.echo("interrupted", err=True)
             sys.exit(EXIT_FAILED)
 

@@ -186,6 +186,14 @@ def _since(t0: float) -> float:
     return round(time.monotonic() - t0, 3)
 
 
+def _said(exc: BaseException) -> str:
+    """An exception as an event shows it: its text with every secret value removed (a library's
+    error may quote what it was given; modelport's own errors are redacted already)."""
+    from ..redact import redact
+
+    return redact(str(exc)) or type(exc).__name__
+
+
 def _run(plan: Plan, ctx: ExecutionContext, op: int, start: int) -> Result:
     steps = plan.steps
     i = start
@@ -207,7 +215,7 @@ def _run(plan: Plan, ctx: ExecutionContext, op: int, start: int) -> Result:
     except BaseException as exc:
         _fail(plan, ctx, op, i, exc)
         ctx.event(OperationFinished(deployment=plan.deployment, operation=op, kind=plan.kind, status=FAILED,
-                                    duration=_since(t_op), error=str(exc) or type(exc).__name__, undone=True))
+                                    duration=_since(t_op), error=_said(exc), undone=True))
         raise
     ctx.state.finish_operation(op, SUCCEEDED)
     ctx.state.add_event(plan.deployment, "operation", f"{plan.kind} succeeded", operation=op)
@@ -228,7 +236,7 @@ def _run_step(plan: Plan, ctx: ExecutionContext, op: int, i: int) -> float:
     try:
         step.run(ctx, name)
     except BaseException as exc:
-        error = str(exc) or type(exc).__name__
+        error = _said(exc)
         if step.gate:
             figures = {k: v for k, v in getattr(exc, "details", {}).items() if k in ("check", "expected", "actual")}
             ctx.event(GateFinished(**where, index=i + 1, step=step.op, target=step.target, revision=revision,

@@ -66,7 +66,8 @@ def smoke(endpoint: str, smoke: Smoke, headers: Mapping[str, str] | None = None,
         except httpx.HTTPError as exc:
             raise HealthGateFailed(f"{where}: {url} failed: {type(exc).__name__}") from None
         if status != 200:
-            raise HealthGateFailed(f"{where}: {url} answered {status}", check="ready_route", expected=200, actual=status)
+            raise HealthGateFailed(f"{where}: {url} answered {status}", check="ready_route", expected=200,
+                                   actual=status)
         return None
     reply = infer(endpoint, smoke.model, smoke.body, headers)
     check_shape(reply, smoke.expected_shape, where)

@@ -18,7 +18,8 @@ class _Bytes:
     ``every`` seconds (blobs are sent from worker threads, hence the lock)."""
 
     def __init__(self, emit, action: str, repository: str, deployment: str, every: float = 0.5) -> None:
-        self.emit, self.action, self.repository, self.deployment, self.every = emit, action, repository, deployment, every
+        self.emit, self.action, self.repository, self.deployment = emit, action, repository, deployment
+        self.every = every
         self.done = 0
         self.total = 0
         self._last = 0.0

@@ -23,6 +23,7 @@ from tenacity import (RetryCallState, Retrying, retry_if_exception, stop_after_a
                       wait_exponential_jitter)
 
 from ..errors import ProviderError
+from ..redact import redact
 from .events import RetryScheduled
 from .steps import retry_safe_primitives
 
@@ -69,7 +70,8 @@ def call(fn: Callable[[], T], primitive: str, policy: ProviderRetryPolicy, repor
 
     def before_sleep(state: RetryCallState) -> None:
         event = RetryScheduled(what=what, attempt=state.attempt_number + 1, attempts=policy.attempts,
-                               wait=round(state.next_action.sleep, 2), error=str(state.outcome.exception()))
+                               wait=round(state.next_action.sleep, 2),
+                               error=redact(str(state.outcome.exception())))
         if emit is not None:
             emit(event)
         else:
