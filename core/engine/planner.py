@@ -134,8 +134,20 @@ def _image_steps(provider: Provider, target: Target, deployment: str, image: Ima
         return [CopyImage(target=t, desc=f"copy image {image.digest[:19]} from {source[1].ref.split('@')[0]} "
                           f"to {dest.repository}", digest=image.digest, repository=dest.repository,
                           source=source[0], source_ref=source[1].ref, deployment=deployment)], placed
+    _check_local(image.digest, dest.repository)
     return [PushImage(target=t, desc=f"push image {image.digest[:19]} to {dest.repository}", digest=image.digest,
                       repository=dest.repository, deployment=deployment)], placed
+
+
+def _check_local(digest: str, repository: str) -> None:
+    """A push needs the image in the local store: refuse before anything is journaled (exit 2)."""
+    from ..errors import ImageNotFound
+    from ..registry import OciStore
+
+    store = OciStore()
+    if not store.has_blob(digest):
+        raise ImageNotFound(digest, [f"the local image store {store.root}", repository],
+                            hint="build it on this machine (modelport build) or promote it from a target that runs it")
 
 
 def _infra_steps(provider: Provider, target: Target, deployment: str, observed: Observed) -> list[Step]:

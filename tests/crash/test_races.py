@@ -92,7 +92,7 @@ def test_two_processes_started_together_one_runs(local_runner):
                 p.kill()
                 p.wait()
     try:
-        assert sorted(code for _pid, code, _out, _err in results) == [0, 1], results
+        assert sorted(code for _pid, code, _out, _err in results) == [0, EXIT_LOCKED], results
         (winner, _code, _out, winner_err), (_pid, _code, _out, loser_err) = sorted(results, key=lambda r: r[1])
         assert "probing base image" in winner_err  # the build reports its progress...
         lines = loser_err.strip().splitlines()  # ...the loser never started one
