@@ -42,8 +42,9 @@ def _err(msg: str) -> None:
 
 def command(group: click.Group | None, name: str, **kwargs) -> Callable:
     """Make ``fn(session, **params) -> (data, text)`` the command ``name``: it gets a
-    :class:`~modelport.Session`, prints ``text`` or (``--output json``) ``data``, and maps errors to
-    one line and the exit codes. Added to ``group``; with None the command is returned on its own,
+    :class:`~modelport.Session` (progress as ``--events`` says), prints ``text`` or (``--output
+    json``) ``data``, and maps errors to one line and the exit codes; ``fn`` may return a third
+    item, the exit code of a success that is not plain 0 (``plan --detailed-exitcode``). Added to ``group``; with None the command is returned on its own,
     which is how a plugin builds the commands it registers (``modelport_register_commands``)."""
 
     def decorate(fn: Callable[..., tuple[Any, str]]) -> Callable:
