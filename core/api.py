@@ -12,6 +12,20 @@ Release scripts call these directly::
     print(result.endpoint, result.revision)
 
 Every function takes an optional :class:`Session` (state store, providers, progress sink).
+Progress is a stream of typed events (:mod:`modelport.engine.events`), and every error carries
+its fields and its exit code::
+
+    from modelport.errors import EXIT_LOCKED, ModelportError
+
+    session = modelport.Session(on_event=lambda e: print(e.to_dict()), wait_lock=60)
+    try:
+        staged = modelport.deploy("models/iris", "staging", session=session)
+        modelport.promote(staged.outputs["name"], "staging", "prod", session=session)  # the same digest
+    except ModelportError as exc:
+        print(exc.to_dict())          # deployment, target, revision, operation, undone, ...
+        raise SystemExit(exc.exit_code)
+
+Plans for every operation are in :mod:`modelport.api_plan` (re-exported here as ``plan_*``).
 """
 
 from __future__ import annotations
