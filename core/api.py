@@ -214,13 +214,14 @@ def image_ref(digest: str, name: str, *, session: Session | None = None) -> Imag
 def deploy_image(loaded: LoadedSpec, target: str, image: ImageRef | str, *, strategy: str | None = None,
                  steps: list[int] | None = None, gate_timeout: float | None = None,
                  break_lock: bool = False, session: Session | None = None, kind: str = "deploy") -> Result:
-    """Deploy an image that is already built: an :class:`ImageRef`, or just its digest (found as
-    :func:`image_ref` finds it, before anything is journaled)."""
+    """Deploy an image that is already built: an :class:`ImageRef`, or just its digest (a string,
+    or an ImageRef with neither image id nor reference), found as :func:`image_ref` finds it,
+    before anything is journaled."""
     s = _session(session)
     _refuse_early(s, loaded, target, strategy)
     source = None
-    if isinstance(image, str):
-        image, source = find_image(s.state, loaded.spec.deployment, image)
+    if isinstance(image, str) or not (image.image_id or image.ref):  # a digest alone
+        image, source = find_image(s.state, loaded.spec.deployment, image if isinstance(image, str) else image.digest)
     return _deploy_image(s, loaded, target, image, strategy=strategy, steps=steps, gate_timeout=gate_timeout,
                          break_lock=break_lock, kind=kind, source=source)
 

@@ -34,6 +34,9 @@ def test_deploy_image_takes_a_digest_alone(memory, tmp_path):
     assert (ref.digest, ref.image_id) == (image("1").digest, image("1").image_id)
     again = mp.deploy_image(loaded(write_spec(tmp_path / "v1", "1")), "other", image("1").digest, session=session)
     assert again.status == "succeeded" and again.outputs["image"]["digest"] == first.outputs["image"]["digest"]
+    bare = mp.ImageRef(image("1").digest, "")  # an ImageRef that holds the digest alone works too
+    same = mp.deploy_image(loaded(write_spec(tmp_path / "v1", "1")), "other", bare, session=session)
+    assert same.status == "unchanged"
     ops = len(session.state.operations("demo"))
     with pytest.raises(ImageNotFound) as unknown:
         mp.deploy_image(loaded(write_spec(tmp_path / "v1", "1")), "other", "sha256:" + "1" * 64, session=session)
