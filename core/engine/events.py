@@ -9,7 +9,7 @@ they are known. Durations are seconds. The schema (also in the README):
 
 =====================  ======================================================================
 ``operation.started``  kind, targets, steps (count), resumed_at (1-based step, on resume)
-``operation.finished`` kind, status (succeeded, failed, aborted, unchanged), duration, error,
+``operation.finished`` kind, status (succeeded, failed, aborted), duration, error,
                        undone (whether the operation's steps were reversed)
 ``step.started``       index (1-based), total, step (its kind), target, desc
 ``step.finished``      index, total, step, target, desc, duration, ok, error

@@ -179,7 +179,11 @@ def abort(plan: Plan, ctx: ExecutionContext, op: int, done: int) -> Result:
     ctx.state.add_event(plan.deployment, "operation", f"{plan.kind} aborted and rolled back", operation=op)
     ctx.event(OperationFinished(deployment=plan.deployment, operation=op, kind=plan.kind, status=ABORTED,
                                 duration=_since(t0), error="; ".join(problems) or None, undone=True))
-    return Result(op, plan, ABORTED, outputs={"undone_from_step": done + 1, "rollback_problems": problems})
+    try:  # what serves now, as after any operation; the abort itself is done even if this read fails
+        final = _final(plan, ctx)
+    except ModelportError as exc:
+        final, problems = {}, [*problems, f"reading what serves after the abort failed: {exc}"]
+    return Result(op, plan, ABORTED, **final, outputs={"undone_from_step": done + 1, "rollback_problems": problems})
 
 
 def _since(t0: float) -> float:

@@ -87,6 +87,7 @@ def test_an_unfinished_operation_exits_4_and_says_what_is_done_left_and_undone(m
     aborted = json.loads(out)
     assert aborted["status"] == "aborted" and aborted["operation"] == error["operation"]
     assert aborted["plan"]["kind"] == "swap" and aborted["undone_from_step"] == 4
+    assert aborted["revision"] == "r1" and aborted["endpoint"]  # what serves again, as resume says it
 
 
 def test_an_unknown_digest_exits_2_before_anything_is_journaled(memory, tmp_path, cli):
