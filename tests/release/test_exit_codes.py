@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import threading
 
@@ -114,6 +115,8 @@ def test_a_failed_gate_exits_1_with_its_fields(memory, tmp_path, cli):
     assert (error["target"], error["revision"], error["check"]) == ("mem", "r2", "output_shape")
     assert isinstance(error["operation"], int)
     assert "gate gate on mem FAILED" in err  # --output json keeps the progress on stderr
+    progress = [line for line in err.splitlines() if line and not line.startswith("error:")]
+    assert progress and all(re.match(r"\d\d:\d\d:\d\dZ  ", line) for line in progress), err  # timestamped
 
 
 def test_events_jsonl_is_one_json_event_per_stderr_line(memory, tmp_path, cli):
