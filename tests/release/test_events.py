@@ -89,3 +89,16 @@ def test_without_on_event_the_report_sink_gets_each_event_as_text(memory, tmp_pa
     assert lines[0].startswith("deploy of demo started (operation #")
     assert any(line.startswith("[1/") for line in lines)
     assert lines[-1].startswith("deploy of demo succeeded in ")
+
+
+def test_transfer_progress_counts_bytes_and_rewinds():
+    from modelport.engine.images import _Bytes
+    from modelport.registry import ProgressEvent
+
+    seen: list = []
+    progress = _Bytes(seen.append, "push", "127.0.0.1:5000/m/demo", "demo", every=0)
+    for kind, size, nbytes in (("start", 100, 0), ("bytes", 100, 60), ("rewind", 100, 60), ("bytes", 100, 100),
+                               ("done", 100, 0), ("skip", 50, 0)):
+        progress(ProgressEvent(kind, "sha256:" + "a" * 64, size, nbytes))
+    assert all(e.type == "transfer.progress" and e.action == "push" and e.deployment == "demo" for e in seen)
+    assert [e.done for e in seen] == [0, 60, 0, 100, 100, 100] and seen[-1].total == 100
