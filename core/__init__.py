@@ -8,7 +8,8 @@ __version__ = "0.1.0"
 
 _API = ("validate", "build", "plan", "deploy", "deploy_image", "swap", "rollback", "migrate", "status",
         "predict", "history", "logs", "destroy", "resume", "abort", "push", "copy", "providers", "schema",
-        "Session")
+        "Session", "promote", "image_ref", "plan_swap", "plan_rollback", "plan_migrate", "plan_promote",
+        "plan_destroy", "plan_resume", "plan_abort")
 
 
 def __getattr__(name: str):

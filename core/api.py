@@ -12,20 +12,37 @@ Release scripts call these directly::
     print(result.endpoint, result.revision)
 
 Every function takes an optional :class:`Session` (state store, providers, progress sink).
+Progress is a stream of typed events (:mod:`modelport.engine.events`), and every error carries
+its fields and its exit code::
+
+    from modelport.errors import EXIT_LOCKED, ModelportError
+
+    session = modelport.Session(on_event=lambda e: print(e.to_dict()), wait_lock=60)
+    try:
+        staged = modelport.deploy("models/iris", "staging", session=session)
+        modelport.promote(staged.outputs["name"], "staging", "prod", session=session)  # the same digest
+    except ModelportError as exc:
+        print(exc.to_dict())          # deployment, target, revision, operation, undone, ...
+        raise SystemExit(exc.exit_code)
+
+Plans for every operation are in :mod:`modelport.api_plan` (re-exported here as ``plan_*``).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 from .engine import executor, planner
 from .engine.executor import ExecutionContext, Result
-from .engine.gate import Smoke, infer
-from .engine.images import ImageMover
+from .engine.events import BuildFinished, BuildStarted
+from .engine.gate import Smoke
+from .engine.images import ImageMover, find_image
 from .engine.plan import Plan
-from .engine.session import Session, resolve_secret_values
+from .engine.session import Session, check_secret_refs, resolve_secret_values
+from .engine.strategies import check_canary
 from .errors import NotFound, UsageError
 from .image.image import BuildResult, build_image
 from .provider import ImageRef
@@ -50,7 +67,18 @@ def build(path: str | Path | None = None, session: Session | None = None) -> Bui
     """Build the model image (layers cached) and record its manifest digest in the local store."""
     s = _session(session)
     loaded = validate(path, s)
-    return build_image(s.docker(), loaded, s.report)
+    return _build(s, loaded)
+
+
+def _build(s: Session, loaded: LoadedSpec) -> BuildResult:
+    """Build with ``build.started``/``build.finished`` events around it."""
+    s.emit(BuildStarted(deployment=loaded.spec.deployment, model=loaded.spec.model.name,
+                        version=loaded.spec.model.version))
+    t0 = time.monotonic()
+    result = build_image(s.docker(), loaded, s.report)
+    s.emit(BuildFinished(deployment=loaded.spec.deployment, digest=result.digest, image_id=result.image_id,
+                         duration=round(time.monotonic() - t0, 3)))
+    return result
 
 
 def schema(session: Session | None = None) -> dict[str, Any]:
@@ -110,19 +138,21 @@ def _execution(s: Session, loaded: LoadedSpec, targets: tuple[str, ...] | list[s
 
     return ExecutionContext(state=s.state, bindings={t: s.target(loaded, t) for t in targets}, smoke=_smoke(loaded),
                             gate_timeout=gate_timeout or loaded.spec.rollout.gate_timeout,
-                            secret_values=secret_values, images=ImageMover(s.report), report=s.report,
-                            spec_file=str(loaded.file), before_step=s.before_step)
+                            secret_values=secret_values, images=ImageMover(s.report, emit=s.emit),
+                            report=s.report, spec_file=str(loaded.file), before_step=s.before_step, emit=s.emit,
+                            wait_lock=s.wait_lock)
 
 
 def _apply(s: Session, loaded: LoadedSpec, the_plan: Plan, gate_timeout: float | None = None,
-           break_lock: bool = False) -> Result:
+           break_lock: bool = False, **context: Any) -> Result:
+    """Execute ``the_plan``; ``context`` (e.g. ``build_seconds``) is journaled with it."""
     ctx = _execution(s, loaded, the_plan.targets, gate_timeout)
-    return executor.apply(the_plan, ctx, {"spec_file": str(loaded.file), "gate_timeout": ctx.gate_timeout},
-                          break_lock=break_lock)
+    return executor.apply(the_plan, ctx, {"spec_file": str(loaded.file), "gate_timeout": ctx.gate_timeout,
+                                          **context}, break_lock=break_lock)
 
 
 def _built_image(s: Session, loaded: LoadedSpec) -> ImageRef:
-    result = build_image(s.docker(), loaded, s.report)
+    result = _build(s, loaded)
     return ImageRef(result.digest, result.image_id)
 
 
@@ -132,45 +162,116 @@ def plan(path: str | Path | None = None, target: str = "", *, strategy: str | No
     reads the cloud but writes nothing to it."""
     s = _session(session)
     loaded = validate(path, s, sizes=target)
-    s.target(loaded, target)
+    _refuse_early(s, loaded, target, strategy)
     image = _built_image(s, loaded)
     return planner.deploy(s, loaded, target, image, strategy=strategy, steps=steps)
 
 
+def _refuse_early(s: Session, loaded: LoadedSpec, target: str, strategy: str | None) -> None:
+    """What the target cannot do, refused before building (as the CLI does): an unknown target,
+    secret references its provider cannot use, canary where traffic cannot be split."""
+    provider, _t = s.target(loaded, target)
+    check_secret_refs(loaded, provider, target)
+    check_canary(provider, target, strategy or loaded.spec.rollout.strategy)
+
+
 def deploy(path: str | Path | None = None, target: str = "", *, strategy: str | None = None,
            steps: list[int] | None = None, gate_timeout: float | None = None, break_lock: bool = False,
-           session: Session | None = None, kind: str = "deploy") -> Result:
+           image: str | None = None, session: Session | None = None, kind: str = "deploy") -> Result:
     """Build, then execute exactly the plan for ``target``; a failed gate rolls back and raises
-    :class:`~modelport.errors.HealthGateFailed`. ``kind`` names the operation in the journal and
-    the history (``swap`` calls this with ``kind="swap"``)."""
+    :class:`~modelport.errors.HealthGateFailed`. With ``image`` (a ``sha256:`` manifest digest)
+    nothing is built: that image is deployed, found by :func:`image_ref` before anything is
+    journaled (:class:`~modelport.errors.ImageNotFound`, exit 2, when it is nowhere). ``kind``
+    names the operation in the journal and the history (``swap`` calls this with ``kind="swap"``)."""
     s = _session(session)
     loaded = validate(path, s, sizes=target)
-    s.target(loaded, target)
+    _refuse_early(s, loaded, target, strategy)
     name = loaded.spec.deployment
-    s.state.check_lock(name)  # fail fast, before building
+    if image is not None:
+        found, source = find_image(s.state, name, image, field="--image")
+        return _deploy_image(s, loaded, target, found, strategy=strategy, steps=steps, gate_timeout=gate_timeout,
+                             break_lock=break_lock, kind=kind, source=source)
+    executor.wait_lock_free(s.state, name, wait=s.wait_lock, emit=s.emit)  # fail fast, before building
     executor.check_unfinished(s.state, name)
     # hold the lock while building too, so a second process started meanwhile fails at once
     # instead of building the same image and failing later; apply takes it again
-    s.state.acquire_lock(name, executor.holder_name(kind), break_stale=break_lock)
+    executor.take_lock(s.state, name, executor.holder_name(kind), break_stale=break_lock, wait=s.wait_lock,
+                       emit=s.emit)
+    t0 = time.monotonic()
     try:
-        image = _built_image(s, loaded)
+        built = _built_image(s, loaded)
     finally:
         s.state.release_lock(name)
-    return deploy_image(loaded, target, image, strategy=strategy, steps=steps, gate_timeout=gate_timeout,
-                        session=s, kind=kind)
+    return _deploy_image(s, loaded, target, built, strategy=strategy, steps=steps, gate_timeout=gate_timeout,
+                         kind=kind, build_seconds=round(time.monotonic() - t0, 3))
 
 
-def deploy_image(loaded: LoadedSpec, target: str, image: ImageRef, *, strategy: str | None = None,
+def image_ref(digest: str, name: str, *, session: Session | None = None) -> ImageRef:
+    """The image of deployment ``name`` with manifest ``digest``, from the digest alone: where a
+    recorded revision ran it (its registry reference) or the local image store. Raises
+    :class:`~modelport.errors.ImageNotFound` (exit 2) when neither holds it."""
+    return find_image(_session(session).state, name, digest)[0]
+
+
+def deploy_image(loaded: LoadedSpec, target: str, image: ImageRef | str, *, strategy: str | None = None,
                  steps: list[int] | None = None, gate_timeout: float | None = None,
                  break_lock: bool = False, session: Session | None = None, kind: str = "deploy") -> Result:
-    """Deploy an image that is already built (``image.digest`` in the local store or a registry)."""
+    """Deploy an image that is already built: an :class:`ImageRef`, or just its digest (a string,
+    or an ImageRef with neither image id nor reference), found as :func:`image_ref` finds it,
+    before anything is journaled."""
     s = _session(session)
-    the_plan = planner.deploy(s, loaded, target, image, kind=kind, strategy=strategy, steps=steps)
-    result = _apply(s, loaded, the_plan, gate_timeout, break_lock)
+    _refuse_early(s, loaded, target, strategy)
+    source = None
+    if isinstance(image, str) or not (image.image_id or image.ref):  # a digest alone
+        image, source = find_image(s.state, loaded.spec.deployment, image if isinstance(image, str) else image.digest)
+    return _deploy_image(s, loaded, target, image, strategy=strategy, steps=steps, gate_timeout=gate_timeout,
+                         break_lock=break_lock, kind=kind, source=source)
+
+
+def promote(name: str, source: str, dest: str, *, strategy: str | None = None, steps: list[int] | None = None,
+            gate_timeout: float | None = None, break_lock: bool = False, spec: str | Path | None = None,
+            session: Session | None = None) -> Result:
+    """Deploy on ``dest`` exactly the image digest that serves ``name`` on ``source`` (copied
+    between their registries when needed), gated like any swap, with the spec's settings for
+    ``dest``. Nothing is journaled unless ``source`` serves a revision this store recorded."""
+    s = _session(session)
+    loaded, image, origin = _promoted(s, name, source, dest, strategy, spec)
+    result = _deploy_image(s, loaded, dest, image, strategy=strategy, steps=steps, gate_timeout=gate_timeout,
+                           break_lock=break_lock, kind="promote", source=origin)
+    result.outputs["source"] = source
+    return result
+
+
+def _promoted(s: Session, name: str, source: str, dest: str, strategy: str | None,
+              spec: str | Path | None) -> tuple[LoadedSpec, ImageRef, str | None]:
+    """The spec, the image serving ``name`` on ``source`` and the target to copy it from."""
+    if source == dest:
+        raise UsageError("--from and --to name the same target")
+    loaded = _spec_for(s, name, source, spec)
+    _refuse_early(s, loaded, dest, strategy)
+    provider, t = s.target(loaded, source)
+    observed = planner.read(s, provider, t, name)
+    active = observed.active_revision
+    if active is None:
+        raise NotFound(f"{name} is not serving on {source}; nothing to promote", deployment=name, target=source)
+    image, origin = find_image(s.state, name, observed.revision(active).digest)
+    return loaded, image, origin
+
+
+def _deploy_image(s: Session, loaded: LoadedSpec, target: str, image: ImageRef, *, strategy: str | None,
+                  steps: list[int] | None, gate_timeout: float | None, break_lock: bool = False,
+                  kind: str = "deploy", build_seconds: float | None = None, source: str | None = None) -> Result:
+    """Plan and apply; ``build_seconds`` (the build this deploy ran) is journaled with the operation.
+    An interrupted operation is refused first: a plan made against its half-done state could be
+    empty and hide it."""
+    executor.check_unfinished(s.state, loaded.spec.deployment)
+    the_plan = planner.deploy(s, loaded, target, image, kind=kind, strategy=strategy, steps=steps, source=source)
+    extra = {"build_seconds": build_seconds} if build_seconds is not None else {}
+    result = _apply(s, loaded, the_plan, gate_timeout, break_lock, **extra)
     result.outputs.update({"name": loaded.spec.deployment, "target": target,
                            "provider": s.target(loaded, target)[0].name,
                            "image": {"ref": image.ref or _local_ref(loaded), "digest": image.digest,
-                                     "image_id": image.image_id}})
+                                     "image_id": image.image_id}, **extra})
     return result
 
 
@@ -232,7 +333,7 @@ def migrate(name: str, source: str, dest: str, *, retire_source: bool = False, s
     loaded = _spec_for(s, name, source, spec)
     s.target(loaded, source)
     s.target(loaded, dest)
-    s.state.check_lock(name)
+    executor.wait_lock_free(s.state, name, wait=s.wait_lock, emit=s.emit)
     executor.check_unfinished(s.state, name)
     the_plan, placed = planner.migrate(s, loaded, name, source, dest, retire_source=retire_source)
     result = _apply(s, loaded, the_plan, gate_timeout, break_lock)
@@ -241,87 +342,12 @@ def migrate(name: str, source: str, dest: str, *, retire_source: bool = False, s
     return result
 
 
-def status(name: str | None = None, target: str | None = None, *, spec: str | Path | None = None,
-           session: Session | None = None) -> list[dict[str, Any]]:
-    """Deployments with what their clouds report now (revisions, traffic, endpoint, readiness).
-    A deployment with an interrupted operation has an ``unfinished`` entry (message and hint);
-    with ``name`` and nothing recorded yet, that operation raises UnfinishedOperation."""
-    s = _session(session)
-    rows = s.state.deployments(name, target)
-    if name and not rows and not spec:
-        op = s.state.unfinished(name)
-        if op is not None:  # e.g. a first deploy killed before it recorded anything
-            raise executor.interrupted(op)
-        raise NotFound(f"no deployment {name!r}" + (f" on {target!r}" if target else ""))
-    out = []
-    for row in rows:
-        loaded = validate(spec or row["spec_file"], s, sizes=False)  # deployed: sizes were checked
-        provider, t = s.target(loaded, row["target"])
-        observed = planner.read(s, provider, t, row["name"])
-        out.append({"name": row["name"], "target": row["target"], "provider": provider.name,
-                    "endpoint": observed.endpoint, "traffic": dict(observed.traffic),
-                    "revisions": [{"name": r.name, "digest": r.digest, "ready": r.ready,
-                                   "endpoint": r.endpoint, **({"model_version": r.extra.get("model_version")}
-                                                              if r.extra.get("model_version") else {})}
-                                  for r in observed.revisions],
-                    "recorded": {"revision": row["revision"], "digest": row["digest"]},
-                    "drift": _drift(row, observed)})
-        op = s.state.unfinished(row["name"])
-        if op is not None:
-            error = executor.interrupted(op)
-            out[-1]["unfinished"] = {**op.to_dict(), "message": error.message, "hint": error.hint}
-    return out
-
-
-def _drift(row: dict, observed) -> list[str]:
-    problems = []
-    if not observed.revisions:
-        problems.append("the cloud reports no revision for this deployment")
-    elif row["revision"] and observed.traffic.get(row["revision"]) != 100 and row["traffic"] != dict(observed.traffic):
-        problems.append(f"traffic is {dict(observed.traffic)}, recorded {row['traffic']}")
-    return problems
-
-
-def predict(name: str, target: str, body: dict[str, Any], *, session: Session | None = None) -> dict[str, Any]:
-    """Send an OIP v2 infer request to the deployment's endpoint."""
-    s = _session(session)
-    rows = s.state.deployments(name, target)
-    if not rows:
-        raise NotFound(f"no deployment {name!r} on {target!r}")
-    loaded = validate(rows[0]["spec_file"], s, sizes=False)
-    provider, t = s.target(loaded, target)
-    endpoint = planner.read(s, provider, t, name).endpoint
-    if not endpoint:
-        raise NotFound(f"{name} on {target} has no endpoint (is it serving?)")
-    return infer(endpoint, loaded.spec.model.name, body, provider.endpoint_headers(t, name))
-
-
-def history(name: str, session: Session | None = None) -> dict[str, Any]:
-    """Every operation, revision, digest and traffic change of ``name``, oldest first."""
-    s = _session(session)
-    ops = s.state.operations(name)
-    events = s.state.events(name)
-    if not ops and not events:
-        raise NotFound(f"no history for {name!r}")
-    return {"name": name, "operations": [o.to_dict() for o in ops],
-            "revisions": s.state.revisions(name), "events": events}
-
-
-def logs(name: str, target: str, *, revision: str | None = None, tail: int = 100,
-         session: Session | None = None) -> str:
-    """Recent log lines of the serving (or named) revision."""
-    s = _session(session)
-    loaded = _spec_for(s, name, target, None)
-    provider, t = s.target(loaded, target)
-    return provider.logs(t, name, revision, tail)
-
-
 # -- interrupted operations ---------------------------------------------------------------------------
 
 def _take_interrupted(s: Session, name: str, verb: str):
     """Take the lock (breaking it only if its holder is dead), then read the interrupted
     operation: read before locking, two racing ``resume``/``abort`` could both act on it."""
-    s.state.acquire_lock(name, executor.holder_name(verb), break_stale=True)
+    executor.take_lock(s.state, name, executor.holder_name(verb), break_stale=True, wait=s.wait_lock, emit=s.emit)
     try:
         op = s.state.unfinished(name)
         if op is None:
@@ -346,15 +372,18 @@ def resume(name: str, session: Session | None = None) -> Result:
         s.state.release_lock(name)
 
 
-def abort(name: str, session: Session | None = None) -> dict[str, Any]:
-    """Roll back an operation that was killed mid-way."""
+def abort(name: str, session: Session | None = None) -> Result:
+    """Roll back an operation that was killed mid-way: a :class:`Result` like :func:`resume`'s,
+    with ``status`` ``aborted`` and ``undone_from_step`` (and any ``rollback_problems``) in its
+    outputs."""
     s = _session(session)
     op, the_plan, ctx = _take_interrupted(s, name, "abort")
     try:
-        executor.abort(the_plan, ctx, op.id, op.done)
+        result = executor.abort(the_plan, ctx, op.id, op.done)
     finally:
         s.state.release_lock(name)
-    return {"operation": op.id, "status": "aborted", "undone_from_step": op.done + 1}
+    result.outputs["name"] = name
+    return result
 
 
 # -- registries ----------------------------------------------------------------------------------------
@@ -401,3 +430,8 @@ def gc(path: str | Path | None = None, target: str | None = None, *, delete: boo
         for entry in out:
             entry["deleted"] = True
     return out
+
+
+from .api_plan import (plan_abort, plan_destroy, plan_migrate, plan_promote, plan_resume,  # noqa: E402,F401
+                       plan_rollback, plan_swap)
+from .api_read import history, logs, predict, status  # noqa: E402,F401  (part of this API)

@@ -1,7 +1,9 @@
 """The ``modelport`` command: a thin layer over :mod:`modelport.api`.
 
-Exit codes: 0 success, 1 an operation failed (and was rolled back), 2 bad input (spec, arguments,
-missing files, unknown names). Every command takes ``--output json``.
+Exit codes (:mod:`modelport.errors`): 0 success, 1 an operation failed (and was rolled back),
+2 bad input, 3 locked by another live process, 4 an unfinished operation needs resume/abort,
+10 ``plan --detailed-exitcode`` with changes pending. Every command takes ``--output json``
+(the result on stdout) and ``--events text|jsonl|none`` (progress on stderr).
 """
 
 from __future__ import annotations
@@ -17,14 +19,21 @@ import click
 
 from . import api
 from .cli_input import JsonErrorsGroup, check_text, finite_seconds, open_state, parse_steps, preflight
+from .engine.events import Event
 from .engine.session import Session
-from .errors import EXIT_FAILED, ModelportError, UsageError
+from .errors import EXIT_FAILED, EXIT_UNFINISHED, ModelportError, UsageError
 from .plugins import installed_providers
 
 OUTPUT = click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text",
                       show_default=True, help="json: one JSON document on stdout, for scripts.")
 PATH = click.argument("path", required=False, type=click.Path(path_type=Path))
 TO = click.option("--to", "target", required=True, help="Target name ([targets.NAME] in modelport.toml).")
+EVENTS = click.option("--events", type=click.Choice(["text", "jsonl", "none"]), default="text", show_default=True,
+                      help="Progress on stderr: timestamped text, JSON Lines (one event per line; schema in the "
+                           "README), or nothing. --output json does not change it.")
+WAIT_LOCK = click.option("--wait-lock", type=click.FloatRange(min=0, max=86400), callback=finite_seconds,
+                         metavar="SECONDS", help="Wait up to SECONDS for a lock another live process holds "
+                                                 "(default: fail at once, exit code 3).")
 
 
 def _err(msg: str) -> None:
@@ -33,43 +42,67 @@ def _err(msg: str) -> None:
 
 def command(group: click.Group | None, name: str, **kwargs) -> Callable:
     """Make ``fn(session, **params) -> (data, text)`` the command ``name``: it gets a
-    :class:`~modelport.Session`, prints ``text`` or (``--output json``) ``data``, and maps errors to
-    one line and the exit codes. Added to ``group``; with None the command is returned on its own,
+    :class:`~modelport.Session` (progress as ``--events`` says), prints ``text`` or (``--output
+    json``) ``data``, and maps errors to one line and the exit codes; ``fn`` may return a third
+    item, the exit code of a success that is not plain 0 (``plan --detailed-exitcode``). Added to ``group``; with None the command is returned on its own,
     which is how a plugin builds the commands it registers (``modelport_register_commands``)."""
 
     def decorate(fn: Callable[..., tuple[Any, str]]) -> Callable:
         @(group.command if group is not None else click.command)(name, **kwargs)
         @OUTPUT
+        @EVENTS
         @click.pass_context
         @wraps(fn)
-        def run(ctx: click.Context, output: str, **params: Any) -> None:
-            quiet = output == "json"
+        def run(ctx: click.Context, output: str, events: str, **params: Any) -> None:
             try:
                 check_text(params)
-                session = Session(state=open_state(ctx.obj["state"]),
-                                  report=(lambda m: None) if quiet else (lambda m: _err(f"  {m}")))
-                data, text = fn(session, **params)
+                wait_lock = params.pop("wait_lock", None) or 0.0
+                session = Session(state=open_state(ctx.obj["state"]), on_event=event_sink(events),
+                                  wait_lock=wait_lock)
+                data, text, *code = fn(session, **params)  # a third item: an exit code besides 0
             except ModelportError as exc:
                 _fail(output, exc.to_dict(), f"error: {exc}", exc.exit_code)
             except KeyboardInterrupt:
-                _fail(output, {"error": "Interrupted", "message": "interrupted"}, "interrupted", EXIT_FAILED)
+                interrupted = {"error": "Interrupted", "message": "interrupted", "exit_code": EXIT_FAILED}
+                _fail(output, interrupted, "interrupted", EXIT_FAILED)
             except Exception as exc:  # never a bare traceback for a user
                 if os.environ.get("MODELPORT_DEBUG"):
                     raise
                 from .redact import redact
 
                 message = redact(str(exc))  # it may quote something a library was given
-                _fail(output, {"error": type(exc).__name__, "message": message},
+                _fail(output, {"error": type(exc).__name__, "message": message, "exit_code": EXIT_FAILED},
                       f"error: unexpected {type(exc).__name__}: {message} (set MODELPORT_DEBUG=1 for a traceback)",
                       EXIT_FAILED)
             if output == "json":
                 click.echo(json.dumps(data, indent=2, default=str))
             elif text:
                 click.echo(text)
+            if code and code[0]:
+                sys.exit(code[0])
 
         return run
 
     return decorate
+
+
+def event_sink(mode: str) -> Callable[[Event], None]:
+    """Where the CLI's progress goes: stderr, as timestamped text, JSON Lines, or nowhere."""
+    if mode == "jsonl":
+        return lambda ev: click.echo(json.dumps(ev.to_dict(), default=str), err=True)
+    if mode == "none":
+        return lambda ev: None
+
+    def text(ev: Event) -> None:
+        if ev.type != "transfer.progress":  # a line per half second is noise for people; the total follows
+            _err(f"{_clock(ev.ts)}  {ev.text()}")
+
+    return text
+
+
+def _clock(ts: float) -> str:
+    import datetime as dt
+    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%H:%M:%SZ")
 
 
 def _fail(output: str, data: dict, text: str, code: int) -> None:
@@ -107,7 +140,9 @@ class Modelport(JsonErrorsGroup):
 def main(ctx: click.Context, state: str | None) -> None:
     """Build one container image for a model and deploy it to any cloud.
 
-    Exit codes: 0 success, 1 operation failed (rolled back), 2 bad input.
+    Exit codes: 0 success, 1 operation failed (rolled back), 2 bad input, 3 locked by another
+    live process, 4 an unfinished operation needs resume/abort, 10 plan --detailed-exitcode:
+    changes pending.
     """
     ctx.ensure_object(dict)["state"] = state
 
@@ -143,19 +178,6 @@ BREAK_LOCK = click.option("--break-lock", is_flag=True,
                                "A live holder's lock is never broken.")
 
 
-@command(main, "plan")
-@PATH
-@TO
-@STRATEGY
-@STEPS
-def plan_cmd(session: Session, path, target, strategy, steps):
-    """Show what deploy would change on a target; writes nothing to the cloud."""
-    steps = parse_steps(steps)
-    preflight(session, path, target, strategy, secret_values=False)
-    the_plan = api.plan(path, target, strategy=strategy, steps=steps, session=session)
-    return the_plan.to_dict(), the_plan.render()
-
-
 def _result_text(result, verb: str) -> str:
     lines = []  # the steps were reported as they ran; `plan` shows the full diff
     if result.status == "unchanged":
@@ -175,11 +197,14 @@ def _result_text(result, verb: str) -> str:
 @STRATEGY
 @GATE
 @BREAK_LOCK
-def deploy_cmd(session: Session, path, target, strategy, gate_timeout, break_lock):
+@WAIT_LOCK
+@click.option("--image", metavar="DIGEST", help="Deploy this image (sha256:...) instead of building: one a target "
+                                                "of this deployment ran, or one in the local image store.")
+def deploy_cmd(session: Session, path, target, strategy, gate_timeout, break_lock, image):
     """Build and deploy to a target, executing exactly the plan."""
     preflight(session, path, target, strategy)
     result = api.deploy(path, target, strategy=strategy, gate_timeout=gate_timeout, break_lock=break_lock,
-                        session=session)
+                        image=image, session=session)
     return result.to_dict(), _result_text(result, "deploy")
 
 
@@ -190,6 +215,7 @@ def deploy_cmd(session: Session, path, target, strategy, gate_timeout, break_loc
 @STEPS
 @GATE
 @BREAK_LOCK
+@WAIT_LOCK
 def swap_cmd(session: Session, path, target, strategy, steps, gate_timeout, break_lock):
     """Swap in a new model version with health-gated traffic moves."""
     steps = parse_steps(steps)
@@ -206,6 +232,7 @@ def swap_cmd(session: Session, path, target, strategy, steps, gate_timeout, brea
 @click.option("--revision", help="Revision to return to (default: the previous one).")
 @click.option("--spec", type=click.Path(path_type=Path), help="modelport.toml (default: the one last deployed).")
 @GATE
+@WAIT_LOCK
 def rollback_cmd(session: Session, name, target, revision, spec, gate_timeout):
     """Return traffic to the previous (or named) revision."""
     result = api.rollback(name, target, revision=revision, spec=spec, gate_timeout=gate_timeout, session=session)
@@ -220,6 +247,7 @@ def rollback_cmd(session: Session, name, target, revision, spec, gate_timeout):
 @click.option("--spec", type=click.Path(path_type=Path), help="modelport.toml (default: the one last deployed).")
 @GATE
 @BREAK_LOCK
+@WAIT_LOCK
 def migrate_cmd(session: Session, name, source, target, retire_source, spec, gate_timeout, break_lock):
     """Move a deployment to another target: same image digest, verified outputs."""
     result = api.migrate(name, source, target, retire_source=retire_source, spec=spec, gate_timeout=gate_timeout,
@@ -251,7 +279,7 @@ def status_cmd(session: Session, name, target, spec):
         click.echo(json.dumps({"deployments": rows}, indent=2, default=str) if as_json else text)
         for u in {u["id"]: u for u in unfinished}.values():
             _err(f"error: {u['message']} ({u['hint']})")
-        sys.exit(EXIT_FAILED)
+        sys.exit(EXIT_UNFINISHED)
     return {"deployments": rows}, "\n".join(lines)
 
 
@@ -267,17 +295,6 @@ def predict_cmd(session: Session, name, target, input_):
         raise UsageError(f"--input: not JSON ({exc})") from None
     reply = api.predict(name, target, body, session=session)
     return reply, json.dumps(reply.get("outputs", reply), indent=2)
-
-
-@command(main, "history")
-@click.argument("name")
-def history_cmd(session: Session, name):
-    """Every operation, revision, digest, traffic change and outcome."""
-    data = api.history(name, session)
-    lines = []
-    for ev in data["events"]:
-        lines.append(f"{_ts(ev['ts'])}  {ev['target'] or '':<10} {ev['kind']:<15} {ev['message']}")
-    return data, "\n".join(lines)
 
 
 def _ts(ts: float) -> str:
@@ -300,6 +317,7 @@ def logs_cmd(session: Session, name, target, revision, tail):
 @click.argument("name")
 @TO
 @click.option("--spec", type=click.Path(path_type=Path), help="modelport.toml (default: the one last deployed).")
+@WAIT_LOCK
 def destroy_cmd(session: Session, name, target, spec):
     """Delete a deployment and everything it created on a target."""
     result = api.destroy(name, target, spec=spec, session=session)
@@ -308,6 +326,7 @@ def destroy_cmd(session: Session, name, target, spec):
 
 @command(main, "resume")
 @click.argument("name")
+@WAIT_LOCK
 def resume_cmd(session: Session, name):
     """Finish an operation that was interrupted."""
     result = api.resume(name, session)
@@ -316,10 +335,11 @@ def resume_cmd(session: Session, name):
 
 @command(main, "abort")
 @click.argument("name")
+@WAIT_LOCK
 def abort_cmd(session: Session, name):
     """Roll back an operation that was interrupted."""
-    data = api.abort(name, session)
-    return data, f"operation #{data['operation']} aborted and rolled back"
+    result = api.abort(name, session)
+    return result.to_dict(), f"operation #{result.operation} aborted and rolled back"
 
 
 def _bar(output: str, title: str):
@@ -433,3 +453,4 @@ def schema_cmd(session: Session):
 
 
 from . import cli_state  # noqa: E402,F401  (registers `modelport state`; it uses `command` above)
+from . import cli_release  # noqa: E402,F401  (registers `modelport plan`, `promote` and `history`)

@@ -45,11 +45,13 @@ class JsonErrorsGroup(click.Group):
         try:
             return super().main(argv, *rest, **{**kwargs, "standalone_mode": False})
         except click.ClickException as exc:
-            click.echo(json.dumps({"error": "UsageError", "message": exc.format_message()}, indent=2))
+            click.echo(json.dumps({"error": "UsageError", "message": exc.format_message(),
+                                   "exit_code": EXIT_BAD_INPUT}, indent=2))
             exc.show()
             sys.exit(EXIT_BAD_INPUT)
         except click.Abort:
-            click.echo(json.dumps({"error": "Interrupted", "message": "interrupted"}, indent=2))
+            click.echo(json.dumps({"error": "Interrupted", "message": "interrupted", "exit_code": EXIT_FAILED},
+                                  indent=2))
             click.echo("interrupted", err=True)
             sys.exit(EXIT_FAILED)
 
@@ -85,6 +87,27 @@ def parse_steps(value: str | None) -> list[int] | None:
     except ValueError:  # int() or the rule (a pydantic ValidationError is a ValueError)
         raise UsageError(f"--steps {value[:80]!r}: write rising percents from 1 to 100 ending at 100 "
                          "(at most 20), e.g. 10,50,100") from None
+
+
+def parse_time(value: str | None, option: str) -> float | None:
+    """``--since``/``--until``: ISO 8601 (UTC when no offset is given) or Unix seconds."""
+    import datetime as dt
+
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise UsageError(f"{option} {value[:80]!r} is not a time",
+                             hint="write ISO 8601, e.g. 2026-12-06T07:00:00Z, or Unix seconds") from None
+        when = when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
+        return when.timestamp()
+    if not math.isfinite(seconds):
+        raise UsageError(f"{option} {value[:80]!r} is not a time")
+    return seconds
 
 
 def finite_seconds(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:

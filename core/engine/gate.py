@@ -39,7 +39,8 @@ def infer(endpoint: str, model: str, body: Mapping[str, Any], headers: Mapping[s
     except httpx.HTTPError as exc:
         raise HealthGateFailed(f"smoke request to {url} failed: {type(exc).__name__}: {exc}") from None
     if reply.status_code != 200:
-        raise HealthGateFailed(f"smoke request to {url} answered {reply.status_code}: {reply.text[:200]}")
+        raise HealthGateFailed(f"smoke request to {url} answered {reply.status_code}: {reply.text[:200]}",
+                               check="smoke_status", expected=200, actual=reply.status_code)
     try:
         return reply.json()
     except ValueError:
@@ -55,7 +56,8 @@ def check_shape(reply: Mapping[str, Any], expected: tuple[int, ...] | None, wher
         return
     shape = tuple(outputs[0].get("shape") or ())
     if len(shape) != len(expected) or any(e not in (-1, s) for e, s in zip(expected, shape)):
-        raise HealthGateFailed(f"{where}: output shape {list(shape)} is not the expected {list(expected)}")
+        raise HealthGateFailed(f"{where}: output shape {list(shape)} is not the expected {list(expected)}",
+                               check="output_shape", expected=list(expected), actual=list(shape))
 
 
 def smoke(endpoint: str, smoke: Smoke, headers: Mapping[str, str] | None = None, where: str = "") -> dict | None:
@@ -67,7 +69,8 @@ def smoke(endpoint: str, smoke: Smoke, headers: Mapping[str, str] | None = None,
         except httpx.HTTPError as exc:
             raise HealthGateFailed(f"{where}: {url} failed: {type(exc).__name__}") from None
         if status != 200:
-            raise HealthGateFailed(f"{where}: {url} answered {status}")
+            raise HealthGateFailed(f"{where}: {url} answered {status}", check="ready_route", expected=200,
+                                   actual=status)
         return None
     reply = infer(endpoint, smoke.model, smoke.body, headers)
     check_shape(reply, smoke.expected_shape, where)
@@ -83,10 +86,11 @@ def wait_until(probe: Callable[[], Any], timeout: float, what: str, interval: fl
         if last.ready:
             return last
         if last.failed:
-            raise HealthGateFailed(f"{what} failed: {last.message}")
+            raise HealthGateFailed(f"{what} failed: {last.message}", check="ready", actual=last.message)
         if time.monotonic() >= deadline:
             raise HealthGateFailed(f"{what} was not ready after {timeout:.0f}s: {last.message}",
-                                   hint="raise --gate-timeout if the model needs longer to load")
+                                   hint="raise --gate-timeout if the model needs longer to load",
+                                   check="ready", expected=f"ready within {timeout:.0f}s", actual=last.message)
         time.sleep(interval)
 
 

@@ -47,7 +47,12 @@ class Plan:
         """JSON-ready form for scripts (``plan --output json``); no secret values."""
         return {"kind": self.kind, "deployment": self.deployment, "targets": list(self.targets),
                 "changes": len(self.changes), "steps": [s.public() for s in self.steps],
-                "notes": list(self.notes)}
+                "notes": list(self.notes), "abort_would_undo": self.undoable}
+
+    @property
+    def undoable(self) -> list[str]:
+        """What ``abort`` would undo were the operation interrupted at its end, latest first."""
+        return [s.desc for s in reversed(self.steps) if s.writes and s.has_undo]
 
     def render(self) -> str:
         """A readable diff for people."""

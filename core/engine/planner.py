@@ -32,12 +32,13 @@ def read(s: Session, provider: Provider, target: Target, name: str) -> Observed:
     """``provider.observe`` for planning and status, retried like the engine's reads when the
     cloud throttles or drops a connection (see :mod:`modelport.engine.retry`)."""
     return retry.call(lambda: provider.observe(target, name), "observe", retry.ProviderRetryPolicy.from_env(),
-                      s.report, f"read {name} on {target.name}")
+                      s.report, f"read {name} on {target.name}", emit=s.emit)
 
 
 def deploy(s: Session, loaded: LoadedSpec, target_name: str, image: ImageRef, *, kind: str = "deploy",
-           strategy: str | None = None, steps: list[int] | None = None) -> Plan:
-    """Deploy (or swap in) the spec's revision with ``image`` on ``target_name``."""
+           strategy: str | None = None, steps: list[int] | None = None, source: str | None = None) -> Plan:
+    """Deploy (or swap in) the spec's revision with ``image`` on ``target_name``; with ``source``
+    (a target whose registry holds ``image.ref``) the image is copied from there when needed."""
     spec = loaded.spec
     provider, target = s.target(loaded, target_name)
     check_secret_refs(loaded, provider, target_name)
@@ -46,7 +47,8 @@ def deploy(s: Session, loaded: LoadedSpec, target_name: str, image: ImageRef, *,
     provider.check_spec(spec, target)
     observed = read(s, provider, target, spec.deployment)
     infra = _infra_steps(provider, target, spec.deployment, observed)
-    image_steps, placed = _image_steps(provider, target, spec.deployment, image)
+    image_steps, placed = _image_steps(provider, target, spec.deployment, image,
+                                       source=(source, image) if source and image.ref else None)
     recorded = s.state.revisions(spec.deployment, target_name)
     return strategies.plan_rollout(RolloutInputs(
         kind=kind, provider=provider, target=target, observed=observed,
@@ -132,8 +134,20 @@ def _image_steps(provider: Provider, target: Target, deployment: str, image: Ima
         return [CopyImage(target=t, desc=f"copy image {image.digest[:19]} from {source[1].ref.split('@')[0]} "
                           f"to {dest.repository}", digest=image.digest, repository=dest.repository,
                           source=source[0], source_ref=source[1].ref, deployment=deployment)], placed
+    _check_local(image.digest, dest.repository)
     return [PushImage(target=t, desc=f"push image {image.digest[:19]} to {dest.repository}", digest=image.digest,
                       repository=dest.repository, deployment=deployment)], placed
+
+
+def _check_local(digest: str, repository: str) -> None:
+    """A push needs the image in the local store: refuse before anything is journaled (exit 2)."""
+    from ..errors import ImageNotFound
+    from ..registry import OciStore
+
+    store = OciStore()
+    if not store.has_blob(digest):
+        raise ImageNotFound(digest, [f"the local image store {store.root}", repository],
+                            hint="build it on this machine (modelport build) or promote it from a target that runs it")
 
 
 def _infra_steps(provider: Provider, target: Target, deployment: str, observed: Observed) -> list[Step]:

@@ -23,6 +23,8 @@ from tenacity import (RetryCallState, Retrying, retry_if_exception, stop_after_a
                       wait_exponential_jitter)
 
 from ..errors import ProviderError
+from ..redact import redact
+from .events import RetryScheduled
 from .steps import retry_safe_primitives
 
 T = TypeVar("T")
@@ -58,16 +60,22 @@ def retryable(exc: BaseException) -> bool:
 
 
 def call(fn: Callable[[], T], primitive: str, policy: ProviderRetryPolicy, report: Callable[[str], None],
-         what: str) -> T:
+         what: str, emit: Callable[[RetryScheduled], None] | None = None) -> T:
     """Run ``fn`` (one call of ``primitive``); retry it under ``policy`` when the primitive is
-    safe to repeat and the error is retryable. Each retry is reported; the last error is raised."""
+    safe to repeat and the error is retryable. Each retry is reported (as a
+    :class:`~modelport.engine.events.RetryScheduled` event to ``emit`` when given, else as text
+    to ``report``); the last error is raised."""
     if primitive not in SAFE or policy.attempts <= 1:
         return fn()
 
     def before_sleep(state: RetryCallState) -> None:
-        exc = state.outcome.exception()
-        report(f"  retrying {what} in {state.next_action.sleep:.1f}s "
-               f"(attempt {state.attempt_number + 1} of {policy.attempts}): {exc}")
+        event = RetryScheduled(what=what, attempt=state.attempt_number + 1, attempts=policy.attempts,
+                               wait=round(state.next_action.sleep, 2),
+                               error=redact(str(state.outcome.exception())))
+        if emit is not None:
+            emit(event)
+        else:
+            report(f"  {event.text()}")
 
     retrying = Retrying(stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.total),
                         wait=wait_exponential_jitter(multiplier=policy.initial, max=policy.max_wait,

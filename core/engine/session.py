@@ -15,22 +15,47 @@ from ..provider import Provider, Target
 from ..redact import remember
 from ..spec import LoadedSpec, spec_error_from_settings
 from ..state import StateStore
+from .events import Event, EventSink, Message
 from .steps import Step
 
 Reporter = Callable[[str], None]
 
 
+def _silent(_msg: str) -> None:
+    """The default progress sink: say nothing."""
+
+
 @dataclass
 class Session:
-    """Shared by every call of one command or script: state, providers, and a progress sink."""
+    """Shared by every call of one command or script: state, providers, and where progress goes.
+
+    ``on_event`` receives every typed event (:mod:`modelport.engine.events`: operation, step and
+    gate start/finish with durations, retries, undo steps, build and push progress, and other
+    progress lines as ``Message``). Without it, ``report`` receives each event as one line of
+    text. ``wait_lock`` is how many seconds an operation waits for a lock that another live
+    process holds before it fails with :class:`~modelport.errors.LockHeld` (default: none)."""
 
     state: StateStore = field(default_factory=StateStore)
     providers: LoadedProviders = field(default_factory=installed_providers)
-    report: Reporter = lambda _msg: None
+    report: Reporter = _silent
     docker_host: str | None = None
     #: called with ``(index, step)`` right before each step an operation runs (a
     #: :class:`~modelport.engine.steps.Step`), e.g. to look at the cloud between two steps
     before_step: Callable[[int, Step], None] | None = None
+    on_event: EventSink | None = None
+    wait_lock: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.on_event is not None and self.report is _silent:  # progress lines become events too
+            sink = self.on_event
+            self.report = lambda msg: sink(Message(message=msg))
+
+    def emit(self, event: Event) -> None:
+        """Hand ``event`` to ``on_event`` (or its text to ``report``)."""
+        if self.on_event is not None:
+            self.on_event(event)
+        else:
+            self.report(event.text())
 
     def docker(self):
         """A Docker SDK client for builds (``DOCKER_HOST`` or the default socket)."""

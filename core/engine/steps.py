@@ -41,6 +41,7 @@ class Step:
     primitive: ClassVar[str | None] = None
     retry_safe: ClassVar[bool] = False  # ``primitive`` may be repeated after a retryable failure
     shown: ClassVar[bool] = True       # listed by ``plan`` and in the deployment's history
+    gate: ClassVar[bool] = False       # judges a revision (reported as gate.started/gate.finished events)
 
     target: str
     desc: str
@@ -58,6 +59,11 @@ class Step:
 
     def after_undo(self, ctx: ExecutionContext, deployment: str) -> None:
         """Called once every started step is undone, for each step that may have run."""
+
+    @property
+    def has_undo(self) -> bool:
+        """Whether undoing this step reverses anything (what ``abort`` would undo lists these)."""
+        return type(self).undo is not Step.undo
 
     def to_dict(self) -> dict[str, Any]:
         """The journal form: ``op``, ``target``, ``desc`` and the kind's fields, in that order."""
@@ -236,7 +242,7 @@ class WaitReady(Step):
     """Wait until ``revision`` reports ready (at most the gate timeout)."""
 
     op = "wait_ready"
-    symbol = "?"
+    symbol, gate = "?", True
     revision: str
 
     def run(self, ctx: ExecutionContext, deployment: str) -> None:
@@ -254,7 +260,7 @@ class Gate(Step):
     for up to the gate timeout."""
 
     op = "gate"
-    symbol = "?"
+    symbol, gate = "?", True
     revision: str
     via: str
     weights: dict[str, int] = field(default_factory=dict)
@@ -283,7 +289,7 @@ class Compare(Step):
     """The sample input gives the same outputs on ``source`` and on this target."""
 
     op = "compare"
-    symbol = "?"
+    symbol, gate = "?", True
     source: str
 
     def run(self, ctx: ExecutionContext, deployment: str) -> None:
@@ -297,7 +303,8 @@ class Compare(Step):
             reply = gates.infer(endpoint, ctx.smoke.model, ctx.smoke.body, headers)
             answers.append([(o.get("name"), o.get("shape"), o.get("data")) for o in reply.get("outputs", [])])
         if not gates.same_outputs(answers[0], answers[1]):
-            raise HealthGateFailed(f"outputs differ between {self.source} and {self.target} for the sample input")
+            raise HealthGateFailed(f"outputs differ between {self.source} and {self.target} for the sample input",
+                                   check="compare", expected=answers[0], actual=answers[1])
 
 
 # -- the deployment as a whole ------------------------------------------------------------------

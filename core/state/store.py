@@ -106,7 +106,7 @@ class StateStore:
             if seen is None:
                 continue  # released meanwhile: try to create it again
             if not is_stale(seen) or not break_stale:
-                raise LockHeld(name, describe(seen), stale=is_stale(seen))
+                raise LockHeld(name, describe(seen), stale=is_stale(seen), lock=seen.to_dict())
             token = self.backend.lock_replace(name, seen, me, self.ttl)
             if token:
                 break
@@ -125,7 +125,7 @@ class StateStore:
         if lock is None or name in self._leases:
             return
         if not is_stale(lock):
-            raise LockHeld(name, describe(lock))
+            raise LockHeld(name, describe(lock), lock=lock.to_dict())
 
     def set_lock_operation(self, name: str, operation: int) -> None:
         """Name the operation this process runs under its lease."""

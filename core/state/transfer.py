@@ -22,7 +22,7 @@ def migrate(source: StateStore, dest_url: str) -> dict[str, Any]:
     for name in names:
         lock = source.lock_holder(name)
         if lock is not None and not is_stale(lock):
-            raise LockHeld(name, describe(lock))
+            raise LockHeld(name, describe(lock), lock=lock.to_dict())
     held = {table: len(rows) for table, rows in dest.backend.dump().items() if rows}
     if held:
         raise UsageError(f"--to {dest.url}: the destination already holds state "

@@ -23,6 +23,7 @@ from typing import Any
 
 from modelport import api
 from modelport.engine.session import Session
+from modelport.errors import EXIT_UNFINISHED
 from modelport.plugins import load_providers
 from modelport.provider import ImageRef
 from modelport.state import StateStore
@@ -298,14 +299,14 @@ class Case:
         return Point(self.runner.cloud.provider, self.kind, mode, index, step, resolution, True, seconds=clock.laps)
 
     def _probe(self, probe: str, job: dict[str, Any]) -> None:
-        """The next command must refuse, exit 1 and name resume and abort."""
+        """The next command must refuse, exit 4 (an unfinished operation) and name resume and abort."""
         if probe == "status":
             proc = self.runner.cli("status", self.name)
         else:
             spec = job["spec"]
             proc = self.runner.cli(probe, spec, "--to", job["target"])
         said = proc.stdout + proc.stderr
-        if proc.returncode != 1 or f"modelport resume {self.name}" not in said or \
+        if proc.returncode != EXIT_UNFINISHED or f"modelport resume {self.name}" not in said or \
                 f"modelport abort {self.name}" not in said:
             raise CaseFailed(f"`{probe}` after the kill: exit {proc.returncode}, said {said[-800:]!r}")
 

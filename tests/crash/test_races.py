@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+from modelport.errors import EXIT_LOCKED, EXIT_UNFINISHED
 from modelport.state import Holder, StateStore
 
 from .checks import check, served_version
@@ -62,7 +63,7 @@ def test_second_process_fails_fast_naming_the_holder(local_runner):
             # it failed while the first was still at work, before building anything: its only
             # output is the error line naming the holder (no build or step progress)
             assert first.poll() is None, "the first command finished before the second failed"
-            assert second.returncode == 1, second.stderr
+            assert second.returncode == EXIT_LOCKED, second.stderr  # locked by a live process
             lines = second.stderr.strip().splitlines()
             assert len(lines) == 1, second.stderr
             assert f"is locked by modelport deploy (pid {first.pid} on {socket.gethostname()})" in lines[0]
@@ -91,7 +92,7 @@ def test_two_processes_started_together_one_runs(local_runner):
                 p.kill()
                 p.wait()
     try:
-        assert sorted(code for _pid, code, _out, _err in results) == [0, 1], results
+        assert sorted(code for _pid, code, _out, _err in results) == [0, EXIT_LOCKED], results
         (winner, _code, _out, winner_err), (_pid, _code, _out, loser_err) = sorted(results, key=lambda r: r[1])
         assert "probing base image" in winner_err  # the build reports its progress...
         lines = loser_err.strip().splitlines()  # ...the loser never started one
@@ -114,7 +115,7 @@ def test_stale_lock_is_reported_and_broken_only_when_its_holder_is_dead(local_ru
         holder = state.lock_holder(case.name)
         assert holder is not None and state.unfinished(case.name) is None
         refused = local_runner.cli("deploy", str(spec), "--to", "dev")
-        assert refused.returncode == 1
+        assert refused.returncode == EXIT_UNFINISHED  # its holder is dead: recover
         error = json.loads(refused.stdout)
         assert error["error"] == "LockHeld"
         assert f"pid {holder['pid']} on {holder['host']}" in error["message"]
@@ -135,7 +136,7 @@ def test_break_lock_never_breaks_a_lock_held_elsewhere(local_runner):
     StateStore(local_runner.state).backend.lock_create(
         case.name, Holder("modelport swap (pid 1 on ci-runner-7)", 1, "ci-runner-7", "ci"), 600)
     refused = local_runner.cli("deploy", str(spec), "--to", "dev", "--break-lock")
-    assert refused.returncode == 1
+    assert refused.returncode == EXIT_LOCKED  # a live lease elsewhere
     error = json.loads(refused.stdout)
     assert error["error"] == "LockHeld" and "ci-runner-7" in error["message"]
     assert "no longer running" not in error["message"] and "expired" not in error["message"]
@@ -193,7 +194,8 @@ def test_racing_resume_and_abort_exactly_one_acts(local_runner):
         assert local_runner.drive(job).returncode == -9
         racers = [_popen(local_runner, verb, case.name, json_output=True) for verb in ("resume", "abort")]
         results = [(verb, p.wait(timeout=600), *p.communicate()) for verb, p in zip(("resume", "abort"), racers)]
-        assert sorted(code for _v, code, _o, _e in results) in ([0, 1], [0, 2]), results
+        # the loser finds the lock held by the live winner (3) or, after it, nothing to do (2)
+        assert sorted(code for _v, code, _o, _e in results) in ([0, EXIT_LOCKED], [0, 2]), results
         winner = next(verb for verb, code, _o, _e in results if code == 0)
         loser_error = json.loads(next(out for _v, code, out, _e in results if code != 0))
         assert loser_error["error"] in ("LockHeld", "NotFound"), loser_error

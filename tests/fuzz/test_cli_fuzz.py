@@ -52,12 +52,14 @@ def skeleton(command: str, env: dict) -> list[str]:
     return {
         "validate": [p], "build": [p], "plan": [p, "--to", "dev"], "deploy": [p, "--to", "dev"],
         "swap": [p, "--to", "dev"], "rollback": [name, "--to", "dev"],
-        "migrate": [name, "--from", "dev", "--to", "aws"], "status": [name], "history": [name],
+        "migrate": [name, "--from", "dev", "--to", "aws"], "promote": [name, "--from", "dev", "--to", "aws"],
+        "status": [name], "history": [name],
         "predict": [name, "--to", "dev", "--input", env["request"]], "logs": [name, "--to", "dev"],
         "destroy": [name, "--to", "dev"], "resume": [name], "abort": [name], "push": [p, "--to", "dev"],
         "copy": ["127.0.0.1:1/a@sha256:" + "0" * 64, "127.0.0.1:1/b"], "gc": [p],
         "providers": [], "schema": [], "iam-policy": [p, "--to", "aws"],
         "state": ["import", p, "--to", "dev"],  # a group: its subcommand is the first piece
+        "new-provider": ["fuzzprov", "--path", "scaffolds"],  # under the scratch working directory
     }[command]
 
 

@@ -1,5 +1,6 @@
 """The walking skeleton end to end on a real Docker engine: build, layer reuse, deploy, the three
-serving protocols, predictions equal to the model in-process, swap, rollback, migrate, destroy."""
+serving protocols, predictions equal to the model in-process, swap, rollback, migrate, promote by
+digest, destroy; the events and the history of those operations."""
 
 from __future__ import annotations
 
@@ -79,6 +80,7 @@ def test_deploy_serves_three_protocols_and_predictions_match(tmp_path, session, 
     assert mp.plan(project, "dev", session=session).empty
     status = mp.status(unique_name, session=session)[0]
     assert status["traffic"] == {"r1": 100} and status["revisions"][0]["ready"]
+    assert status["revisions"][0]["ready_route"] == 200  # the runtime's own readiness route answered
     mp.destroy(unique_name, "dev", session=session)
     assert mp.status(session=session) == []
 
@@ -97,8 +99,12 @@ def test_swap_rollback_migrate_destroy(tmp_path, session, unique_name, local_cle
     local_cleanup.append(unique_name)
     v1 = make_project(tmp_path / "v1", "iris", unique_name)
     v2 = make_project(tmp_path / "v2", "iris-v2", unique_name)
+    seen = []
+    session.on_event = seen.append
     first = mp.deploy(v1, "dev", session=session)
     assert_serves(first.endpoint, "1")
+    built = [e for e in seen if e.type == "build.finished"]
+    assert built and built[-1].digest == first.outputs["image"]["digest"] and built[-1].duration > 0
     swapped = mp.swap(v2, "dev", strategy="blue-green", session=session)
     assert swapped.revision == "r2"
     assert_serves(swapped.endpoint, "2")
@@ -109,8 +115,17 @@ def test_swap_rollback_migrate_destroy(tmp_path, session, unique_name, local_cle
     assert moved.outputs["image"]["digest"] == first.outputs["image"]["digest"]
     assert_serves(moved.endpoint, "1")
     assert [r["target"] for r in mp.status(session=session)] == ["staging"]
+    # promote by digest: staging's image back on dev, the same digest, gated like any swap
+    promoted = mp.promote(unique_name, "staging", "dev", session=session)
+    assert promoted.outputs["image"]["digest"] == first.outputs["image"]["digest"]
+    assert_serves(promoted.endpoint, "1")
     history = mp.history(unique_name, session=session)
-    assert [o["kind"] for o in history["operations"]] == ["deploy", "swap", "rollback", "migrate"]
+    assert [o["kind"] for o in history["operations"]] == ["deploy", "swap", "rollback", "migrate", "promote"]
+    assert history["operations"][0]["build_seconds"] > 0 and history["operations"][-1]["step_durations"]
+    finished = [e for e in seen if e.type == "operation.finished"]
+    assert [e.kind for e in finished] == ["deploy", "swap", "rollback", "migrate", "promote"]
+    assert all(e.status == "succeeded" and e.duration > 0 for e in finished)
+    mp.destroy(unique_name, "dev", session=session)
     mp.destroy(unique_name, "staging", session=session)
 
 

@@ -21,7 +21,8 @@ def test_push_then_copy_keeps_digest_and_recopy_sends_nothing(tmp_path, docker_h
     env = {**os.environ, "DOCKER_HOST": docker_host, "MODELPORT_HOME": str(modelport_home),
            "MODELPORT_STATE": str(tmp_path / "state.db")}
     project = make_project(tmp_path / "p", "iris", "pushme",
-                           extra=f'\n[targets.mirror]\nprovider = "local"\nregistry = "{registry.host}/models"\n')
+                           extra=f'\n[targets.mirror]\nprovider = "local"\nregistry = "{registry.host}/models"\n'
+                                 f'\n[targets.mirror_b]\nprovider = "local"\nregistry = "{registry_b.host}/promoted"\n')
     code, built, err = run("build", str(project), env=env)
     assert code == 0, err
     code, pushed, err = run("push", str(project), "--to", "mirror", env=env)
@@ -47,3 +48,18 @@ def test_push_then_copy_keeps_digest_and_recopy_sends_nothing(tmp_path, docker_h
     # a local target without a registry is bad input
     code, bad, err = run("push", str(project), "--to", "dev", env=env)
     assert code == 2 and "has no image registry" in bad["message"]
+    # promote by digest between registries: the plan copies the serving image from A to B
+    code, deployed, err = run("deploy", str(project), "--to", "mirror", "--events", "none", env=env)
+    assert code == 0 and deployed["image"]["digest"] == built["digest"], err
+    try:
+        code, planned, err = run("plan", "--for", "promote", "--name", "pushme", "--from", "mirror",
+                                 "--to", "mirror_b", "--detailed-exitcode", env=env)
+        assert code == 10, err
+        copies = [s for s in planned["steps"] if s["op"] == "copy_image"]
+        assert [(c["source_ref"], c["repository"]) for c in copies] == [
+            (f"{registry.host}/models/pushme@{built['digest']}", f"{registry_b.host}/promoted/pushme")]
+        unknown = "sha256:" + "f" * 64
+        code, refused, err = run("deploy", str(project), "--to", "mirror_b", "--image", unknown, env=env)
+        assert code == 2 and refused["error"] == "ImageNotFound"
+    finally:
+        run("destroy", "pushme", "--to", "mirror", env=env)

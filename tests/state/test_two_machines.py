@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from modelport.errors import EXIT_LOCKED, EXIT_UNFINISHED
 from modelport.state import RUNNING, StateStore
 from tests.crash.checks import served_version
 from tests.crash.clouds import gcp_cloud
@@ -128,7 +129,7 @@ def test_two_machines_share_one_state(kind, resolution, state_factory, machines_
         held = _hold_revision(docker_host, f"{name}-r2")  # the swap gates r2 until it is killed
         for extra in ((), ("--break-lock",)):
             refused = two.run("deploy", str(v2), "--to", "cloud", *extra, timeout=120)
-            assert refused.returncode == 1 and swap.poll() is None, refused.stderr
+            assert refused.returncode == EXIT_LOCKED and swap.poll() is None, refused.stderr
             error = json.loads(refused.stdout)
             assert error["error"] == "LockHeld" and "modelport swap" in error["message"]
             assert f"on machine-one) as" in error["message"], error
@@ -139,13 +140,13 @@ def test_two_machines_share_one_state(kind, resolution, state_factory, machines_
         for container in held:
             container.unpause()  # r2 answers again: a resume's gate can pass
         early = two.run(resolution, name, timeout=120)
-        assert early.returncode == 1 and "machine-one" in early.stdout, early.stdout + early.stderr
+        assert early.returncode == EXIT_LOCKED and "machine-one" in early.stdout, early.stdout + early.stderr
         deadline = time.monotonic() + ttl * 3 + 30
         while not store.lock_holder(name).expired:
             assert time.monotonic() < deadline, store.lock_holder(name)
             time.sleep(0.5)
         probe = two.run("deploy", str(v2), "--to", "cloud", "--break-lock", timeout=120)
-        assert probe.returncode == 1 and f"modelport {resolution} {name}" in probe.stdout + probe.stderr
+        assert probe.returncode == EXIT_UNFINISHED and f"modelport {resolution} {name}" in probe.stdout + probe.stderr
         settled = two.run(resolution, name)
         assert settled.returncode == 0, settled.stderr[-2000:]
 
