@@ -54,9 +54,9 @@ def _session(session: Session | None) -> Session:
 
 
 def validate(path: str | Path | None = None, session: Session | None = None,
-             sizes: bool | str = True) -> LoadedSpec:
-    """Load and validate a spec and every target's settings and size (no cloud call); ``sizes``
-    naming a target checks the size and provider rules of that target only (``False``: none)."""
+             sizes: bool = True) -> LoadedSpec:
+    """Load and validate a spec and every target's settings and size (no cloud call; with
+    ``sizes=False`` not the sizes and provider rules: for what is deployed already)."""
     s = _session(session)
     loaded = load_spec(path)
     s.validate_targets(loaded, sizes)
@@ -161,7 +161,7 @@ def plan(path: str | Path | None = None, target: str = "", *, strategy: str | No
     """What ``deploy`` would do on ``target``. Builds the image locally (cached) to know its digest;
     reads the cloud but writes nothing to it."""
     s = _session(session)
-    loaded = validate(path, s, sizes=target)
+    loaded = validate(path, s)
     _refuse_early(s, loaded, target, strategy)
     image = _built_image(s, loaded)
     return planner.deploy(s, loaded, target, image, strategy=strategy, steps=steps)
@@ -184,7 +184,7 @@ def deploy(path: str | Path | None = None, target: str = "", *, strategy: str | 
     journaled (:class:`~modelport.errors.ImageNotFound`, exit 2, when it is nowhere). ``kind``
     names the operation in the journal and the history (``swap`` calls this with ``kind="swap"``)."""
     s = _session(session)
-    loaded = validate(path, s, sizes=target)
+    loaded = validate(path, s)
     _refuse_early(s, loaded, target, strategy)
     name = loaded.spec.deployment
     if image is not None:
@@ -254,7 +254,12 @@ def _promoted(s: Session, name: str, source: str, dest: str, strategy: str | Non
     active = observed.active_revision
     if active is None:
         raise NotFound(f"{name} is not serving on {source}; nothing to promote", deployment=name, target=source)
-    image, origin = find_image(s.state, name, observed.revision(active).digest)
+    serving = observed.revision(active)
+    image, origin = find_image(s.state, name, serving.digest)
+    version = (serving.extra or {}).get("model_version")
+    if version and version != loaded.spec.model.version:  # the spec file is a later swap's: the image is not
+        spec = loaded.spec.model_copy(update={"model": loaded.spec.model.model_copy(update={"version": version})})
+        loaded = loaded.model_copy(update={"spec": spec})
     return loaded, image, origin
 
 
@@ -395,7 +400,7 @@ def push(path: str | Path | None = None, target: str = "", *, progress=None, ses
     from .registry import push as registry_push
 
     s = _session(session)
-    loaded = validate(path, s, sizes=target)
+    loaded = validate(path, s)
     provider, t = s.target(loaded, target)
     dest = provider.registry(t, loaded.spec.deployment)
     if dest is None:

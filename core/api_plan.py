@@ -29,7 +29,7 @@ def plan_swap(path: str | Path | None = None, target: str = "", *, strategy: str
               steps: list[int] | None = None, session: Session | None = None) -> Plan:
     """What ``swap`` would do on ``target`` (builds the image, cached, to know its digest)."""
     s = _api()._session(session)
-    loaded = _api().validate(path, s, sizes=target)
+    loaded = _api().validate(path, s)
     _api()._refuse_early(s, loaded, target, strategy)
     image = _api()._built_image(s, loaded)
     return planner.deploy(s, loaded, target, image, kind="swap", strategy=strategy, steps=steps)

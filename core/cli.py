@@ -219,7 +219,7 @@ def deploy_cmd(session: Session, path, target, strategy, gate_timeout, break_loc
 def swap_cmd(session: Session, path, target, strategy, steps, gate_timeout, break_lock):
     """Swap in a new model version with health-gated traffic moves."""
     steps = parse_steps(steps)
-    loaded = api.validate(path, session, sizes=target)
+    loaded = api.validate(path, session)
     preflight(session, path, target, strategy)
     result = api.swap(path, target, strategy=strategy or loaded.spec.rollout.strategy, steps=steps,
                       gate_timeout=gate_timeout, break_lock=break_lock, session=session)

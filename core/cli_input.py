@@ -123,7 +123,7 @@ def preflight(session: Session, path: Path | None, target: str, strategy: str | 
     call): secret references the target cannot use or (``secret_values``, for commands that
     create revisions) that cannot be resolved here, canary where traffic cannot be split, and
     whatever the provider's translate refuses."""
-    loaded = api.validate(path, session, sizes=target)
+    loaded = api.validate(path, session)
     provider, t = session.target(loaded, target)
     check_secret_refs(loaded, provider, target)
     check_canary(provider, target, strategy or loaded.spec.rollout.strategy)

@@ -50,6 +50,7 @@ def _plan_for(session, kind, path, target, name, source, revision, retire_source
         return value
 
     if kind in ("deploy", "swap"):
+        api.validate(path, session)  # the spec's own errors first, each naming its field
         preflight(session, path, need(target, "--to"), strategy, secret_values=False)
         fn = api.plan if kind == "deploy" else api_plan.plan_swap
         return fn(path, target, strategy=strategy, steps=steps, session=session)

@@ -84,12 +84,11 @@ class Session:
             raise SpecErrors(spec_error_from_settings(str(loaded.file), name, exc, provider.settings_model)) from None
         return provider, Target(name, section.provider, settings)
 
-    def validate_targets(self, loaded: LoadedSpec, sizes: bool | str = True) -> None:
+    def validate_targets(self, loaded: LoadedSpec, sizes: bool = True) -> None:
         """Validate every target's settings and (with ``sizes``) the spec's size and what else
-        each provider refuses in it (``check_spec``: names, scaling), no cloud call; ``sizes``
-        naming a target checks only that one (deploying to one target does not depend on what
-        another could run: a migration there fits the size). Operations on deployed revisions
-        skip those checks."""
+        each provider refuses in it (``check_spec``: names, scaling), no cloud call. Operations
+        on deployed revisions (status, predict, resume, gc, migrate) skip those checks: a
+        migration fits the size."""
         from .revision import size_of
 
         errors: list[SpecError] = []
@@ -103,7 +102,7 @@ class Session:
                 errors.append(SpecError(str(loaded.file), f"targets.{name}.provider", exc.message, hint=exc.hint))
                 continue
             errors += _refusals(loaded, name, lambda: check_platform(loaded, provider, name))
-            if sizes is True or sizes == name:
+            if sizes:
                 errors += _refusals(loaded, name, lambda: provider.check_size(size_of(loaded.spec), target))
                 errors += _refusals(loaded, name, lambda: provider.check_spec(loaded.spec, target))
         if errors:

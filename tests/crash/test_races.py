@@ -42,6 +42,25 @@ def _wait_for_lock(state: StateStore, name: str, proc: subprocess.Popen) -> dict
     raise AssertionError("the first command never took the lock")
 
 
+def _hold_new_revision(name: str, proc: subprocess.Popen) -> list:
+    """Wait until ``proc`` started its revision's container, then freeze it (``docker pause``):
+    the gate gets no answer and keeps polling, so ``proc`` holds its live lock until the
+    container is unpaused, however fast the machine is. Returns the containers, to unpause."""
+    import docker
+
+    client = docker.from_env()  # DOCKER_HOST: the engine the local provider uses
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        found = client.containers.list(filters={"label": f"io.modelport.deployment={name}"})
+        if found:
+            for container in found:
+                container.pause()
+            return found
+        assert proc.poll() is None, f"the first command ended before it started a container: {proc.communicate()}"
+        time.sleep(0.1)
+    raise AssertionError("the first command never started a container")
+
+
 def _dead_pid() -> int:
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()
@@ -57,6 +76,7 @@ def test_second_process_fails_fast_naming_the_holder(local_runner):
     try:
         holder = _wait_for_lock(state, case.name, first)
         assert holder["pid"] == first.pid
+        held = _hold_new_revision(case.name, first)
         for args in (["deploy", str(spec), "--to", "dev"], ["swap", str(spec), "--to", "dev", "--break-lock"]):
             second = subprocess.run([sys.executable, "-m", "modelport", *args], env=local_runner.env(),
                                     capture_output=True, text=True, timeout=300)
@@ -69,6 +89,8 @@ def test_second_process_fails_fast_naming_the_holder(local_runner):
             assert f"is locked by modelport deploy (pid {first.pid} on {socket.gethostname()})" in lines[0]
             assert "wait for it to finish" in lines[0] and "no longer running" not in lines[0]
         assert state.lock_holder(case.name)["pid"] == first.pid  # --break-lock left a live lock alone
+        for container in held:
+            container.unpause()  # the first deploy's gate passes now
         out, err = first.communicate(timeout=600)
         assert first.returncode == 0, err
         assert check(local_runner.session(), case.name, spec, {"dev": "1"}) == []

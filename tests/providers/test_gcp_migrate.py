@@ -18,10 +18,13 @@ def test_migrate_local_to_gcp_and_back(tmp_path, session, cloud, registry, local
     name = unique()
     local_cleanup.append(name)
     # the example's size: 0.5 vCPU with concurrency 80 runs locally, not as such on Cloud Run
-    project = write_project(tmp_path / "v1", "1", name, {"dev": {"provider": "local"},
-                                                         "gcp": gcp_target(cloud, registry)},
-                            cpu=0.5, concurrency=80)
+    # (validate refuses it with a gcp target): deployed locally first, the gcp target added later
+    project = write_project(tmp_path / "v1", "1", name, {"dev": {"provider": "local"}}, cpu=0.5, concurrency=80)
     first = mp.deploy(project, "dev", session=session)
+    with_gcp = write_project(tmp_path / "v1-gcp", "1", name, {"dev": {"provider": "local"},
+                                                              "gcp": gcp_target(cloud, registry)},
+                             cpu=0.5, concurrency=80)
+    (project / "modelport.toml").write_text((with_gcp / "modelport.toml").read_text())
     digest = first.outputs["image"]["digest"]
     assert served_version(first.endpoint) == "1"
 
