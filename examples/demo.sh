@@ -74,8 +74,9 @@ for v in v1 v2; do
 # target asks for one (validate refuses max_instances > 1 there)
 sed -i 's/^max_instances = .*/max_instances = 1/' "$work/$v/modelport.toml"
 # Cloud Run runs less than 1 vCPU only with concurrency 1 and at most 512 MiB (validate refuses
-# the example's 0.5 vCPU / 1 GiB / concurrency 80 with a gcp target): the cloud specs ask for 1 vCPU
-sed -i 's/^cpu = .*/cpu = 1/' "$work/$v/modelport.toml"
+# the example's 0.5 vCPU / 1 GiB / concurrency 80 with a gcp target) and Fargate runs 1 vCPU with
+# 2-8 GiB: the cloud specs ask for 1 vCPU and 2 GiB, a size all three clouds run
+sed -i 's/^cpu = .*/cpu = 1/; s/^memory = .*/memory = "2Gi"/' "$work/$v/modelport.toml"
 cat >> "$work/$v/modelport.toml" <<TOML
 
 [targets.aws]
