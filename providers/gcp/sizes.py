@@ -1,7 +1,8 @@
 """Cloud Run sizes: which cpu / memory / GPU combinations a revision may ask for (pure).
 
-The figures come from ``limits.toml`` next to this file (a verbatim copy of the project's
-reference table with its ``verified_on`` dates and sources); this module only applies them.
+The figures come from ``limits.toml`` next to this file (the project's reference table with its
+``verified_on`` dates and sources, plus the stricter fractional-cpu rows its header explains);
+this module only applies them.
 ``check_size`` refuses a size Cloud Run would reject, naming the field and the valid choices;
 ``fit_size`` maps any size to the nearest one Cloud Run runs and says what changed.
 """
