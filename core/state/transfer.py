@@ -7,26 +7,44 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..errors import LockHeld, UsageError
-from .store import StateStore, describe, is_stale
+from ..errors import UsageError
+from .store import StateStore, is_stale
 
 
 def migrate(source: StateStore, dest_url: str) -> dict[str, Any]:
     """Copy every record of ``source`` (history included, operation ids kept) into the empty
-    store at ``dest_url``. Refused while an operation holds a live lock in ``source``."""
+    store at ``dest_url``. Refused while an operation holds a live lock in ``source``; while it
+    copies, it holds every deployment's lock in ``source`` itself, so no writer on another
+    machine changes a record that is being copied (their commands fail fast, naming it)."""
+    names = sorted({r["name"] for rows in source.backend.dump().values() for r in rows})
+    taken: list[str] = []
+    try:
+        for name in names:
+            lock = source.lock_holder(name)
+            if lock is not None and is_stale(lock):
+                continue  # an interrupted operation's lease: no writer behind it; left as it is for resume
+            source.acquire_lock(name, f"modelport state migrate --to {dest_url}")  # LockHeld when live
+            taken.append(name)
+        return _copy(source, dest_url, names)
+    finally:
+        for name in taken:
+            source.release_lock(name)
+
+
+def _copy(source: StateStore, dest_url: str, names: list[str]) -> dict[str, Any]:
+    """Copy the (locked) records of ``source`` into the empty store at ``dest_url``."""
     dest = StateStore(dest_url)
     if dest.url == source.url:
         raise UsageError(f"--to {dest.url}: that is the store being migrated")
-    tables = source.backend.dump()
-    names = sorted({r["name"] for rows in tables.values() for r in rows})
-    for name in names:
-        lock = source.lock_holder(name)
-        if lock is not None and not is_stale(lock):
-            raise LockHeld(name, describe(lock), lock=lock.to_dict())
     held = {table: len(rows) for table, rows in dest.backend.dump().items() if rows}
     if held:
         raise UsageError(f"--to {dest.url}: the destination already holds state "
                          f"({', '.join(f'{n} {t}' for t, n in held.items())})", hint="migrate into an empty store")
+    tables = source.backend.dump()
+    started = sorted({r["name"] for rows in tables.values() for r in rows} - set(names))
+    if started:  # a first deploy began between the listing and the locks: copy nothing rather than part
+        raise UsageError(f"{', '.join(started)}: started on the source while the migration began",
+                         hint="run state migrate again once that operation has finished")
     dest.backend.load(tables)
     copied = {table: len(rows) for table, rows in dest.backend.dump().items()}
     expected = {table: len(rows) for table, rows in tables.items()}
