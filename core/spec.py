@@ -102,6 +102,17 @@ class ScalingSection(_Strict):
         return self
 
 
+class AnalysisSection(_Strict):
+    """``[rollout.analysis]``: what every gate of a deploy, swap or canary step watches during its
+    bake (0: the smoke request only, as before)."""
+
+    bake: Annotated[float, Field(ge=0, le=3600, description="Seconds each gate watches the new revision (0: smoke request only).")] = 0
+    load: Annotated[float, Field(ge=0, le=1000, description="Requests/s the gate sends itself during bake (0: only real traffic).")] = 0
+    max_error_rate: Annotated[float, Field(ge=0, le=1, description="Share of failed requests (5xx, timeouts, wrong shape) on the new revision.")] = 0.01
+    max_p99_ms: Annotated[float, Field(gt=0, le=3_600_000, description="p99 latency of the new revision in the window (none: not checked).")] | None = None
+    max_p99_ratio: Annotated[float, Field(ge=1, le=1000, description="p99 of the new revision / p99 of the serving one, same window (none: not checked).")] | None = None
+
+
 class RolloutSection(_Strict):
     """Defaults for swaps."""
 
@@ -109,6 +120,7 @@ class RolloutSection(_Strict):
     steps: list[Annotated[int, Field(ge=1, le=100)]] = Field(default_factory=lambda: [10, 50, 100], min_length=1, max_length=20)
     gate_timeout: Annotated[float, Field(gt=0, le=3600)] = 180.0
     keep_revisions: Annotated[int, Field(ge=1, le=10)] = 1
+    analysis: AnalysisSection = AnalysisSection()
 
     @field_validator("steps")
     @classmethod
@@ -116,6 +128,14 @@ class RolloutSection(_Strict):
         if steps != sorted(set(steps)) or steps[-1] != 100:
             raise ValueError("steps must rise strictly and end at 100, e.g. [10, 50, 100]")
         return steps
+
+
+class ValidationSection(_Strict):
+    """``[validation]``: the model gate run before any traffic moves to a new version."""
+
+    dataset: Annotated[str, Field(min_length=1, description="JSON Lines, one row a line: {\"inputs\": [OIP v2 input tensors], \"expected\": [first-output values]}.")]
+    min_accuracy: Annotated[float, Field(ge=0, le=1, description="Share of rows whose first output equals \"expected\".")] | None = None
+    min_agreement: Annotated[float, Field(ge=0, le=1, description="Share of rows where the new version agrees with the serving one.")] | None = None
 
 
 class TargetSection(BaseModel):
@@ -140,6 +160,7 @@ class Spec(_Strict):
     resources: ResourcesSection = ResourcesSection()
     scaling: ScalingSection = ScalingSection()
     rollout: RolloutSection = RolloutSection()
+    validation: ValidationSection | None = None
     env: dict[Annotated[str, Field(pattern=ENV_NAME_RE, max_length=128)], Annotated[str, Field(max_length=32768)]] = Field(default_factory=dict, max_length=500)
     secrets: dict[Annotated[str, Field(pattern=ENV_NAME_RE, max_length=128)], Annotated[str, Field(pattern=SECRET_REF_RE, max_length=1024)]] = Field(
         default_factory=dict, max_length=100,
@@ -230,11 +251,14 @@ def _check_files(loaded: LoadedSpec, shown: str):
         if "PORT" in getattr(spec, table):  # the image sets PORT from serving.port; another breaks the gates
             yield SpecError(shown, f"{table}.PORT", "is set from serving.port (and by Cloud Run)",
                             hint="set serving.port instead")
+    yield from _analysis_problems(spec, shown)
     files = [("model.path", spec.model.path, True)]
     if spec.model.predict:
         files.append(("model.predict", spec.model.predict, False))
     if spec.serving.sample_input:
         files.append(("serving.sample_input", spec.serving.sample_input, False))
+    if spec.validation is not None:
+        files.append(("validation.dataset", spec.validation.dataset, False))
     sample_ok = False
     for field, rel, dir_ok in files:
         problem = _unusable_path(rel) or _project_file_problem(loaded, rel, dir_ok)
@@ -244,6 +268,8 @@ def _check_files(loaded: LoadedSpec, shown: str):
                             "modelport.toml" if outside else None)
         elif field == "serving.sample_input":
             sample_ok = True
+        elif field == "validation.dataset":
+            yield from _dataset_problems(loaded, shown)
     if sample_ok:
         problem = _sample_problem(loaded.resolve(spec.serving.sample_input))
         if problem:
@@ -254,6 +280,29 @@ def _check_files(loaded: LoadedSpec, shown: str):
         if problem:
             yield SpecError(shown, f"secrets.{key}", problem,
                             hint="file: names a readable file, absolute or relative to the project folder")
+
+
+def _dataset_problems(loaded: LoadedSpec, shown: str):
+    """The evaluation set's problems (each naming its line), and what the gates need of it."""
+    from .dataset import DatasetError, read_dataset
+
+    try:
+        read_dataset(loaded.resolve(loaded.spec.validation.dataset))
+    except DatasetError as exc:
+        yield SpecError(shown, "validation.dataset", str(exc),
+                        hint='one JSON object a line: {"inputs": [...OIP v2 input tensors], "expected": [...]}')
+
+
+def _analysis_problems(spec: Spec, shown: str):
+    """What ``[rollout.analysis]`` asks that the rest of the spec cannot give."""
+    analysis = spec.rollout.analysis
+    if analysis.load and analysis.bake and not (spec.serving.sample_input or spec.validation):
+        yield SpecError(shown, "rollout.analysis.load", "needs requests to send: there is no "
+                        "serving.sample_input and no validation.dataset",
+                        hint="set serving.sample_input, or load = 0 to watch real traffic only")
+    if analysis.max_p99_ratio is not None and analysis.bake == 0:
+        yield SpecError(shown, "rollout.analysis.max_p99_ratio", "is checked during a bake, but bake is 0",
+                        hint="set rollout.analysis.bake (seconds)")
 
 
 def _unusable_path(rel: str) -> str | None:

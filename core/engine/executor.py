@@ -68,6 +68,8 @@ class ExecutionContext:
     retry: retries.ProviderRetryPolicy = field(default_factory=retries.ProviderRetryPolicy.from_env)
     emit: Callable[[Event], None] | None = None  # typed events (default: their text to ``report``)
     wait_lock: float = 0.0  # seconds to wait for a lock a live process holds
+    analysis: Any = None    # an analysis.Analysis: what gates watch during their bake (None: smoke only)
+    validation: Any = None  # a validation.Validation: the evaluation set gate (None: no [validation])
 
     def event(self, event: Event) -> None:
         """Send ``event`` to ``emit`` (or its text to ``report``)."""
