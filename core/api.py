@@ -441,3 +441,4 @@ def gc(path: str | Path | None = None, target: str | None = None, *, delete: boo
 from .api_plan import (plan_abort, plan_destroy, plan_migrate, plan_promote, plan_resume,  # noqa: E402,F401
                        plan_rollback, plan_swap)
 from .api_read import history, logs, predict, status  # noqa: E402,F401  (part of this API)
+from .api_evaluate import evaluate  # noqa: E402,F401  (part of this API)
