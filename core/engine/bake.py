@@ -82,6 +82,8 @@ def _watch(ctx: ExecutionContext, deployment: str, target: Target, revision: str
             an.progress(ctx, deployment, target.name, revision, an.own_figures(samples), end - now)
             said = now
         time.sleep(an.TICK)
+    if new.first is not None:  # the figures show the counters as the verdict falls, even before the first read
+        seen = new.since_start(client) or seen
     figures = {"revision": revision, "window_s": round(time.monotonic() - start, 1),
                "gate": an.own_figures(window.samples(mine)), "metrics": _metrics_figures(seen)}
     an.progress(ctx, deployment, target.name, revision, figures["gate"], end - time.monotonic())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 import pytest
@@ -40,3 +41,9 @@ def gated_spec(folder: Path, version: str, *, analysis: str = "", validation: st
     write_spec(folder, version, extra=extra)
     (folder / "eval.jsonl").write_text(eval_rows(dataset_version))
     return folder
+
+
+@pytest.fixture
+def unique_name():
+    """A deployment name no other test (or worker) uses."""
+    return f"g{uuid.uuid4().hex[:8]}"
