@@ -12,12 +12,14 @@ import hashlib
 import json
 import re
 import tomllib
+import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import SpecError, SpecErrors
+from .spec_gates import AnalysisSection, ValidationSection, analysis_problems, dataset_problems
 
 SPEC_FILE = "modelport.toml"
 NAME_RE = r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$"
@@ -102,17 +104,6 @@ class ScalingSection(_Strict):
         return self
 
 
-class AnalysisSection(_Strict):
-    """``[rollout.analysis]``: what every gate of a deploy, swap or canary step watches during its
-    bake (0: the smoke request only, as before)."""
-
-    bake: Annotated[float, Field(ge=0, le=3600, description="Seconds each gate watches the new revision (0: smoke request only).")] = 0
-    load: Annotated[float, Field(ge=0, le=1000, description="Requests/s the gate sends itself during bake (0: only real traffic).")] = 0
-    max_error_rate: Annotated[float, Field(ge=0, le=1, description="Share of failed requests (5xx, timeouts, wrong shape) on the new revision.")] = 0.01
-    max_p99_ms: Annotated[float, Field(gt=0, le=3_600_000, description="p99 latency of the new revision in the window (none: not checked).")] | None = None
-    max_p99_ratio: Annotated[float, Field(ge=1, le=1000, description="p99 of the new revision / p99 of the serving one, same window (none: not checked).")] | None = None
-
-
 class RolloutSection(_Strict):
     """Defaults for swaps."""
 
@@ -128,14 +119,6 @@ class RolloutSection(_Strict):
         if steps != sorted(set(steps)) or steps[-1] != 100:
             raise ValueError("steps must rise strictly and end at 100, e.g. [10, 50, 100]")
         return steps
-
-
-class ValidationSection(_Strict):
-    """``[validation]``: the model gate run before any traffic moves to a new version."""
-
-    dataset: Annotated[str, Field(min_length=1, description="JSON Lines, one row a line: {\"inputs\": [OIP v2 input tensors], \"expected\": [first-output values]}.")]
-    min_accuracy: Annotated[float, Field(ge=0, le=1, description="Share of rows whose first output equals \"expected\".")] | None = None
-    min_agreement: Annotated[float, Field(ge=0, le=1, description="Share of rows where the new version agrees with the serving one.")] | None = None
 
 
 class TargetSection(BaseModel):
@@ -251,7 +234,7 @@ def _check_files(loaded: LoadedSpec, shown: str):
         if "PORT" in getattr(spec, table):  # the image sets PORT from serving.port; another breaks the gates
             yield SpecError(shown, f"{table}.PORT", "is set from serving.port (and by Cloud Run)",
                             hint="set serving.port instead")
-    yield from _analysis_problems(spec, shown)
+    yield from analysis_problems(spec, shown)
     files = [("model.path", spec.model.path, True)]
     if spec.model.predict:
         files.append(("model.predict", spec.model.predict, False))
@@ -269,7 +252,7 @@ def _check_files(loaded: LoadedSpec, shown: str):
         elif field == "serving.sample_input":
             sample_ok = True
         elif field == "validation.dataset":
-            yield from _dataset_problems(loaded, shown)
+            yield from dataset_problems(loaded, shown)
     if sample_ok:
         problem = _sample_problem(loaded.resolve(spec.serving.sample_input))
         if problem:
@@ -280,29 +263,6 @@ def _check_files(loaded: LoadedSpec, shown: str):
         if problem:
             yield SpecError(shown, f"secrets.{key}", problem,
                             hint="file: names a readable file, absolute or relative to the project folder")
-
-
-def _dataset_problems(loaded: LoadedSpec, shown: str):
-    """The evaluation set's problems (each naming its line), and what the gates need of it."""
-    from .dataset import DatasetError, read_dataset
-
-    try:
-        read_dataset(loaded.resolve(loaded.spec.validation.dataset))
-    except DatasetError as exc:
-        yield SpecError(shown, "validation.dataset", str(exc),
-                        hint='one JSON object a line: {"inputs": [...OIP v2 input tensors], "expected": [...]}')
-
-
-def _analysis_problems(spec: Spec, shown: str):
-    """What ``[rollout.analysis]`` asks that the rest of the spec cannot give."""
-    analysis = spec.rollout.analysis
-    if analysis.load and analysis.bake and not (spec.serving.sample_input or spec.validation):
-        yield SpecError(shown, "rollout.analysis.load", "needs requests to send: there is no "
-                        "serving.sample_input and no validation.dataset",
-                        hint="set serving.sample_input, or load = 0 to watch real traffic only")
-    if analysis.max_p99_ratio is not None and analysis.bake == 0:
-        yield SpecError(shown, "rollout.analysis.max_p99_ratio", "is checked during a bake, but bake is 0",
-                        hint="set rollout.analysis.bake (seconds)")
 
 
 def _unusable_path(rel: str) -> str | None:
@@ -394,6 +354,8 @@ def _model_at(loc: list[str]) -> type[BaseModel] | None:
         if info is None:
             return None
         ann = info.annotation
+        # an optional table (``X | None``) suggests X's keys too
+        ann = next((a for a in typing.get_args(ann) if isinstance(a, type) and issubclass(a, BaseModel)), ann)
         model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
     return model
 

@@ -46,6 +46,8 @@ def bake(ctx: ExecutionContext, provider: Provider, target: Target, deployment: 
                 sender.start()
             figures = _watch(ctx, deployment, target, revision, new, senders[0].window, mine, a.load * a.bake * share,
                              client)
+            if split:  # what the gate sent through the split, of which ``gate`` counts the revision's share
+                figures["share"], figures["sent"] = share, len(senders[0].window.samples())
         finally:
             for sender in senders:
                 sender.stop()

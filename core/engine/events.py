@@ -176,6 +176,26 @@ class GateFinished(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class GateProgress(Event):
+    """An analysis gate's live figures during its bake (about a dozen per gate): the new
+    revision's requests and failed ones in the window, p50/p99 latency (ms), seconds left."""
+
+    type: ClassVar[str] = "gate.progress"
+    target: str
+    revision: str | None
+    requests: int
+    errors: int
+    p50_ms: float | None
+    p99_ms: float | None
+    left: float
+
+    def text(self) -> str:
+        lat = "-" if self.p99_ms is None else f"p50 {self.p50_ms:g} ms, p99 {self.p99_ms:g} ms"
+        return (f"gate {self.revision} on {self.target}: {self.requests} requests, {self.errors} errors, {lat}, "
+                f"{self.left:.0f}s left")
+
+
+@dataclass(frozen=True, kw_only=True)
 class RetryScheduled(Event):
     """A safe cloud call failed retryably and will be tried again after ``wait`` seconds."""
 
@@ -275,7 +295,7 @@ class Message(Event):
 #: every event type by its name (the schema)
 TYPES: dict[str, type[Event]] = {cls.type: cls for cls in (
     OperationStarted, OperationFinished, StepStarted, StepFinished, StepUndone, GateStarted, GateFinished,
-    RetryScheduled, LockWaiting, BuildStarted, BuildFinished, TransferProgress, TransferFinished, Message)}
+    GateProgress, RetryScheduled, LockWaiting, BuildStarted, BuildFinished, TransferProgress, TransferFinished, Message)}
 
 
 def schema() -> dict[str, list[str]]:
@@ -285,22 +305,3 @@ def schema() -> dict[str, list[str]]:
         out[name] = ["event", *(f.name for f in fields(cls))]
     return out
 
-
-@dataclass(frozen=True, kw_only=True)
-class GateProgress(Event):
-    """An analysis gate's live figures during its bake (about a dozen per gate): the new
-    revision's requests and failed ones in the window, p50/p99 latency (ms), seconds left."""
-
-    type: ClassVar[str] = "gate.progress"
-    target: str
-    revision: str | None
-    requests: int
-    errors: int
-    p50_ms: float | None
-    p99_ms: float | None
-    left: float
-
-    def text(self) -> str:
-        lat = "-" if self.p99_ms is None else f"p50 {self.p50_ms:g} ms, p99 {self.p99_ms:g} ms"
-        return (f"gate {self.revision} on {self.target}: {self.requests} requests, {self.errors} errors, {lat}, "
-                f"{self.left:.0f}s left")

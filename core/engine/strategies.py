@@ -99,14 +99,14 @@ def _moves(i: RolloutInputs, name: str) -> list[Step]:
         out += _validate(i, name)
         out += _shift(t, previous, {name: 100})
         out.append(_endpoint_gate(t, name, a))
-    elif i.strategy == "blue-green":
-        out.append(_revision_gate(t, name, a))
+    elif i.strategy == "blue-green":  # validation first: it is the cheaper verdict, and waits for readiness
         out += _validate(i, name)
+        out.append(_revision_gate(t, name, a))
         out += _shift(t, previous, {name: 100})
         out.append(_endpoint_gate(t, name, a))
     else:  # canary
-        out.append(_revision_gate(t, name, a))
         out += _validate(i, name)
+        out.append(_revision_gate(t, name, a))
         before = previous
         for pct in i.steps:
             after = _split(previous, name, pct)

@@ -242,10 +242,11 @@ class ProviderConformance:
         assert conformance.observe().traffic == {conformance.recorded()["revision"]: 100}, "rollback traffic"
 
     def test_analysis_rolls_back_a_slow_version(self, conformance: ConformanceEnv):
-        """A version that answers the smoke request but is slow under load is rolled back by the
-        analysis gate ([rollout.analysis]): version 1 keeps serving and nothing is left of the new
-        revision. The gate reaches the revision where health() says, with the headers health()
-        and endpoint_headers() give."""
+        """A version slow under load is rolled back by the analysis gate; version 1 keeps serving.
+
+        The version answers the smoke request but takes SLOW_S per prediction; [rollout.analysis]
+        fails it, nothing is left of the new revision. The gate reaches the revision where
+        health() says, with the headers health() and endpoint_headers() give."""
         if not conformance.ct.runs_images:
             pytest.skip("the provider does not run the image: a slow model cannot be planted")
         before = _snapshot(conformance)

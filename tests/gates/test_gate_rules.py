@@ -89,6 +89,9 @@ def test_spec_checks_the_gate_keys(tmp_path):
     assert "line 2" in found["validation.dataset"].message
     folder.joinpath("eval.jsonl").write_text('{"inputs": [{"name": "x"}], "expected": [1]}\n')
     assert load_spec(folder).spec.validation.dataset == "eval.jsonl"
+    folder.joinpath("modelport.toml").write_text(folder.joinpath("modelport.toml").read_text().replace(
+        'dataset = "eval.jsonl"\n', 'dataset = "eval.jsonl"\nmin_acuracy = 0.9\n'))
+    assert "min_accuracy" in fields_of(folder)["validation.min_acuracy"].hint
     no_sample = write_spec(tmp_path / "b", "1", extra="[rollout.analysis]\nbake = 5\nload = 3\n")
     text = no_sample.joinpath("modelport.toml").read_text().replace('sample_input = "sample.json"\n', "")
     no_sample.joinpath("modelport.toml").write_text(text)
