@@ -248,7 +248,7 @@ class ProviderConformance:
         fails it, nothing is left of the new revision. The gate reaches the revision where
         health() says, with the headers health() and endpoint_headers() give."""
         if not conformance.ct.runs_images:
-            pytest.skip("the provider does not run the image: a slow model cannot be planted")
+            pytest.skip("the provider declares it runs no image (runs_images=False): no slow model to plant")
         before = _snapshot(conformance)
         slow = conformance.project(2, sleep=SLOW_S, analysis=SLOW_ANALYSIS)
         with pytest.raises(HealthGateFailed) as caught:
