@@ -171,4 +171,5 @@ def _journal(ctx: ExecutionContext, deployment: str, target: Target, revision: s
     verdict = f"failed: {figures['breach']}" if figures.get("breach") else "passed"
     g = figures["gate"]
     ctx.state.add_event(deployment, "analysis", f"analysis of {revision} {verdict} ({g['requests']} requests, "
-                        f"{g['errors']} errors, p99 {g['p99_ms']} ms)", target=target.name, data=figures)
+                        f"{g['errors']} errors, p99 {g['p99_ms']} ms)", target=target.name, operation=ctx.operation,
+                        data=figures)

@@ -115,7 +115,8 @@ def gate(ctx: ExecutionContext, provider: Provider, target: Target, deployment: 
     failed = shortfalls(v, got)
     verdict = "refused: " + "; ".join(failed) if failed else "passed"
     ctx.state.add_event(deployment, "validation", f"validation of {revision} {verdict} ({got['rows']} rows, "
-                        f"accuracy {got['accuracy']:.2%})", target=target.name, data=got)
+                        f"accuracy {got['accuracy']:.2%})", target=target.name, operation=ctx.operation,
+                        data=got)
     if failed:
         raise HealthGateFailed(f"validation of {revision} on {target.name} refused the version: {'; '.join(failed)}",
                                hint="no traffic moved; check the model against the evaluation set "

@@ -54,6 +54,8 @@ def test_analysis_rolls_back_a_bad_version_at_once(memory, tmp_path, strategy, b
     assert_v1_serves(provider)
     [journaled] = history(session, "analysis")
     assert journaled["data"]["breach"] == err["actual"]["breach"]
+    assert journaled["operation"] == err["operation"], "the figures belong to the failed operation's history"
+    assert journaled in mp.history("demo", session=session, operation=err["operation"])["events"]
     assert journaled["data"]["gate"]["requests"] >= 1
 
 
