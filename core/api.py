@@ -39,6 +39,7 @@ from .engine import executor, planner
 from .engine.executor import ExecutionContext, Result
 from .engine.events import BuildFinished, BuildStarted
 from .engine.gate import Smoke
+from .engine.gatespec import gate_settings
 from .engine.images import ImageMover, find_image
 from .engine.plan import Plan
 from .engine.session import Session, check_secret_refs, resolve_secret_values
@@ -140,7 +141,7 @@ def _execution(s: Session, loaded: LoadedSpec, targets: tuple[str, ...] | list[s
                             gate_timeout=gate_timeout or loaded.spec.rollout.gate_timeout,
                             secret_values=secret_values, images=ImageMover(s.report, emit=s.emit),
                             report=s.report, spec_file=str(loaded.file), before_step=s.before_step, emit=s.emit,
-                            wait_lock=s.wait_lock)
+                            wait_lock=s.wait_lock, **gate_settings(loaded))
 
 
 def _apply(s: Session, loaded: LoadedSpec, the_plan: Plan, gate_timeout: float | None = None,
@@ -440,3 +441,4 @@ def gc(path: str | Path | None = None, target: str | None = None, *, delete: boo
 from .api_plan import (plan_abort, plan_destroy, plan_migrate, plan_promote, plan_resume,  # noqa: E402,F401
                        plan_rollback, plan_swap)
 from .api_read import history, logs, predict, status  # noqa: E402,F401  (part of this API)
+from .api_evaluate import evaluate  # noqa: E402,F401  (part of this API)

@@ -226,6 +226,20 @@ def swap_cmd(session: Session, path, target, strategy, steps, gate_timeout, brea
     return result.to_dict(), _result_text(result, "swap")
 
 
+@command(main, "evaluate")
+@PATH
+@TO
+@click.option("--revision", help="Revision to evaluate (default: the one serving).")
+@click.option("--against", metavar="TARGET", help="Also run the set on TARGET, serving the same image, and report "
+                                                  "the largest output difference between the two.")
+def evaluate_cmd(session: Session, path, target, revision, against):
+    """Run [validation] dataset through a deployed revision: accuracy, agreement, latency."""
+    from .api_evaluate import table
+
+    result = api.evaluate(path, target, revision=revision, against=against, session=session)
+    return result, table(result), (0 if result["passed"] else EXIT_FAILED)
+
+
 @command(main, "rollback")
 @click.argument("name")
 @TO

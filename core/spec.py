@@ -12,12 +12,14 @@ import hashlib
 import json
 import re
 import tomllib
+import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import SpecError, SpecErrors
+from .spec_gates import AnalysisSection, ValidationSection, analysis_problems, dataset_problems
 
 SPEC_FILE = "modelport.toml"
 NAME_RE = r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$"
@@ -109,6 +111,7 @@ class RolloutSection(_Strict):
     steps: list[Annotated[int, Field(ge=1, le=100)]] = Field(default_factory=lambda: [10, 50, 100], min_length=1, max_length=20)
     gate_timeout: Annotated[float, Field(gt=0, le=3600)] = 180.0
     keep_revisions: Annotated[int, Field(ge=1, le=10)] = 1
+    analysis: AnalysisSection = AnalysisSection()
 
     @field_validator("steps")
     @classmethod
@@ -140,6 +143,7 @@ class Spec(_Strict):
     resources: ResourcesSection = ResourcesSection()
     scaling: ScalingSection = ScalingSection()
     rollout: RolloutSection = RolloutSection()
+    validation: ValidationSection | None = None
     env: dict[Annotated[str, Field(pattern=ENV_NAME_RE, max_length=128)], Annotated[str, Field(max_length=32768)]] = Field(default_factory=dict, max_length=500)
     secrets: dict[Annotated[str, Field(pattern=ENV_NAME_RE, max_length=128)], Annotated[str, Field(pattern=SECRET_REF_RE, max_length=1024)]] = Field(
         default_factory=dict, max_length=100,
@@ -230,11 +234,14 @@ def _check_files(loaded: LoadedSpec, shown: str):
         if "PORT" in getattr(spec, table):  # the image sets PORT from serving.port; another breaks the gates
             yield SpecError(shown, f"{table}.PORT", "is set from serving.port (and by Cloud Run)",
                             hint="set serving.port instead")
+    yield from analysis_problems(spec, shown)
     files = [("model.path", spec.model.path, True)]
     if spec.model.predict:
         files.append(("model.predict", spec.model.predict, False))
     if spec.serving.sample_input:
         files.append(("serving.sample_input", spec.serving.sample_input, False))
+    if spec.validation is not None:
+        files.append(("validation.dataset", spec.validation.dataset, False))
     sample_ok = False
     for field, rel, dir_ok in files:
         problem = _unusable_path(rel) or _project_file_problem(loaded, rel, dir_ok)
@@ -244,6 +251,8 @@ def _check_files(loaded: LoadedSpec, shown: str):
                             "modelport.toml" if outside else None)
         elif field == "serving.sample_input":
             sample_ok = True
+        elif field == "validation.dataset":
+            yield from dataset_problems(loaded, shown)
     if sample_ok:
         problem = _sample_problem(loaded.resolve(spec.serving.sample_input))
         if problem:
@@ -345,6 +354,8 @@ def _model_at(loc: list[str]) -> type[BaseModel] | None:
         if info is None:
             return None
         ann = info.annotation
+        # an optional table (``X | None``) suggests X's keys too
+        ann = next((a for a in typing.get_args(ann) if isinstance(a, type) and issubclass(a, BaseModel)), ann)
         model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
     return model
 

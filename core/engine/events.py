@@ -17,6 +17,8 @@ they are known. Durations are seconds. The schema (also in the README):
 ``gate.started``       index, step, target, revision
 ``gate.finished``      index, step, target, revision, duration, passed, error, figures (the
                        error's check/expected/actual)
+``gate.progress``      target, revision, requests, errors, p50_ms, p99_ms, left (an analysis
+                       gate's live figures during its bake, seconds left)
 ``retry``              what, attempt (the one about to start), attempts, wait, error
 ``lock.waiting``       holder, waited, wait_lock (``--wait-lock``'s seconds)
 ``build.started``      model, version
@@ -174,6 +176,26 @@ class GateFinished(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class GateProgress(Event):
+    """An analysis gate's live figures during its bake (about a dozen per gate): the new
+    revision's requests and failed ones in the window, p50/p99 latency (ms), seconds left."""
+
+    type: ClassVar[str] = "gate.progress"
+    target: str
+    revision: str | None
+    requests: int
+    errors: int
+    p50_ms: float | None
+    p99_ms: float | None
+    left: float
+
+    def text(self) -> str:
+        lat = "-" if self.p99_ms is None else f"p50 {self.p50_ms:g} ms, p99 {self.p99_ms:g} ms"
+        return (f"gate {self.revision} on {self.target}: {self.requests} requests, {self.errors} errors, {lat}, "
+                f"{self.left:.0f}s left")
+
+
+@dataclass(frozen=True, kw_only=True)
 class RetryScheduled(Event):
     """A safe cloud call failed retryably and will be tried again after ``wait`` seconds."""
 
@@ -273,7 +295,7 @@ class Message(Event):
 #: every event type by its name (the schema)
 TYPES: dict[str, type[Event]] = {cls.type: cls for cls in (
     OperationStarted, OperationFinished, StepStarted, StepFinished, StepUndone, GateStarted, GateFinished,
-    RetryScheduled, LockWaiting, BuildStarted, BuildFinished, TransferProgress, TransferFinished, Message)}
+    GateProgress, RetryScheduled, LockWaiting, BuildStarted, BuildFinished, TransferProgress, TransferFinished, Message)}
 
 
 def schema() -> dict[str, list[str]]:
@@ -282,3 +304,4 @@ def schema() -> dict[str, list[str]]:
     for name, cls in TYPES.items():
         out[name] = ["event", *(f.name for f in fields(cls))]
     return out
+

@@ -68,6 +68,9 @@ class ExecutionContext:
     retry: retries.ProviderRetryPolicy = field(default_factory=retries.ProviderRetryPolicy.from_env)
     emit: Callable[[Event], None] | None = None  # typed events (default: their text to ``report``)
     wait_lock: float = 0.0  # seconds to wait for a lock a live process holds
+    analysis: Any = None    # an analysis.Analysis: what gates watch during their bake (None: smoke only)
+    validation: Any = None  # a validation.Validation: the evaluation set gate (None: no [validation])
+    operation: int | None = None  # the journaled operation being run (set by apply/resume)
 
     def event(self, event: Event) -> None:
         """Send ``event`` to ``emit`` (or its text to ``report``)."""
@@ -143,6 +146,7 @@ def apply(plan: Plan, ctx: ExecutionContext, context: dict[str, Any], break_lock
         op = ctx.state.begin_operation(name, plan.kind, list(plan.targets), holder_name(plan.kind),
                                        plan.journal(), context)
         ctx.state.set_lock_operation(name, op)
+        ctx.operation = op
         ctx.state.add_event(name, "operation", f"{plan.kind} started", operation=op,
                             data={"steps": len(plan.steps)})
         ctx.event(OperationStarted(deployment=name, operation=op, kind=plan.kind, targets=list(plan.targets),
@@ -155,6 +159,7 @@ def apply(plan: Plan, ctx: ExecutionContext, context: dict[str, Any], break_lock
 def resume(plan: Plan, ctx: ExecutionContext, op: int, done: int) -> Result:
     """Continue an interrupted operation from its first unfinished step (steps are idempotent)."""
     ctx.state.adopt_operation(op)
+    ctx.operation = op
     ctx.state.add_event(plan.deployment, "operation", f"{plan.kind} resumed at step {done + 1}", operation=op)
     ctx.event(OperationStarted(deployment=plan.deployment, operation=op, kind=plan.kind, targets=list(plan.targets),
                                steps=len(plan.steps), resumed_at=done + 1))

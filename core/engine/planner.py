@@ -55,7 +55,8 @@ def deploy(s: Session, loaded: LoadedSpec, target_name: str, image: ImageRef, *,
         revision=revision_spec(spec, placed, "r0", size, target.settings),
         strategy=strategy or spec.rollout.strategy, steps=tuple(steps or spec.rollout.steps),
         keep=spec.rollout.keep_revisions, known=tuple(r["revision"] for r in recorded),
-        before=(*infra, *image_steps), serving_spec=_spec_of(recorded, observed.active_revision)))
+        before=(*infra, *image_steps), serving_spec=_spec_of(recorded, observed.active_revision),
+        analyse=spec.rollout.analysis.bake > 0, validate=spec.validation is not None))
 
 
 def migrate(s: Session, loaded: LoadedSpec, name: str, source: str, dest: str, *,

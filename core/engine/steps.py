@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from ..errors import HealthGateFailed, ModelportError
 from ..provider import Resource, RevisionSpec, Target
 from . import gate as gates
+from . import validation
+from .bake import bake
 from .revision import from_data
 
 if TYPE_CHECKING:
@@ -264,6 +266,7 @@ class Gate(Step):
     revision: str
     via: str
     weights: dict[str, int] = field(default_factory=dict)
+    analyse: bool = False  # then bake per [rollout.analysis] once the smoke checks pass
 
     def run(self, ctx: ExecutionContext, deployment: str) -> None:
         provider, target = ctx.binding(self.target)
@@ -276,12 +279,34 @@ class Gate(Step):
             gates.smoke(health.endpoint, ctx.smoke, health.headers, where=where)
         if "endpoint" in checks:
             gates.check_endpoint(ctx, provider, target, deployment, self.weights)
+        if self.analyse and ctx.analysis is not None and ctx.analysis.active:
+            bake(ctx, provider, target, deployment, self.revision, self.weights if "endpoint" in checks else None)
 
     def to_dict(self) -> dict[str, Any]:
         data = super().to_dict()
         if not self.weights:  # journals written before the version check keep their exact text
             data.pop("weights")
+        if not self.analyse:  # likewise before analysis gates
+            data.pop("analyse")
         return data
+
+
+@dataclass(frozen=True, kw_only=True)
+class Validate(Step):
+    """Validation gate: the evaluation set through ``revision`` before traffic moves to it
+    (:mod:`~modelport.engine.validation`); below a threshold the version is refused."""
+
+    op = "validate"
+    symbol, gate = "?", True
+    revision: str
+
+    def run(self, ctx: ExecutionContext, deployment: str) -> None:
+        if ctx.validation is None:  # resumed with a spec that no longer asks for it
+            return
+        provider, target = ctx.binding(self.target)
+        gates.wait_until(gates.health_probe(ctx, provider, target, deployment, self.revision), ctx.gate_timeout,
+                         f"revision {self.revision} on {target.name}")
+        validation.gate(ctx, provider, target, deployment, self.revision)
 
 
 @dataclass(frozen=True, kw_only=True)

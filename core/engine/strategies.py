@@ -12,7 +12,7 @@ from ..provider import Observed, Provider, RevisionSpec, Target
 from .plan import Plan
 from .revision import next_revision_name, renamed, to_data
 from .steps import (Compare, CreateRevision, DeleteRevision, Destroy, Forget, Gate, Record, SetTraffic, Step,
-                    UpdateRevision, WaitReady)
+                    UpdateRevision, Validate, WaitReady)
 
 STRATEGIES = ("all-at-once", "blue-green", "canary")
 
@@ -38,6 +38,8 @@ class RolloutInputs:
     known: tuple[str, ...] = ()
     before: tuple[Step, ...] = ()
     serving_spec: dict[str, Any] | None = None
+    analyse: bool = False   # gates bake per [rollout.analysis]
+    validate: bool = False  # the evaluation set gates the new revision before traffic moves
 
 
 def _pct(weights: dict[str, int]) -> str:
@@ -87,28 +89,43 @@ def plan_rollout(i: RolloutInputs) -> Plan:
 
 
 def _moves(i: RolloutInputs, name: str) -> list[Step]:
-    """The gated traffic moves of ``i.strategy`` onto revision ``name``."""
-    t = i.target.name
+    """The gated traffic moves of ``i.strategy`` onto revision ``name`` (validated first when
+    ``i.validate``, every gate baking when ``i.analyse``)."""
+    t, a = i.target.name, i.analyse
     previous = {k: v for k, v in i.observed.traffic.items() if v}
     out: list[Step] = []
     if not previous or i.strategy == "all-at-once":
         out.append(WaitReady(target=t, desc=f"wait until {name} is ready", revision=name))
+        out += _validate(i, name)
         out += _shift(t, previous, {name: 100})
-        out.append(_endpoint_gate(t, name))
-    elif i.strategy == "blue-green":
-        out.append(_revision_gate(t, name))
+        out.append(_endpoint_gate(t, name, a))
+    elif i.strategy == "blue-green":  # validation first: it is the cheaper verdict, and waits for readiness
+        out += _validate(i, name)
+        out.append(_revision_gate(t, name, a))
         out += _shift(t, previous, {name: 100})
-        out.append(_endpoint_gate(t, name))
+        out.append(_endpoint_gate(t, name, a))
     else:  # canary
-        out.append(_revision_gate(t, name))
+        out += _validate(i, name)
+        out.append(_revision_gate(t, name, a))
         before = previous
         for pct in i.steps:
             after = _split(previous, name, pct)
             out += _shift(t, before, after)
-            out.append(Gate(target=t, desc=f"gate at {pct}%: {name} and the {t} endpoint answer", revision=name,
-                            via="revision+endpoint", weights=after))
+            out.append(Gate(target=t, desc=f"gate at {pct}%: {name} and the {t} endpoint answer" + _baked(a),
+                            revision=name, via="revision+endpoint", weights=after, analyse=a))
             before = after
     return out
+
+
+def _validate(i: RolloutInputs, name: str) -> list[Step]:
+    if not i.validate:
+        return []
+    return [Validate(target=i.target.name, desc=f"validate {name} on the evaluation set before traffic moves",
+                     revision=name)]
+
+
+def _baked(analyse: bool) -> str:
+    return ", analysed under load" if analyse else ""
 
 
 def _in_place(i: RolloutInputs, current: str, out: list[Step]) -> Plan:
@@ -123,7 +140,8 @@ def _in_place(i: RolloutInputs, current: str, out: list[Step]) -> Plan:
                               f"{_size(rev)}; {note}", revision=name, current=current, rev=to_data(rev),
                               previous_rev=i.serving_spec, resources=i.provider.translate(rev, i.target)))
     out.append(WaitReady(target=t, desc=f"wait until {name} is ready", revision=name))
-    out.append(_endpoint_gate(t, name))
+    out += _validate(i, name)  # in place, the new version serves already: a refusal restores the previous
+    out.append(_endpoint_gate(t, name, i.analyse))
     out += _prune(t, observed, keep_after=[name, current], keep=i.keep)
     out.append(_record(t, name, rev))
     return Plan(i.kind, rev.deployment, (t,), tuple(out), (note,))
@@ -133,15 +151,15 @@ def _size(rev: RevisionSpec) -> str:
     return f"image {rev.image.digest[:19]}, {rev.size.cpu:g} vCPU / {rev.size.memory_mib} MiB"
 
 
-def _endpoint_gate(t: str, revision: str) -> Gate:
+def _endpoint_gate(t: str, revision: str, analyse: bool = False) -> Gate:
     """The gate after a move of all traffic to ``revision``: only its model version may answer."""
-    return Gate(target=t, desc=f"gate: {t} endpoint answers the smoke request", revision=revision, via="endpoint",
-                weights={revision: 100})
+    return Gate(target=t, desc=f"gate: {t} endpoint answers the smoke request" + _baked(analyse), revision=revision,
+                via="endpoint", weights={revision: 100}, analyse=analyse)
 
 
-def _revision_gate(t: str, revision: str) -> Gate:
-    return Gate(target=t, desc=f"gate: {revision} is ready and answers the smoke request", revision=revision,
-                via="revision")
+def _revision_gate(t: str, revision: str, analyse: bool = False) -> Gate:
+    return Gate(target=t, desc=f"gate: {revision} is ready and answers the smoke request" + _baked(analyse),
+                revision=revision, via="revision", analyse=analyse)
 
 
 def _record(t: str, name: str, rev: RevisionSpec) -> Record:

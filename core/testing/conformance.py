@@ -37,7 +37,7 @@ import pytest
 
 from .. import api
 from ..engine.revision import from_data, with_config
-from ..errors import CapabilityError, ModelportError, ProviderError, SpecErrors
+from ..errors import CapabilityError, HealthGateFailed, ModelportError, ProviderError, SpecErrors
 from ..provider import Health, ImageRef, Observed, Resource, Revision, RevisionSpec, Size, Target
 from . import first_deploy
 from .harness import PEER, PRIMITIVES, TARGET, ConformanceEnv, ConformanceTarget, ErrorAPI, faulty, write_project
@@ -45,6 +45,10 @@ from .harness import PEER, PRIMITIVES, TARGET, ConformanceEnv, ConformanceTarget
 __all__ = ["ConformanceTarget", "ProviderConformance"]
 
 SECRET = "conformance-secret-value-4f1c9e"
+#: the analysis gate of the slow-version clause: a model taking SLOW_S per prediction breaches
+#: max_p99_ms at once under the gate's load (a normal one answers in milliseconds)
+SLOW_S = 0.5
+SLOW_ANALYSIS = {"bake": 10, "load": 10, "max_error_rate": 0.05, "max_p99_ms": 200}
 
 
 def _revision_spec(env: ConformanceEnv) -> RevisionSpec:
@@ -77,6 +81,7 @@ class ProviderConformance:
             "test_resources_are_tagged", "test_revision_create_and_delete", "test_canary_or_refusal",
             "test_migrate_to_a_peer_target", "test_destroy_leaves_nothing")},
         "test_rollback": ("test_canary_or_refusal",),
+        "test_analysis_rolls_back_a_slow_version": ("test_rollback",),
         "test_fault_at_every_primitive_rolls_back": ("test_deploy", "test_rollback"),
     }
 
@@ -235,6 +240,25 @@ class ProviderConformance:
         assert result.status == "succeeded", f"rollback ended {result.status}"
         assert conformance.served_version() == 1, "after rollback version 1 must serve"
         assert conformance.observe().traffic == {conformance.recorded()["revision"]: 100}, "rollback traffic"
+
+    def test_analysis_rolls_back_a_slow_version(self, conformance: ConformanceEnv):
+        """A version slow under load is rolled back by the analysis gate; version 1 keeps serving.
+
+        The version answers the smoke request but takes SLOW_S per prediction; [rollout.analysis]
+        fails it, nothing is left of the new revision. The gate reaches the revision where
+        health() says, with the headers health() and endpoint_headers() give."""
+        if not conformance.ct.runs_images:
+            pytest.skip("the provider declares it runs no image (runs_images=False): no slow model to plant")
+        before = _snapshot(conformance)
+        slow = conformance.project(2, sleep=SLOW_S, analysis=SLOW_ANALYSIS)
+        with pytest.raises(HealthGateFailed) as caught:
+            api.swap(slow, TARGET, strategy="blue-green", session=conformance.session)
+        details = caught.value.details
+        assert details.get("check") == "analysis", f"the swap must fail in the analysis gate: {caught.value}"
+        assert "max_p99_ms" in details["actual"].get("breach", ""), f"the breach must be latency: {details}"
+        assert _snapshot(conformance) == before, f"not rolled back: {before} -> {_snapshot(conformance)}"
+        assert conformance.served_version() == 1, "after the analysis failed version 1 must serve"
+        conformance.assert_no_orphans()
 
     def test_migrate_to_a_peer_target(self, conformance: ConformanceEnv):
         """migrate() moves the serving revision (same digest) to a second target of this provider,

@@ -25,9 +25,11 @@ from ..plugins import LoadedProviders, load_providers
 from ..provider import Provider, ProviderProxy, Target
 from ..state import StateStore
 
-#: the conformance model: sums each row and scales it by the model file's factor
+#: the conformance model: sums each row and scales it by the model file's factor (taking
+#: ``sleep`` seconds per prediction when the model file says so: a version slow under load)
 PREDICT_PY = '''\
 import json
+import time
 
 import numpy as np
 
@@ -38,6 +40,8 @@ def load(path):
 
 
 def predict(model, inputs):
+    if model.get("sleep"):
+        time.sleep(model["sleep"])
     rows = np.asarray(inputs, dtype=np.float64)
     return {"score": rows.sum(axis=1) * model["scale"]}
 '''
@@ -107,11 +111,13 @@ def _table(name: str, values: Mapping[str, Any]) -> list[str]:
 
 def write_project(folder: Path, ct: ConformanceTarget, deployment: str, version: int, *,
                   settings: dict[str, Any] | None = None, resources: dict[str, Any] | None = None,
-                  extra_env: Mapping[str, str] | None = None, targets: dict[str, dict] | None = None) -> Path:
-    """The conformance model, ``version`` 1 or 2 (scale = version), with the target under test."""
+                  extra_env: Mapping[str, str] | None = None, targets: dict[str, dict] | None = None,
+                  sleep: float = 0.0, analysis: Mapping[str, Any] | None = None) -> Path:
+    """The conformance model, ``version`` 1 or 2 (scale = version), with the target under test;
+    ``sleep`` seconds per prediction, and ``[rollout.analysis]`` when given."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "predict.py").write_text(PREDICT_PY)
-    (folder / "model.json").write_text(json.dumps({"scale": version}))
+    (folder / "model.json").write_text(json.dumps({"scale": version, **({"sleep": sleep} if sleep else {})}))
     (folder / "sample.json").write_text(json.dumps(SAMPLE))
     lines = [f'name = "{deployment}"',
              *_table("model", {"name": MODEL, "version": f"{version}.0.0", "path": "model.json",
@@ -121,6 +127,8 @@ def write_project(folder: Path, ct: ConformanceTarget, deployment: str, version:
              *_table("scaling", {"min_instances": 1, "max_instances": 1}),
              *_table("rollout", {"gate_timeout": ct.gate_timeout, "steps": [50, 100]}),
              *_table("env", {**ct.env, **(extra_env or {})})]
+    if analysis:
+        lines += _table("rollout.analysis", analysis)
     if ct.base_image:
         lines += _table("build", {"base_image": ct.base_image})
     tables = targets or {TARGET: settings or ct.settings, **({PEER: ct.peer_settings} if ct.peer_settings else {})}

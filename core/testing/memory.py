@@ -9,7 +9,9 @@ It is also the short template of a provider (``modelport new-provider`` follows 
 passes the conformance suite (``tests/conformance/test_mutations.py`` runs it there): the
 ``api`` setting stands for the cloud's control plane, whose failures become ``ProviderError``s
 the way an SDK's must, and ``FAKE_BROKEN`` in a revision's env plants a runtime fault
-(``never-ready``, ``wrong-shape``, or ``loading``: 503 for a moment after the revision starts).
+(``never-ready``, ``wrong-shape``, ``loading``: 503 for a moment after the revision starts,
+``slow``: each prediction takes ``SLOW_S``, ``errors``: every ``ERROR_EVERY``-th prediction
+answers 500).
 """
 
 from __future__ import annotations
@@ -43,10 +45,16 @@ class _Server:
 
 #: seconds a revision with ``FAKE_BROKEN=loading`` answers 503 after it starts
 LOADING_S = 1.0
+#: seconds each prediction of a revision with ``FAKE_BROKEN=slow`` takes
+SLOW_S = 0.3
+#: a revision with ``FAKE_BROKEN=errors`` answers every n-th prediction with a 500
+ERROR_EVERY = 4
 
 
 def _revision_handler(rev: RevisionSpec, broken: str | None):
     started = time.monotonic()
+    answered = [0]  # predictions so far (ThreadingHTTPServer: one thread per request)
+    count = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args):  # quiet
@@ -72,6 +80,13 @@ def _revision_handler(rev: RevisionSpec, broken: str | None):
                 return self._send(503, {"error": "model is loading"})
             length = int(self.headers.get("content-length", 0))
             body = json.loads(self.rfile.read(length) or b"{}")
+            with count:
+                answered[0] += 1
+                nth = answered[0]
+            if broken == "slow":
+                time.sleep(SLOW_S)
+            if broken == "errors" and nth % ERROR_EVERY == 0:
+                return self._send(500, {"error": "planted failure"})
             rows = body["inputs"][0]["shape"][0]
             shape = [rows + 1] if broken == "wrong-shape" else [rows]
             self._send(200, {"model_name": rev.model_name, "model_version": rev.model_version,

@@ -51,7 +51,7 @@ def skeleton(command: str, env: dict) -> list[str]:
     p, name = env["project"], "fuzz-iris"
     return {
         "validate": [p], "build": [p], "plan": [p, "--to", "dev"], "deploy": [p, "--to", "dev"],
-        "swap": [p, "--to", "dev"], "rollback": [name, "--to", "dev"],
+        "swap": [p, "--to", "dev"], "rollback": [name, "--to", "dev"], "evaluate": [p, "--to", "dev"],
         "migrate": [name, "--from", "dev", "--to", "aws"], "promote": [name, "--from", "dev", "--to", "aws"],
         "status": [name], "history": [name],
         "predict": [name, "--to", "dev", "--input", env["request"]], "logs": [name, "--to", "dev"],
@@ -248,7 +248,7 @@ def test_hostile_names_are_not_found_exit_2(cli_env, command, name, target, outp
     assert_bad_input(out)
 
 
-PATHED = ["validate", "build", "plan", "deploy", "swap", "push", "gc", "iam-policy"]
+PATHED = ["validate", "build", "plan", "deploy", "swap", "push", "gc", "iam-policy", "evaluate"]
 
 
 @FUZZ

@@ -20,7 +20,7 @@ def _table(heading: str) -> list[list[str]]:
 
 def _names(cell: str) -> list[str]:
     """The backquoted field names of a cell, leaving out the values named in parentheses."""
-    return re.findall(r"`([a-z_.]+)`", re.sub(r"\([^)]*\)", "", cell))
+    return re.findall(r"`([a-z][a-z0-9_.]*)`", re.sub(r"\([^)]*\)", "", cell))
 
 
 def test_the_readme_lists_every_event_type_with_its_fields():
