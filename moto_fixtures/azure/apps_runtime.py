@@ -1,0 +1,99 @@
+"""Revisions on the Docker engine: one replica per active revision, on its own 127.0.0.x address.
+
+A replica is ready when its target port accepts TCP connections: the platform's default
+readiness probe for an app with ingress is a TCP probe on the target port
+(https://learn.microsoft.com/azure/container-apps/health-probes, "Default configuration").
+Scale to zero is not modelled: an active revision keeps one replica, so requests never wait for
+a cold start.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import time
+
+from docker.errors import APIError, DockerException
+
+from . import addresses
+from .runtime import CONTAINER_LABEL, GROUP_LABEL, INSTANCE_LABEL, LABEL, LABEL_VALUE, DockerRuntime
+
+READY_TIMEOUT_S = 180.0
+RUNNABLE_PLATFORM = ("linux", "amd64")  # Container Apps runs linux/amd64 images (containers page)
+
+
+class RevisionFailed(Exception):
+    """The revision's replica could not start or never became ready."""
+
+
+def start_replica(runtime: DockerRuntime, app_id: str, revision: str, template: dict,
+                  env: dict, port: int | None, credentials: list[dict]) -> tuple[str, str]:
+    """Pull, run and wait for the first container of ``template``; returns (docker id, ip)."""
+    container = template["containers"][0]
+    image = container["image"]
+    try:
+        runtime.pull(image, credentials)
+    except DockerException as exc:
+        raise RevisionFailed(f"Failed to pull image '{image}': {_first(exc)}") from None
+    if runtime.platform(image) != RUNNABLE_PLATFORM:
+        raise RevisionFailed(f"Image '{image}' is not built for linux/amd64.")
+    ip = addresses.allocate([port] if port else [])
+    try:
+        docker_id = _run(runtime, app_id, revision, container, {**env, "MODELPORT_HOST": ip}, ip)
+    except (APIError, DockerException) as exc:
+        addresses.release(ip)
+        raise RevisionFailed(f"The container could not be created: {_first(exc)}") from None
+    if port:
+        try:
+            _wait_ready(runtime, docker_id, ip, port, revision)
+        except RevisionFailed:
+            stop_replica(runtime, docker_id, ip)
+            raise
+    return docker_id, ip
+
+
+def _run(runtime: DockerRuntime, app_id: str, revision: str, container: dict, env: dict,
+         ip: str) -> str:
+    resources = container.get("resources") or {}
+    cpu = float(resources.get("cpu", 0.25))
+    memory = float(str(resources.get("memory", "0.5Gi")).removesuffix("Gi"))
+    created = runtime.client.containers.create(
+        image=container["image"], name=f"aca-{runtime.instance_id[:8]}-{revision}-{ip.rsplit('.', 1)[1]}",
+        network_mode="host", environment=env,
+        labels={LABEL: LABEL_VALUE, INSTANCE_LABEL: runtime.instance_id, GROUP_LABEL: app_id,
+                CONTAINER_LABEL: revision},
+        entrypoint=container.get("command") or None, command=container.get("args") or None,
+        nano_cpus=int(min(cpu, os.cpu_count() or 1) * 1e9), mem_limit=f"{int(memory * 1024)}m",
+        restart_policy={"Name": "always"})
+    try:
+        created.start()
+    except APIError:
+        created.remove(force=True)
+        raise
+    return created.id
+
+
+def _wait_ready(runtime: DockerRuntime, docker_id: str, ip: str, port: int, revision: str) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        state = (runtime.inspect(docker_id) or {}).get("State") or {}
+        if state.get("Restarting") or (state.get("Status") == "exited"):
+            raise RevisionFailed(f"Revision '{revision}': the container exited with code "
+                                 f"{state.get('ExitCode')} before it became ready.")
+        with socket.socket() as sock:
+            sock.settimeout(0.5)
+            if sock.connect_ex((ip, port)) == 0:
+                return
+        time.sleep(0.2)
+    raise RevisionFailed(f"Revision '{revision}': the target port {port} did not accept "
+                         f"connections within {READY_TIMEOUT_S:.0f}s.")
+
+
+def stop_replica(runtime: DockerRuntime, docker_id: str | None, ip: str | None) -> None:
+    """Stop and remove a replica and give its address back."""
+    runtime.stop_and_remove(docker_id, timeout=3)
+    if ip:
+        addresses.release(ip)
+
+
+def _first(exc: Exception) -> str:
+    return (str(exc).splitlines() or ["error"])[0][:300]
