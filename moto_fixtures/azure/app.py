@@ -52,6 +52,7 @@ _ROUTES += [
     ("GET", _RG + _APP + "/containerapps$", "apps.list_apps", "app"),
     ("GET", _CA + "$", "apps.get_app", "app"),
     ("PUT", _CA + "$", "apps.put_app", "app"),
+    ("PATCH", _CA + "$", "apps.patch_app", "app"),
     ("DELETE", _CA + "$", "apps.delete_app", "app"),
     ("GET", _CA + "/revisions$", "apps.list_revisions", "app"),
     ("GET", _REV + "$", "apps.get_revision", "app"),
@@ -59,10 +60,12 @@ _ROUTES += [
     ("POST", _REV + "/activate$", "apps.activate_revision", "app"),
     ("GET", _SUB + _APP + r"/locations/(?P<loc>[^/]+)/(?:containerappoperationstatuses|"
      r"managedenvironmentoperationstatuses)/(?P<op>[^/]+)$", "apps.operation_status", "app"),
+    ("GET", _SUB + _APP + r"/locations/(?P<loc>[^/]+)/containerappoperationresults/(?P<op>[^/]+)$",
+     "apps.operation_result", "app"),
 ]
 _COMPILED = [(m, re.compile(p, re.IGNORECASE), h, ci) for m, p, h, ci in _ROUTES]
 _WITH_BODY = {"put_resource_group", "put_group", "patch_group", "apps.put_environment",
-              "apps.put_app"}
+              "apps.put_app", "apps.patch_app"}
 
 
 def _authenticate(request: Request) -> None:
@@ -128,6 +131,7 @@ def _body(raw: bytes):
 def _arguments(handler: str, params: dict, request: Request, body) -> list:
     order = {"list_groups": ("sub", "rg"), "operation_status": ("sub", "loc", "op"),
              "apps.list_apps": ("sub", "rg"), "apps.operation_status": ("sub", "loc", "op"),
+             "apps.operation_result": ("sub", "loc", "op"),
              "apps.get_revision": ("sub", "rg", "name", "revision"),
              "apps.deactivate_revision": ("sub", "rg", "name", "revision"),
              "apps.activate_revision": ("sub", "rg", "name", "revision"),

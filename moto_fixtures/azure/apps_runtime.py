@@ -1,8 +1,9 @@
 """Revisions on the Docker engine: one replica per active revision, on its own 127.0.0.x address.
 
-A replica is ready when its target port accepts TCP connections: the platform's default
-readiness probe for an app with ingress is a TCP probe on the target port
-(https://learn.microsoft.com/azure/container-apps/health-probes, "Default configuration").
+A replica is ready when its Readiness probe passes: an ``httpGet`` probe of the template answers
+200-399, or, without one, the target port accepts TCP connections (the platform's default
+readiness probe for an app with ingress is a TCP probe on the target port; user probes replace
+it: https://learn.microsoft.com/azure/container-apps/health-probes, "Default configuration").
 Scale to zero is not modelled: an active revision keeps one replica, so requests never wait for
 a cold start.
 """
@@ -12,6 +13,7 @@ import os
 import socket
 import time
 
+import httpx
 from docker.errors import APIError, DockerException
 
 from . import addresses
@@ -44,7 +46,7 @@ def start_replica(runtime: DockerRuntime, app_id: str, revision: str, template: 
         raise RevisionFailed(f"The container could not be created: {_first(exc)}") from None
     if port:
         try:
-            _wait_ready(runtime, docker_id, ip, port, revision)
+            _wait_ready(runtime, docker_id, ip, port, revision, _readiness(container))
         except RevisionFailed:
             stop_replica(runtime, docker_id, ip)
             raise
@@ -72,20 +74,37 @@ def _run(runtime: DockerRuntime, app_id: str, revision: str, container: dict, en
     return created.id
 
 
-def _wait_ready(runtime: DockerRuntime, docker_id: str, ip: str, port: int, revision: str) -> None:
+def _readiness(container: dict) -> dict | None:
+    """The template's Readiness httpGet probe (spec ContainerAppProbe), if any."""
+    probe = next((p for p in container.get("probes") or [] if p.get("type") == "Readiness"), None)
+    return (probe or {}).get("httpGet")
+
+
+def _probe(ip: str, port: int, http_get: dict | None) -> bool:
+    if http_get is None:
+        with socket.socket() as sock:
+            sock.settimeout(0.5)
+            return sock.connect_ex((ip, port)) == 0
+    try:
+        reply = httpx.get(f"http://{ip}:{http_get.get('port') or port}{http_get.get('path') or '/'}", timeout=2)
+    except httpx.HTTPError:
+        return False
+    return 200 <= reply.status_code < 400
+
+
+def _wait_ready(runtime: DockerRuntime, docker_id: str, ip: str, port: int, revision: str,
+                http_get: dict | None) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
         state = (runtime.inspect(docker_id) or {}).get("State") or {}
         if state.get("Restarting") or (state.get("Status") == "exited"):
             raise RevisionFailed(f"Revision '{revision}': the container exited with code "
                                  f"{state.get('ExitCode')} before it became ready.")
-        with socket.socket() as sock:
-            sock.settimeout(0.5)
-            if sock.connect_ex((ip, port)) == 0:
-                return
+        if _probe(ip, port, http_get):
+            return
         time.sleep(0.2)
-    raise RevisionFailed(f"Revision '{revision}': the target port {port} did not accept "
-                         f"connections within {READY_TIMEOUT_S:.0f}s.")
+    raise RevisionFailed(f"Revision '{revision}': the readiness probe did not pass within "
+                         f"{READY_TIMEOUT_S:.0f}s.")
 
 
 def stop_replica(runtime: DockerRuntime, docker_id: str | None, ip: str | None) -> None:

@@ -166,6 +166,32 @@ class AppsService:
             reply = app_json(app)
         return (201 if created else 200), reply, self._lro_headers(op, "containerappOperationStatuses")
 
+    def patch_app(self, sub: str, rg: str, name: str, patch: dict):
+        """PATCH an app (ContainerApps_Update): the patch is merged into the app (objects merged,
+        arrays replaced, as a JSON merge patch) and applied like a PUT; 202 with Location
+        (x-ms-long-running-operation-options final-state-via: location)."""
+        app = self._app(sub, rg, name)
+        with self.lock:
+            body = _merge(copy.deepcopy(app.body), patch)
+        _, _, headers = self.put_app(sub, rg, name, body)
+        headers["Location"] = headers["Azure-AsyncOperation"].replace(
+            "containerappOperationStatuses", "containerappOperationResults")
+        return 202, None, headers
+
+    def operation_result(self, sub: str, location: str, op_id: str):
+        """GET an operation's Location URL: 202 while it runs, then the resource (204 if gone)."""
+        with self.lock:
+            op = self.operations.get(op_id)
+            if op is None or op.resource_id.split("/")[2].lower() != sub.lower():
+                raise ArmError(404, "OperationNotFound", f"The operation '{op_id}' was not found.")
+            if not op.done.is_set():
+                return 202, None, {"Retry-After": RETRY_AFTER}
+            parts = op.resource_id.split("/")
+            app = self.apps.get((parts[2].lower(), parts[4].lower(), parts[8].lower()))
+            if app is None:
+                return 204, None, {}
+            return 200, app_json(app), {}
+
     def _environment_of(self, body: dict) -> Environment:
         props = body.get("properties") if isinstance(body, dict) else None
         env_id = (props or {}).get("environmentId") or (props or {}).get("managedEnvironmentId")
@@ -412,6 +438,15 @@ def _credentials(config: dict) -> list[dict]:
     return [{"server": r["server"], "username": r.get("username"),
              "password": values.get(r.get("passwordSecretRef") or "", "")}
             for r in config.get("registries") or [] if r.get("username")]
+
+
+def _merge(target: dict, patch: dict) -> dict:
+    for key, value in (patch or {}).items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge(target[key], value)
+        else:
+            target[key] = copy.deepcopy(value)
+    return target
 
 
 def _random_suffix() -> str:
