@@ -73,11 +73,7 @@ class AzureAppsProvider(Provider):
                 **tr.app_body(rev, s, self._environment_id(s), [])}
 
     def registry(self, target: Target, deployment: str) -> ImageRepository | None:
-        s = target.settings
-        if s.registry:
-            return ImageRepository(f"{s.registry.rstrip('/')}/{deployment}")
-        raise ProviderError(NAME, "registry", "pushing to an ACR needs AAD registry auth, not offered yet",
-                            hint="set registry = \"<registry host>/<path>\" (an ACR with anonymous pull works)")
+        return ImageRepository(f"{target.settings.registry.rstrip('/')}/{deployment}")
 
     # -- reads ------------------------------------------------------------------------------
     def _app(self, target: Target, deployment: str) -> dict[str, Any] | None:

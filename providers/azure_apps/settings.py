@@ -45,12 +45,14 @@ class AzureAppsSettings(BaseModel):
                                   description="Read an ARM bearer token from this environment variable instead "
                                               "of azure-identity's DefaultAzureCredential.")
     acr: str | None = Field(None, pattern=r"^[a-zA-Z0-9]{5,50}$",
-                            description="Azure Container Registry name: images go to <acr>.azurecr.io/<deployment>.")
+                            description="Azure Container Registry the apps pull from with a managed identity "
+                                        "(registries[].identity); images are pushed to `registry`.")
     acr_identity: str | None = Field(None, description="User-assigned identity (resource id) with AcrPull the "
                                                        "apps pull with (else 'system').")
-    registry: str | None = Field(None, pattern=r"^[A-Za-z0-9.-]+(:[0-9]+)?(/[a-z0-9._/-]+)?$",
-                                 description="Registry override 'host[:port]/path' (anonymous pulls) replacing "
-                                             "the ACR.")
+    registry: str = Field(pattern=r"^[A-Za-z0-9.-]+(:[0-9]+)?(/[a-z0-9._/-]+)?$",
+                          description="Where images go, 'host[:port]/path' (e.g. myregistry.azurecr.io/models), "
+                                      "pushed without credentials (AAD pushes to an ACR are not offered yet); the "
+                                      "apps pull anonymously, or through `acr` with a managed identity.")
     operation_timeout_s: float = Field(900, gt=0, le=3600, description="How long to wait for an ARM operation.")
 
     @field_validator("acr_identity")
@@ -61,9 +63,15 @@ class AzureAppsSettings(BaseModel):
                              "(`az identity show --query id -o tsv`)")
         return value
 
+    @field_validator("key_vault_identity")
+    @classmethod
+    def _kv_identity(cls, value: str) -> str:
+        if value != "system" and not USER_ASSIGNED_IDENTITY.match(value):
+            raise ValueError("must be 'system' or the resource id of a user-assigned managed identity")
+        return value
+
     @model_validator(mode="after")
     def _check(self) -> "AzureAppsSettings":
-        if not (self.acr or self.registry):
-            raise ValueError("set acr = \"<registry name>\" (Azure Container Registry) or a registry "
-                             "override registry = \"host:port/path\"")
+        if self.acr and not self.registry.lower().startswith(f"{self.acr.lower()}.azurecr.io"):
+            raise ValueError(f"registry must be in the ACR the apps pull from: {self.acr.lower()}.azurecr.io/<path>")
         return self

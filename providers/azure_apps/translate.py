@@ -79,7 +79,7 @@ def template(rev: RevisionSpec) -> dict[str, Any]:
 
 def registries(s: AzureAppsSettings) -> list[dict[str, Any]]:
     """How the app pulls: an ACR through a managed identity; an override registry anonymously."""
-    if s.registry or not s.acr:
+    if not s.acr:
         return []
     return [{"server": f"{s.acr.lower()}.azurecr.io", "identity": s.acr_identity or "system"}]
 
