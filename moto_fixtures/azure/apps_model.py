@@ -102,3 +102,22 @@ class ContainerApp:
         """The newest revision that provisioned successfully."""
         ready = [r for r in self.revisions.values() if r.provisioning_state == "Provisioned"]
         return ready[-1].name if ready else None
+
+
+def effective_traffic(app: ContainerApp) -> list[dict]:
+    """The app's traffic rules; without any, all traffic follows the latest revision
+    (traffic-splitting: "all traffic goes to the latest revision by default")."""
+    ingress = app.ingress or {}
+    return ingress.get("traffic") or [{"latestRevision": True, "weight": 100}]
+
+
+def app_host(app: ContainerApp) -> str:
+    """The app's host name: ``<app>.internal.<domain>`` for internal ingress
+    (https://learn.microsoft.com/azure/container-apps/ingress-overview, "Internal")."""
+    internal = not (app.ingress or {}).get("external", False)  # spec Ingress.external default false
+    return f"{app.name.lower()}.internal.{app.environment.default_domain}" if internal else app.fqdn
+
+
+def label_host(app: ContainerApp, label: str) -> str:
+    """A label's host name, next to the app's: ``<app>---<label>.[internal.]<domain>``."""
+    return app_host(app).replace(f"{app.name.lower()}.", f"{app.name.lower()}---{label}.", 1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 
-from .apps_model import ContainerApp, Environment, RevisionRecord
+from .apps_model import ContainerApp, Environment, RevisionRecord, app_host, effective_traffic
 
 
 def environment_json(env: Environment) -> dict:
@@ -23,8 +23,6 @@ def environment_json(env: Environment) -> dict:
 
 def app_json(app: ContainerApp) -> dict:
     """A container app with its read-only status fields (lock held by the caller)."""
-    from .apps_service import app_host  # the host names live with the routing rules
-
     props = copy.deepcopy(app.body["properties"])
     config = props.setdefault("configuration", {})
     config.setdefault("activeRevisionsMode", "Single")
@@ -59,8 +57,6 @@ def revision_fqdn(app: ContainerApp, revision: RevisionRecord) -> str:
 
 def revision_json(app: ContainerApp, revision: RevisionRecord) -> dict:
     """A revision with its traffic weight, state and template (lock held by the caller)."""
-    from .apps_service import effective_traffic
-
     weight = sum(r.get("weight", 0) for r in effective_traffic(app)
                  if (r.get("revisionName") or app.latest_ready() or "").lower() == revision.name.lower())
     props = {

@@ -116,3 +116,20 @@ def stop_replica(runtime: DockerRuntime, docker_id: str | None, ip: str | None) 
 
 def _first(exc: Exception) -> str:
     return (str(exc).splitlines() or ["error"])[0][:300]
+
+
+def container_env(template: dict, config: dict) -> dict:
+    """The first container's environment: values, and app secrets by secretRef."""
+    values = {s["name"]: s.get("value") or "" for s in config.get("secrets") or []}
+    out = {}
+    for var in template["containers"][0].get("env") or []:
+        out[var["name"]] = values.get(var["secretRef"], "") if var.get("secretRef") else var.get("value", "")
+    return out
+
+
+def pull_credentials(config: dict) -> list[dict]:
+    """Registry credentials (username + password secret) in the form the Docker runtime takes."""
+    values = {s["name"]: s.get("value") or "" for s in config.get("secrets") or []}
+    return [{"server": r["server"], "username": r.get("username"),
+             "password": values.get(r.get("passwordSecretRef") or "", "")}
+            for r in config.get("registries") or [] if r.get("username")]

@@ -17,12 +17,13 @@ import threading
 from pathlib import Path
 
 from . import addresses
-from .apps_ingress import FrontEnd, IngressHost, Routes
-from .apps_model import APPS_API_VERSION, PROVIDER, ContainerApp, Environment, RevisionRecord
-from .apps_render import app_json, environment_json, revision_json
-from .apps_runtime import RevisionFailed, start_replica, stop_replica
-from .apps_tls import issue
-from .apps_validation import validate_app, validate_environment
+from .apps_environments import EnvironmentHandlers, not_found
+from .apps_ingress import IngressHost, Routes
+from .apps_model import (APPS_API_VERSION, PROVIDER, ContainerApp, Environment, RevisionRecord, app_host,
+                         effective_traffic, label_host)
+from .apps_render import app_json, revision_json
+from .apps_runtime import RevisionFailed, container_env, pull_credentials, start_replica, stop_replica
+from .apps_validation import validate_app
 from .errors import ArmError, bad_request
 from .model import Operation, now_iso
 from .runtime import DockerRuntime
@@ -31,7 +32,7 @@ RETRY_AFTER = "1"  # azure-core treats 0 as absent and would wait its 30 s defau
 DEFAULT_MAX_INACTIVE = 100  # LIMITS.md §2 "Emulator choice"
 
 
-class AppsService:
+class AppsService(EnvironmentHandlers):
     """State and behaviour of Microsoft.App in the ARM emulator."""
 
     def __init__(self, arm, runtime: DockerRuntime):
@@ -46,63 +47,13 @@ class AppsService:
         self.tls_dir: Path | None = None
         self._workers: list[threading.Thread] = []
 
-    # -- managed environments ------------------------------------------------------------
-    def put_environment(self, sub: str, rg: str, name: str, body: dict):
-        """Create a managed environment (its ingress starts on a static IP)."""
-        self.arm._rg(sub, rg)
-        validate_environment(name, body)
-        key = (sub.lower(), rg.lower(), name.lower())
-        with self.lock:
-            existing = self.environments.get(key)
-            if existing is not None:
-                existing.body["tags"] = body.get("tags") or {}
-                return 200, environment_json(existing), {}
-            env = Environment(sub, self.arm._rg(sub, rg)["name"], name, copy.deepcopy(body))
-            self.environments[key] = env
-            op = self._begin(env.id, env.location, lambda: self._start_environment(env))
-            return 201, environment_json(env), self._lro_headers(op, "managedEnvironmentOperationStatuses")
-
-    def _start_environment(self, env: Environment) -> None:
-        ip = addresses.allocate([80, 443])
-        routes = Routes()
-        cert = issue(self.tls_dir, f"env-{ip}", env.default_domain, ip)
-        self.ingress.serve(FrontEnd(routes, https=False), ip, 80)
-        self.ingress.serve(FrontEnd(routes, https=True), ip, 443, cert)
-        with self.lock:
-            env.static_ip = ip
-            self.routes[env.id.lower()] = routes
-            env.provisioning_state = "Succeeded"
-
-    def get_environment(self, sub: str, rg: str, name: str):
-        """GET a managed environment."""
-        return 200, environment_json(self._environment(sub, rg, name)), {}
-
-    def _environment(self, sub: str, rg: str, name: str) -> Environment:
-        self.arm._rg(sub, rg)
-        with self.lock:
-            env = self.environments.get((sub.lower(), rg.lower(), name.lower()))
-        if env is None:
-            raise _not_found("managedEnvironments", name, rg)
-        return env
-
-    def delete_environment(self, sub: str, rg: str, name: str):
-        """DELETE a managed environment; refused while container apps use it."""
-        env = self._environment(sub, rg, name)
-        with self.lock:
-            if any(a.environment is env for a in self.apps.values()):
-                # an environment is deleted after its apps (modelled code)
-                raise ArmError(409, "ManagedEnvironmentHasContainerApps", f"Cannot delete managed "
-                               f"environment '{name}' because it has container apps.")
-            self.environments.pop((sub.lower(), rg.lower(), name.lower()))
-        return 200, None, {}
-
     # -- container apps: reads -------------------------------------------------------------
     def _app(self, sub: str, rg: str, name: str) -> ContainerApp:
         self.arm._rg(sub, rg)
         with self.lock:
             app = self.apps.get((sub.lower(), rg.lower(), name.lower()))
         if app is None:
-            raise _not_found("containerApps", name, rg)
+            raise not_found("containerApps", name, rg)
         return app
 
     def get_app(self, sub: str, rg: str, name: str):
@@ -135,7 +86,7 @@ class AppsService:
     def _revision(self, app: ContainerApp, revision: str) -> RevisionRecord:
         found = app.revisions.get(revision.lower())
         if found is None:
-            raise _not_found("containerApps/revisions", revision, app.rg)
+            raise not_found("containerApps/revisions", revision, app.rg)
         return found
 
     # -- container apps: create or update ---------------------------------------------------
@@ -257,8 +208,8 @@ class AppsService:
         ingress = config.get("ingress") or {}
         try:
             docker_id, ip = start_replica(self.runtime, app.id, revision.name, revision.template,
-                                          _environment(revision.template, config),
-                                          ingress.get("targetPort"), _credentials(config))
+                                          container_env(revision.template, config),
+                                          ingress.get("targetPort"), pull_credentials(config))
         except RevisionFailed as exc:
             with self.lock:
                 revision.provisioning_state, revision.running_state = "Failed", "Failed"
@@ -406,38 +357,14 @@ class AppsService:
             addresses.release(ip)
 
 
-def effective_traffic(app: ContainerApp) -> list[dict]:
-    """The app's traffic rules; without any, all traffic follows the latest revision
-    (traffic-splitting: "all traffic goes to the latest revision by default")."""
-    ingress = app.ingress or {}
-    return ingress.get("traffic") or [{"latestRevision": True, "weight": 100}]
 
 
-def app_host(app: ContainerApp) -> str:
-    """The app's host name: ``<app>.internal.<domain>`` for internal ingress
-    (https://learn.microsoft.com/azure/container-apps/ingress-overview, "Internal")."""
-    internal = not (app.ingress or {}).get("external", False)  # spec Ingress.external default false
-    return f"{app.name.lower()}.internal.{app.environment.default_domain}" if internal else app.fqdn
 
 
-def label_host(app: ContainerApp, label: str) -> str:
-    """A label's host name, next to the app's: ``<app>---<label>.[internal.]<domain>``."""
-    return app_host(app).replace(f"{app.name.lower()}.", f"{app.name.lower()}---{label}.", 1)
 
 
-def _environment(template: dict, config: dict) -> dict:
-    values = {s["name"]: s.get("value") or "" for s in config.get("secrets") or []}
-    out = {}
-    for var in template["containers"][0].get("env") or []:
-        out[var["name"]] = values.get(var["secretRef"], "") if var.get("secretRef") else var.get("value", "")
-    return out
 
 
-def _credentials(config: dict) -> list[dict]:
-    values = {s["name"]: s.get("value") or "" for s in config.get("secrets") or []}
-    return [{"server": r["server"], "username": r.get("username"),
-             "password": values.get(r.get("passwordSecretRef") or "", "")}
-            for r in config.get("registries") or [] if r.get("username")]
 
 
 def _merge(target: dict, patch: dict) -> dict:
@@ -453,9 +380,3 @@ def _random_suffix() -> str:
     # a short semi-random alphanumeric suffix when none is set (LIMITS.md §5)
     return random_names.choice(string.ascii_lowercase) + "".join(
         random_names.choice(string.ascii_lowercase + string.digits) for _ in range(6))
-
-
-def _not_found(kind: str, name: str, rg: str) -> ArmError:
-    return ArmError(404, "ResourceNotFound", f"The Resource '{PROVIDER}/{kind}/{name}' under "
-                    f"resource group '{rg}' was not found. For more details please go to "
-                    "https://aka.ms/ARMResourceNotFoundFix")
