@@ -77,3 +77,15 @@ def test_settings_name_the_field_and_the_fix():
         AzureAppsSettings(**{**SETTINGS, "registry": "elsewhere.io/models"})
     with pytest.raises(ValueError, match="key_vault_identity"):
         AzureAppsSettings(**{**SETTINGS, "key_vault_identity": "mine"})
+
+
+def test_registered_through_the_entry_point_like_an_outside_plugin():
+    from importlib.metadata import entry_points
+
+    from modelport.plugins import installed_providers
+
+    [point] = [e for e in entry_points(group="modelport.providers") if e.name == "azure-apps"]
+    assert point.value == "modelport_providers.azure_apps.plugin"
+    loaded = installed_providers()
+    assert "azure-apps" in loaded.providers and not [p for p in loaded.problems if "azure-apps" in p.plugin]
+    assert loaded.providers["azure-apps"].capabilities.traffic_split
