@@ -105,6 +105,11 @@ class AppsService(EnvironmentHandlers):
                                f"app '{name}' because there is a pending operation.")
             self._check_traffic_names(name, body, app)
             created = app is None
+            if created and any(a.environment is env and a.name.lower() == name.lower() for a in self.apps.values()):
+                # an app's host name is <app>.<environment domain>, so a name is taken once per
+                # environment (ingress-overview); the real code is not documented (modelled)
+                raise ArmError(409, "ContainerAppNameConflict", f"A container app named '{name}' already "
+                               "exists in this managed environment.")
             if created:
                 app = ContainerApp(sub, self.arm._rg(sub, rg)["name"], name, body, env)
                 self.apps[key] = app

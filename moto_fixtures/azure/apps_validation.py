@@ -16,7 +16,8 @@ MODELLED_CODES = frozenset({
     "ContainerAppInvalidName", "InvalidContainerAppResources", "ContainerAppInvalidTraffic",
     "ContainerAppInvalidLabel", "ContainerAppInvalidScale", "ContainerAppSecretInvalid",
     "ContainerAppInvalidRevisionSuffix", "ContainerAppInvalidIngress", "ManagedEnvironmentNotFound",
-    "ContainerAppInvalidEnvironmentName",
+    "ContainerAppInvalidEnvironmentName", "ContainerAppNameConflict", "ContainerAppOperationInProgress",
+    "ContainerAppRevisionSuffixConflict", "ManagedEnvironmentHasContainerApps",
 })
 
 # Microsoft.App/containerApps names: 2-32 characters, lowercase letters, digits and hyphens, start

@@ -112,6 +112,12 @@ def test_revisions_traffic_labels_and_deactivate(client, azure_apps_environment,
     assert old.active is False and old.traffic_weight == 0
     assert app.latest_revision_name == f"{name}--r2"
 
+    # the app's host name is per environment: the same name in another resource group is refused
+    env.azure.emulator.add_resource_group(env.azure.subscription_id, f"{rg}-other", env.azure.location)
+    with pytest.raises(HttpResponseError) as caught:
+        client.container_apps.begin_create_or_update(f"{rg}-other", name, _app(env, image, "r1", "x"))
+    assert caught.value.error.code == "ContainerAppNameConflict"
+
     client.container_apps.begin_delete(rg, name).result()
     with pytest.raises(ResourceNotFoundError):
         client.container_apps.get(rg, name)
