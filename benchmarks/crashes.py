@@ -41,7 +41,7 @@ sys.path.insert(0, str(REPO))
 from tests.crash.clouds import started  # noqa: E402
 from tests.crash.harness import Case, Point, Runner, sweep  # noqa: E402
 
-PROVIDERS = ("local", "aws", "gcp", "azure")
+PROVIDERS = ("local", "aws", "gcp", "azure", "azure-apps")
 OPS = ("deploy", "swap:all-at-once", "swap:blue-green", "swap:canary", "migrate")
 
 

@@ -11,6 +11,7 @@ manager lives as long as the providers it loaded (:attr:`LoadedProviders.pm`).
 from __future__ import annotations
 
 import inspect
+import re
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Callable
@@ -129,12 +130,18 @@ class LoadedProviders:
         self.problems.append(PluginProblem(plugin, message))
 
 
+_PROVIDER_NAME = re.compile(r"[a-z][a-z0-9_-]*")
+
+
 def _check_provider(provider: object) -> str | None:
     if not isinstance(provider, Provider):
         return f"registered {type(provider).__name__}, which is not a modelport.provider.Provider"
     name = getattr(provider, "name", None)
-    if not isinstance(name, str) or not name.isidentifier() or name != name.lower():
-        return f"provider name {name!r} must be a lowercase identifier"
+    # what a spec writes after ``provider =``: lowercase letters, digits, '_' and '-' (as in the
+    # entry-point names pip shows, e.g. "azure-apps"), starting with a letter
+    if not isinstance(name, str) or not _PROVIDER_NAME.fullmatch(name):
+        return (f"provider name {name!r} must be lowercase letters, digits, '_' or '-', "
+                "starting with a letter")
     if inspect.isabstract(type(provider)):
         missing = ", ".join(sorted(type(provider).__abstractmethods__))
         return f"provider {name!r} does not implement: {missing}"

@@ -20,7 +20,7 @@ print("  model", r.get("model_version"), "labels", o["predict"], "P(class 0 | ro
 }
 clouds_pid=""
 cleanup() {
-  for t in dev staging aws gcp azure; do "$MP" destroy iris --to "$t" >/dev/null 2>&1 || true; done
+  for t in dev staging aws gcp azure aca; do "$MP" destroy iris --to "$t" >/dev/null 2>&1 || true; done
   if [ -n "$clouds_pid" ]; then kill "$clouds_pid" 2>/dev/null || true; wait "$clouds_pid" 2>/dev/null || true; fi
   rm -rf "$work"
 }
@@ -104,6 +104,19 @@ ca_bundle = "$AZURE_CA_BUNDLE"
 token_env = "DEMO_AZURE_TOKEN"
 registry = "$AZURE_REGISTRY/modelport"
 endpoint_host = "ip"              # the emulator has no DNS for *.azurecontainer.io
+
+[targets.aca]
+provider = "azure-apps"
+subscription_id = "$AZURE_SUBSCRIPTION"
+resource_group = "modelport-demo"
+location = "eastus"
+environment = "modelport-demo-env"  # a managed environment, created on first deploy
+base_url = "$AZURE_BASE_URL"
+ca_bundle = "$AZURE_CA_BUNDLE"
+token_env = "DEMO_AZURE_TOKEN"
+registry = "$AZURE_REGISTRY/modelport"
+via_static_ip = true              # the emulator has no DNS for *.azurecontainerapps.io: its static IP + Host
+allow_insecure = true             # plain HTTP too (the emulator's CA is not in the system's trust store)
 TOML
 done
 export DEMO_AZURE_TOKEN=demo-token  # the emulator accepts any bearer token
@@ -134,5 +147,11 @@ for d in json.load(sys.stdin)["deployments"]:
     print("  %-6s %-6s %s  %s" % (d["target"], d["provider"], digest, d["endpoint"]))'
 for t in aws gcp azure; do predict "$t"; done
 
+say "16. migrate to Azure Container Apps, then canary back to version 1 there: 10% -> 50% -> 100%, each step gated"
+"$MP" migrate iris --from azure --to aca
+predict aca
+"$MP" swap "$work/v1" --to aca --strategy canary --steps 10,50,100
+predict aca
+
 echo
-echo "demo finished: one image, deployed to AWS, canary-swapped, migrated to GCP and Azure, identical predictions"
+echo "demo finished: one image, deployed to AWS, canary-swapped, migrated to GCP and Azure, canary-swapped on Azure Container Apps, identical predictions"

@@ -1,7 +1,7 @@
 """``python -m moto_fixtures.demo_clouds ENV_FILE``: the three emulated clouds for the demo.
 
 Starts the AWS emulation (moto + ECR stand-in + ECS/ALB data plane), the Cloud Run emulator and
-the ARM emulator for Container Instances, plus one local registry standing in for Artifact
+the ARM emulator for Container Instances and Container Apps, plus one local registry standing in for Artifact
 Registry and one for ACR; writes what a user would configure (endpoints, registries, CA bundle,
 credentials) to ENV_FILE as KEY=VALUE lines, then serves until SIGTERM/SIGINT and stops
 everything it started.

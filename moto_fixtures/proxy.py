@@ -58,7 +58,10 @@ HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authoriza
               "transfer-encoding", "upgrade", "content-length"}
 #: path segments whose next segment is an id (templated as ``*`` in call keys)
 COLLECTIONS = {"projects", "locations", "services", "revisions", "operations", "jobs", "executions",
-               "subscriptions", "resourcegroups", "containergroups", "containers", "deployments"}
+               "subscriptions", "resourcegroups", "containergroups", "containers", "deployments",
+               # Microsoft.App (Container Apps) and its operation URLs
+               "containerapps", "managedenvironments", "containerappoperationstatuses",
+               "containerappoperationresults", "managedenvironmentoperationstatuses"}
 _SCOPE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request")
 
 

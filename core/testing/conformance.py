@@ -276,7 +276,9 @@ class ProviderConformance:
             assert peer["digest"] == source["digest"], "migrate must move the same image digest"
             observed = p.observe(peer_target, conformance.name)
             assert observed.traffic == {peer["revision"]: 100}, f"peer traffic: {observed.traffic}"
-            assert conformance.served_version(observed.endpoint) == 1, "the peer must serve version 1"
+            # the peer's endpoint with the peer's own headers (a host name, a token), not the source's
+            peer_headers = dict(p.endpoint_headers(peer_target, conformance.name))
+            assert conformance.served_version(observed.endpoint, peer_headers) == 1, "the peer must serve version 1"
             assert conformance.served_version() == 1, "the source must keep serving"
         finally:
             if conformance.session.state.deployments(conformance.name, PEER):

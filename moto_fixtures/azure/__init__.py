@@ -1,4 +1,5 @@
-"""A local Azure Resource Manager emulator for Container Instances (api-version 2023-05-01).
+"""A local Azure Resource Manager emulator for Container Instances (api-version 2023-05-01) and
+Container Apps (Microsoft.App, api-version 2026-07-01; see apps_service.py).
 
 The official ``azure-mgmt-containerinstance`` client talks to it unmodified::
 

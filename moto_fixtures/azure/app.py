@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .errors import ArmError, bad_request
+from .apps_model import APPS_API_VERSION
 from .service import API_VERSION, ArmService
 
 _SUB = r"^/subscriptions/(?P<sub>[^/]+)"
@@ -38,8 +39,33 @@ _ROUTES = [
     ("GET", _SUB + _CI + "/locations/(?P<loc>[^/]+)/operations/(?P<op>[^/]+)$",
      "operation_status", True),
 ]
+# Microsoft.App (Container Apps, api-version 2026-07-01): handlers of ArmService.apps, marked "app"
+_APP = r"/providers/microsoft\.app"
+_ENV = _RG + _APP + r"/managedenvironments/(?P<name>[^/]+)"
+_CA = _RG + _APP + r"/containerapps/(?P<name>[^/]+)"
+_REV = _CA + r"/revisions/(?P<revision>[^/]+)"
+_ROUTES += [
+    ("PUT", _ENV + "$", "apps.put_environment", "app"),
+    ("GET", _ENV + "$", "apps.get_environment", "app"),
+    ("DELETE", _ENV + "$", "apps.delete_environment", "app"),
+    ("GET", _SUB + _APP + "/containerapps$", "apps.list_apps", "app"),
+    ("GET", _RG + _APP + "/containerapps$", "apps.list_apps", "app"),
+    ("GET", _CA + "$", "apps.get_app", "app"),
+    ("PUT", _CA + "$", "apps.put_app", "app"),
+    ("PATCH", _CA + "$", "apps.patch_app", "app"),
+    ("DELETE", _CA + "$", "apps.delete_app", "app"),
+    ("GET", _CA + "/revisions$", "apps.list_revisions", "app"),
+    ("GET", _REV + "$", "apps.get_revision", "app"),
+    ("POST", _REV + "/deactivate$", "apps.deactivate_revision", "app"),
+    ("POST", _REV + "/activate$", "apps.activate_revision", "app"),
+    ("GET", _SUB + _APP + r"/locations/(?P<loc>[^/]+)/(?:containerappoperationstatuses|"
+     r"managedenvironmentoperationstatuses)/(?P<op>[^/]+)$", "apps.operation_status", "app"),
+    ("GET", _SUB + _APP + r"/locations/(?P<loc>[^/]+)/containerappoperationresults/(?P<op>[^/]+)$",
+     "apps.operation_result", "app"),
+]
 _COMPILED = [(m, re.compile(p, re.IGNORECASE), h, ci) for m, p, h, ci in _ROUTES]
-_WITH_BODY = {"put_resource_group", "put_group", "patch_group"}
+_WITH_BODY = {"put_resource_group", "put_group", "patch_group", "apps.put_environment",
+              "apps.put_app", "apps.patch_app"}
 
 
 def _authenticate(request: Request) -> None:
@@ -62,6 +88,14 @@ def _check_api_version(request: Request, provider_route: bool) -> None:
     if not version:
         raise bad_request("MissingApiVersionParameter", "The api-version query parameter "
                           "(?api-version=) is required for all requests.")
+    if provider_route == "app":
+        # Microsoft.App serves the spec's version (shared/reference/azure-apps/openapi-2026-07-01.json)
+        if version != APPS_API_VERSION:
+            raise bad_request("NoRegisteredProviderFound",
+                              f"No registered resource provider found for API version '{version}' "
+                              f"and type 'containerApps'. The supported api-versions are "
+                              f"'{APPS_API_VERSION}'.")
+        return
     if provider_route and version != API_VERSION:
         raise bad_request("NoRegisteredProviderFound",
                           f"No registered resource provider found for API version '{version}' "
@@ -96,10 +130,15 @@ def _body(raw: bytes):
 
 def _arguments(handler: str, params: dict, request: Request, body) -> list:
     order = {"list_groups": ("sub", "rg"), "operation_status": ("sub", "loc", "op"),
+             "apps.list_apps": ("sub", "rg"), "apps.operation_status": ("sub", "loc", "op"),
+             "apps.operation_result": ("sub", "loc", "op"),
+             "apps.get_revision": ("sub", "rg", "name", "revision"),
+             "apps.deactivate_revision": ("sub", "rg", "name", "revision"),
+             "apps.activate_revision": ("sub", "rg", "name", "revision"),
              "container_logs": ("sub", "rg", "name", "container"),
              "put_resource_group": ("sub", "rg"), "get_resource_group": ("sub", "rg")}
     args = [params.get(k) for k in order.get(handler, ("sub", "rg", "name"))]
-    if handler == "list_groups" and args[1] is None:
+    if handler in ("list_groups", "apps.list_apps") and args[1] is None:
         args = args[:1]
     if handler in _WITH_BODY:
         if body is None:
@@ -113,6 +152,11 @@ def _arguments(handler: str, params: dict, request: Request, body) -> list:
     return args
 
 
+def _handler(service: ArmService, name: str):
+    owner, _, method = name.rpartition(".")
+    return getattr(service.apps if owner == "apps" else service, method)
+
+
 def build_app(service: ArmService) -> Starlette:
     """The Starlette application serving ``service``."""
 
@@ -123,7 +167,7 @@ def build_app(service: ArmService) -> Starlette:
             handler, provider, params = _match(request.method, request.url.path)
             _check_api_version(request, provider)
             args = _arguments(handler, params, request, _body(await request.body()))
-            status, body, extra = await run_in_threadpool(getattr(service, handler), *args)
+            status, body, extra = await run_in_threadpool(_handler(service, handler), *args)
         except ArmError as exc:
             if exc.status == 401:
                 headers["WWW-Authenticate"] = ('Bearer authorization_uri='

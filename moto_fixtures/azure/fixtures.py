@@ -38,6 +38,14 @@ class AzureEmulatorInfo:
             connection_verify=self.ca_pem, **kwargs)
 
 
+    def apps_client(self, **kwargs):
+        """An official ContainerAppsAPIClient (Microsoft.App) bound to the emulator."""
+        from azure.mgmt.appcontainers import ContainerAppsAPIClient
+        return ContainerAppsAPIClient(
+            StaticTokenCredential(), self.subscription_id, base_url=self.base_url,
+            connection_verify=self.ca_pem, **kwargs)
+
+
 @pytest.fixture(scope="session")
 def azure_emulator():
     """A running ARM emulator with resource group 'modelport-test' (location eastus)."""

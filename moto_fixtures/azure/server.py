@@ -16,6 +16,8 @@ from .app import build_app
 from .limits import aci_limits
 from .monitor import Monitor
 from .runtime import DockerRuntime
+from .apps_ingress import IngressHost
+from .apps_service import AppsService
 from .service import ArmService
 from .tls import make_tls_files
 
@@ -41,6 +43,7 @@ class ArmEmulator:
         limits = aci_limits()
         self.runtime = DockerRuntime(docker_host, self.instance_id)
         self.service = ArmService(self.runtime, limits, {**limits.quotas, **(quotas or {})})
+        self.service.apps = AppsService(self.service, self.runtime)
         self._dir: Path | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -94,6 +97,8 @@ class ArmEmulator:
                                         name="arm-emulator", daemon=True)
         self._thread.start()
         self._wait_started()
+        self.service.apps.tls_dir = self._dir
+        self.service.apps.ingress = IngressHost()
         self._monitor = Monitor(self.service)
         self._monitor.start()
         return self.base_url
@@ -110,6 +115,7 @@ class ArmEmulator:
         if self._monitor is not None:
             self._monitor.stop()
         self.service.join_workers(timeout=30)
+        self.service.apps.close()
         self.runtime.remove_all()
         for group in list(self.service.groups.values()):
             addresses.release(group.ip)

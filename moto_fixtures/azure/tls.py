@@ -86,4 +86,10 @@ def make_tls_files(directory: Path) -> TlsFiles:
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption()))
     files.key_pem.chmod(0o600)
+    # kept so the Container Apps ingress can issue its environments' certificates (apps_tls.py)
+    ca_key_pem = directory / "ca.key"
+    ca_key_pem.write_bytes(ca_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    ca_key_pem.chmod(0o600)
     return files

@@ -40,6 +40,17 @@ def azure_cloud(base_url: str, ca_pem: str, subscription: str, group: str, locat
                  {AZURE_TOKEN_ENV: "emulator-token"})
 
 
+def azure_apps_cloud(base_url: str, ca_pem: str, subscription: str, group: str, location: str,
+                     registry_host: str, environment: str = "crash-env") -> Cloud:
+    """The azure-apps target on the ARM emulator (the provider creates the managed environment)."""
+    return Cloud("azure-apps", {"provider": "azure-apps", "subscription_id": subscription, "resource_group": group,
+                                "location": location, "environment": environment, "base_url": base_url,
+                                "ca_bundle": ca_pem, "token_env": AZURE_TOKEN_ENV,
+                                "registry": f"{registry_host}/azure-apps", "via_static_ip": True,
+                                "allow_insecure": True},
+                 {AZURE_TOKEN_ENV: "emulator-token"})
+
+
 @contextmanager
 def started(provider: str) -> Iterator[Cloud]:
     """Start ``provider``'s emulator (and a registry where needed); stop everything after."""
@@ -65,15 +76,15 @@ def started(provider: str) -> Iterator[Cloud]:
                 yield gcp_cloud(endpoint, registry.host)
             finally:
                 emulator.stop()
-        elif provider == "azure":
+        elif provider in ("azure", "azure-apps"):
             from moto_fixtures.azure import ArmEmulator
 
             arm = ArmEmulator(docker_host=docker_host)
             arm.start()
+            make = azure_cloud if provider == "azure" else azure_apps_cloud
             try:
                 arm.add_resource_group(AZURE_SUBSCRIPTION, "modelport-crash", "eastus")
-                yield azure_cloud(arm.base_url, arm.ca_pem, AZURE_SUBSCRIPTION, "modelport-crash", "eastus",
-                                  registry.host)
+                yield make(arm.base_url, arm.ca_pem, AZURE_SUBSCRIPTION, "modelport-crash", "eastus", registry.host)
             finally:
                 arm.stop()
         else:

@@ -3,11 +3,13 @@ runner on the local engine, and the emulated clouds as :class:`~tests.crash.harn
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from moto_fixtures.azure.fixtures import azure_emulator  # noqa: F401  (the session's ARM emulator)
 
-from .clouds import aws_cloud, azure_cloud, gcp_cloud
+from .clouds import aws_cloud, azure_apps_cloud, azure_cloud, gcp_cloud
 from .harness import Cloud, Runner
 
 
@@ -36,13 +38,18 @@ def local_runner(request, tmp_path, state_factory, monkeypatch) -> Runner:
 
 @pytest.fixture
 def cloud(request, monkeypatch):
-    """The emulated cloud named by the test's parameter (aws, gcp or azure)."""
+    """The emulated cloud named by the test's parameter (aws, gcp, azure or azure-apps)."""
     provider = request.param
     if provider == "aws":
         found = aws_cloud(request.getfixturevalue("aws_emulation"))
     elif provider == "gcp":
         emulator = request.getfixturevalue("gcp_emulator")
         found = gcp_cloud(emulator.endpoint, request.getfixturevalue("registry").host)
+    elif provider == "azure-apps":
+        arm = request.getfixturevalue("azure_emulator")
+        # its own environment per test: apps are named after deployments, unique per environment
+        found = azure_apps_cloud(arm.base_url, arm.ca_pem, arm.subscription_id, arm.resource_group, arm.location,
+                                 request.getfixturevalue("registry").host, f"crash-{uuid.uuid4().hex[:6]}")
     else:
         arm = request.getfixturevalue("azure_emulator")
         found = azure_cloud(arm.base_url, arm.ca_pem, arm.subscription_id, arm.resource_group, arm.location,

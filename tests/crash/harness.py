@@ -48,7 +48,7 @@ class Cloud:
 
     @property
     def canary(self) -> bool:
-        return self.provider in ("aws", "gcp")
+        return self.provider in ("aws", "gcp", "azure-apps")
 
 
 @dataclass

@@ -13,7 +13,7 @@ from .harness import Case, Runner, sweep
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(1500)]
 
 
-@pytest.mark.parametrize("cloud", ["aws", "gcp", "azure"], indirect=True)
+@pytest.mark.parametrize("cloud", ["aws", "gcp", "azure", "azure-apps"], indirect=True)
 def test_killed_swap_on_a_cloud_is_resumed_or_aborted(cloud, tmp_path):
     case = Case(Runner(cloud, tmp_path), "swap:blue-green")
     try:

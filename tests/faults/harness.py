@@ -42,9 +42,9 @@ from .rigs import Rig
 OPERATIONS = ("deploy", "swap-all-at-once", "swap-blue-green", "swap-canary", "migrate")
 CLOUD = "c"          # the target on the emulated cloud, through the proxy
 LOCAL = "local"      # the migrate destination
-SIZES = {"aws": (0.5, "1Gi"), "gcp": (1, "1Gi"), "azure": (1, "1Gi")}
+SIZES = {"aws": (0.5, "1Gi"), "gcp": (1, "1Gi"), "azure": (1, "1Gi"), "azure-apps": (0.5, "1Gi")}
 #: max_instances: Container Instances runs one instance per revision (no autoscaling)
-MAX_INSTANCES = {"aws": 2, "gcp": 2, "azure": 1}
+MAX_INSTANCES = {"aws": 2, "gcp": 2, "azure": 1, "azure-apps": 2}
 READS = ("GET ", "HEAD ")
 #: generous: on a loaded 2-core machine a task can take minutes to pass its health checks
 GATE_TIMEOUT = 240

@@ -15,7 +15,8 @@ from tests.faults.rigs import rig
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(1200)]
 
 #: cloud -> (operation, selection, every): two or three fault points, a minute or two per cloud
-SAMPLE = {"gcp": ("deploy", "writes", 1), "azure": ("deploy", "sites", 2), "aws": ("deploy", "writes", 6)}
+SAMPLE = {"gcp": ("deploy", "writes", 1), "azure": ("deploy", "sites", 2), "aws": ("deploy", "writes", 6),
+          "azure-apps": ("deploy", "writes", 1)}
 
 
 @pytest.fixture(scope="module")

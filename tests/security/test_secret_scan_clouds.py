@@ -12,7 +12,9 @@ Destinations, the only place each secret may travel:
   service create (POST) and update (PATCH) requests;
 * azure: the ``env:``/``file:`` secrets exactly in
   ``properties.containers[].properties.environmentVariables[].secureValue`` of the container-group
-  PUT, the ARM token (``token_env``) exactly in the ``Authorization`` header.
+  PUT, the ARM token (``token_env``) exactly in the ``Authorization`` header;
+* azure-apps: the ``env:``/``file:`` secrets exactly in ``properties.configuration.secrets[].value``
+  of the container-app PUT, the ARM token exactly in the ``Authorization`` header.
 
 Every other byte of every request, and everything the CLI prints or stores, must hold no secret.
 """
@@ -222,9 +224,64 @@ AZURE = Cloud(
     allowed=_azure_allowed, proven=_azure_proven)
 
 
+# -- azure-apps (Container Apps) ------------------------------------------------------------------------
+
+APPS = "/providers/Microsoft.App/containerApps/"
+APP_SECRETS = "properties.configuration.secrets[].value"
+
+
+def _apps_start(request, tmp_path_factory):
+    emulator, registry = request.getfixturevalue("azure_emulator"), request.getfixturevalue("registry")
+    tls = make_tls_files(tmp_path_factory.mktemp("proxy-tls-apps"))
+    proxy = Interception(emulator.base_url, tls=(str(tls.cert_pem), str(tls.key_pem)), upstream_ca=emulator.ca_pem,
+                         flavour="azure")
+    environment = f"secenv-{tmp_path_factory.getbasetemp().name[-6:].replace('_', '')}"
+    return proxy, {"azure-apps": {"provider": "azure-apps", "subscription_id": emulator.subscription_id,
+                                  "resource_group": emulator.resource_group, "location": emulator.location,
+                                  "environment": environment, "base_url": proxy.url, "ca_bundle": str(tls.ca_pem),
+                                  "token_env": AZURE_TOKEN_VAR, "registry": f"{registry.host}/azure-apps",
+                                  "via_static_ip": True, "allow_insecure": True},
+                   "dev": {"provider": "local"}}
+
+
+def _app_secret_values(body) -> list[str]:
+    secrets = ((body.get("properties") or {}).get("configuration") or {}).get("secrets") or []
+    return [s.get("value") for s in secrets if "value" in s]
+
+
+def _apps_allowed() -> list[Allowed]:
+    allowed = [Allowed("PUT", APPS, kind, APP_SECRETS, _app_secret_values) for kind in ("env: secret", "file: secret")]
+    return allowed + [Allowed(m, "/subscriptions/", "azure arm token", "Authorization")
+                      for m in ("GET", "PUT", "PATCH", "DELETE", "POST")]
+
+
+def _apps_proven(proven: dict[str, int]) -> None:
+    assert proven[f"env: secret in PUT {APPS} {APP_SECRETS}"] >= 2, proven
+    assert proven[f"file: secret in PUT {APPS} {APP_SECRETS}"] >= 2, proven
+    assert proven["azure arm token in GET /subscriptions/ Authorization"] > 0, proven
+
+
+AZURE_APPS = Cloud(
+    name="azure-apps", start=_apps_start, prefix="secaca",
+    versions={"v1": {}, "v2": {"version": "2"}, "v3": {"version": "2", "env": {"VARIANT": "3"}}},
+    every_command=(Run(("plan", "{v1}", "--to", "azure-apps")), Run(("deploy", "{v1}", "--to", "azure-apps"), json=True),
+                   Run(("status", "{name}", "--to", "azure-apps")),
+                   Run(("logs", "{name}", "--to", "azure-apps"), ok=False),  # not offered: scanned all the same
+                   Run(("predict", "{name}", "--to", "azure-apps", "--input", "{v1}/sample.json"), json=True),
+                   Run(("swap", "{v2}", "--to", "azure-apps", "--strategy", "canary", "--steps", "50,100")),
+                   Run(("rollback", "{name}", "--to", "azure-apps"), json=True),
+                   Run(("migrate", "{name}", "--from", "azure-apps", "--to", "dev")), Run(("history", "{name}"))),
+    rejected=(("PUT", APPS),), echo=_azure_error,
+    rejected_swap=Run(("swap", "{v3}", "--to", "azure-apps"), json=True, ok=False), api_project="v3",
+    after_errors=(Run(("status", "{name}", "--to", "azure-apps"), ok=False, env={AZURE_TOKEN_VAR: ""}),),
+    destroy=(Run(("destroy", "{name}", "--to", "azure-apps")), Run(("destroy", "{name}", "--to", "dev"), json=True),
+             Run(("gc", "{v1}", "--to", "azure-apps"))),
+    allowed=_apps_allowed, proven=_apps_proven)
+
+
 # -- the tests ------------------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module", params=[AWS, GCP, AZURE], ids=lambda c: c.name)
+@pytest.fixture(scope="module", params=[AWS, GCP, AZURE, AZURE_APPS], ids=lambda c: c.name)
 def cloud(request) -> Cloud:
     """The cloud under test (its three tests run in order, one cloud after the other)."""
     if request.param.name == "aws":  # the session's emulation exports its credentials: user_env copies them
