@@ -58,6 +58,8 @@ class TokenIssuer:
         self._signer = crypt.RSASigner.from_string(self._private, self._key_id)
         self._accounts: dict[str, tuple[str, str]] = {}  # email -> (key id, public PEM)
         self._lock = threading.Lock()
+        #: every token handed out by the token endpoint (a secret scan looks for them afterwards)
+        self.issued: list[str] = []
 
     def service_account_key(self, project: str, token_uri: str, name: str | None = None) -> dict:
         """A new service account's key file content (the JSON ``gcloud iam service-accounts keys
@@ -96,11 +98,13 @@ class TokenIssuer:
             token = self._sign({"iss": ISSUER, "aud": claims["target_audience"], "azp": claims["iss"],
                                 "sub": claims["iss"], "email": claims["iss"], "email_verified": True,
                                 "iat": now, "exp": now + LIFETIME_S})
+            self.issued.append(token)
             return 200, {"id_token": token}
         if not claims.get("scope"):
             return 400, {"error": "invalid_scope", "error_description": "No scope or target_audience."}
-        return 200, {"access_token": f"ya29.{secrets.token_urlsafe(48)}", "expires_in": LIFETIME_S,
-                     "token_type": "Bearer"}
+        token = f"ya29.{secrets.token_urlsafe(48)}"
+        self.issued.append(token)
+        return 200, {"access_token": token, "expires_in": LIFETIME_S, "token_type": "Bearer"}
 
     def _assertion_claims(self, assertion: str, token_uri: str) -> dict:
         """The claims of a service account's signed assertion (RFC 7523 section 3 checks)."""
