@@ -35,7 +35,6 @@ class GcpProvider(Provider):
         self._clients: dict[GcpSettings, Any] = {}
         self._auth: dict[GcpSettings, Any] = {}
         self._identity: Any = None  # IdentityTokens, made on first use
-        self._urls: dict[tuple[GcpSettings, str], str] = {}  # a service's URL never changes
 
     def _cloud(self, target: Target):
         from .client import CloudRun
@@ -128,13 +127,11 @@ class GcpProvider(Provider):
         """An ID token for the service URL when the service is private and credentials are Google's."""
         if not self._needs_identity(target):
             return {}
-        key = (target.settings, deployment)
-        if key not in self._urls:
-            service = self._service(target, deployment)
-            if service is None or not service.get("uri"):
-                return {}
-            self._urls[key] = service["uri"]
-        return self._identity_headers(target, self._urls[key])
+        # read each time: a service deleted and created again may have another URL (an emulator's port)
+        service = self._service(target, deployment)
+        if service is None or not service.get("uri"):
+            return {}
+        return self._identity_headers(target, service["uri"])
 
     @staticmethod
     def _needs_identity(target: Target) -> bool:

@@ -25,11 +25,13 @@ import json
 from dataclasses import dataclass, field
 from typing import Callable
 
+import httpx
 import pytest
 
 import modelport.api as mp
 from moto_fixtures.azure.fixtures import azure_emulator  # noqa: F401  (the session's ARM emulator)
 from moto_fixtures.azure.tls import make_tls_files
+from tests.iris import SAMPLE
 
 from .harness import (AZURE_TOKEN_VAR, Allowed, make_project, remove_containers, scan_containers, scan_requests,
                       scan_state, scan_tree)
@@ -287,6 +289,11 @@ def project(cloud, request, tmp_path_factory, workdir, seeds, docker_client):
 def test_every_command(cloud, cli, project, seeds, docker_client):
     for run in cloud.every_command:
         run(cli, project)
+    # every command passed the deployment's API key (and on gcp an ID token); a stranger does not pass
+    with user_environment(cli.env):  # the user's credentials (key file, ARM token) reach the cloud
+        [row] = mp.status(project["name"], cloud.name, session=session(cli.env))
+    anonymous = httpx.post(f"{row['endpoint']}/v2/models/iris/infer", json=SAMPLE, timeout=30)
+    assert anonymous.status_code in (401, 403), anonymous.status_code
     scan_containers(cli.leaks, docker_client, project["name"],
                     [seeds["env: secret"], seeds["file: secret"], seeds["model api key"]])
     cli.leaks.check()
