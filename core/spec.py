@@ -124,10 +124,17 @@ class AccessSection(_Strict):
     stay open); modelport's own gates, ``predict`` and comparisons send it."""
 
     api_key: str | None = Field(
-        None, pattern=SECRET_REF_RE, max_length=1024,
+        None, max_length=1024,
         description="A secret REFERENCE to the key, never the key: 'env:VAR' or 'file:PATH', or a scheme the "
                     "target's provider resolves itself (then modelport's own requests read the key from the "
                     "MODELPORT_API_KEY environment variable). Clients send 'Authorization: Bearer KEY' or 'X-API-Key: KEY'.")
+
+    @field_validator("api_key")
+    @classmethod
+    def _a_reference(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(SECRET_REF_RE, value):
+            raise ValueError("must be a secret reference such as 'env:VAR' or 'file:PATH', never the key itself")
+        return value
 
 
 class TargetSection(BaseModel):

@@ -31,7 +31,7 @@ def errors_of(spec) -> list:
 
 def test_a_pasted_key_is_refused_without_being_echoed(tmp_path):
     [error] = errors_of(project(tmp_path, 'api_key = "sk-live-0123456789abcdef"'))
-    assert error.field == "access.api_key"
+    assert error.field == "access.api_key" and "secret reference such as 'env:VAR'" in error.reason
     assert "sk-live" not in str(error) and "0123456789" not in str(error)
 
 
