@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from urllib.parse import quote
 
@@ -21,6 +22,8 @@ MASK = "***"
 PIECE = 8  # a cut-short copy this long still counts as the secret
 _lock = threading.Lock()
 _forms: set[str] = set()
+_fields: re.Pattern | None = None  # reply fields whose values are secrets (see secret_fields)
+_names: set[str] = set()
 _installed = False
 
 
@@ -37,8 +40,24 @@ def remember(*values: str | None) -> None:
             _installed = True
 
 
+def secret_fields(*names: str) -> None:
+    """Register field names whose values are secrets wherever they appear as ``"name": "value"``
+    (JSON or a Python repr): a secret a cloud hands out in a reply (a registry token) reaches an
+    SDK's DEBUG log of that reply before modelport can :func:`remember` its value."""
+    global _fields, _installed
+    with _lock:
+        _names.update(names)
+        quoted = "|".join(re.escape(n) for n in sorted(_names))
+        _fields = re.compile(rf"""(["'](?:{quoted})["']\s*:\s*)(["'])(?:\\.|(?!\2).)*\2""")
+        if not _installed:
+            _install_log_filter()
+            _installed = True
+
+
 def redact(text: str | None) -> str | None:
     """``text`` with every registered secret (and cut-short copies of it) replaced by ``***``."""
+    if text and _fields is not None:
+        text = _fields.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}{m.group(2)}", text)
     if not text or not _forms:
         return text
     forms = sorted(_forms, key=len, reverse=True)

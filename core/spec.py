@@ -121,6 +121,25 @@ class RolloutSection(_Strict):
         return steps
 
 
+class AccessSection(_Strict):
+    """``[access]``: who may call the endpoint, the same on every cloud. With ``api_key`` the
+    serving runtime answers inference and metadata requests only with that key (health probes
+    stay open); modelport's own gates, ``predict`` and comparisons send it."""
+
+    api_key: str | None = Field(
+        None, max_length=1024,
+        description="A secret REFERENCE to the key, never the key: 'env:VAR' or 'file:PATH', or a scheme the "
+                    "target's provider resolves itself (then modelport's own requests read the key from the "
+                    "MODELPORT_API_KEY environment variable). Clients send 'Authorization: Bearer KEY' or 'X-API-Key: KEY'.")
+
+    @field_validator("api_key")
+    @classmethod
+    def _a_reference(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(SECRET_REF_RE, value):
+            raise ValueError("must be a secret reference such as 'env:VAR' or 'file:PATH', never the key itself")
+        return value
+
+
 class TargetSection(BaseModel):
     """``[targets.NAME]``: a provider name plus that provider's own settings (checked by it)."""
 
@@ -149,6 +168,7 @@ class Spec(_Strict):
         default_factory=dict, max_length=100,
         description="Environment variable name -> secret REFERENCE, never a value: 'env:VAR' or 'file:PATH' (read by modelport at deploy time), or a scheme the target's provider resolves itself (its capabilities' secret_schemes; see `modelport providers`).")
     targets: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")], TargetSection] = Field(default_factory=dict)
+    access: AccessSection = AccessSection()
 
     @property
     def deployment(self) -> str:
@@ -257,12 +277,27 @@ def _check_files(loaded: LoadedSpec, shown: str):
         problem = _sample_problem(loaded.resolve(spec.serving.sample_input))
         if problem:
             yield SpecError(shown, "serving.sample_input", f"not an OIP v2 infer request: {problem}")
-    for key, ref in spec.secrets.items():
+    references = {f"secrets.{key}": ref for key, ref in spec.secrets.items()}
+    if spec.access.api_key:
+        references["access.api_key"] = spec.access.api_key
+        yield from _api_key_clashes(spec, shown)
+    for field, ref in references.items():
         scheme, _, rest = ref.partition(":")
         problem = _secret_file_problem(loaded.root, rest) if scheme == "file" else None
         if problem:
-            yield SpecError(shown, f"secrets.{key}", problem,
+            yield SpecError(shown, field, problem,
                             hint="file: names a readable file, absolute or relative to the project folder")
+
+
+#: the environment variable the serving runtime reads its API key from (``[access] api_key``)
+API_KEY_ENV = "MODELPORT_API_KEY"
+
+
+def _api_key_clashes(spec: Spec, shown: str):
+    for table in ("env", "secrets"):
+        if API_KEY_ENV in getattr(spec, table):
+            yield SpecError(shown, f"{table}.{API_KEY_ENV}", "is set from [access] api_key",
+                            hint=f"remove {table}.{API_KEY_ENV}; [access] api_key gives the runtime its key")
 
 
 def _unusable_path(rel: str) -> str | None:
@@ -337,7 +372,7 @@ def _to_spec_error(shown: str, err: dict, raw: dict) -> SpecError:
     if err["type"] == "string_pattern_mismatch" and loc[-1:] == ["name"]:
         msg = "must be lowercase letters, digits and '-', 2-40 chars, starting with a letter"
     got = err.get("input")
-    if loc[:1] == ["secrets"]:
+    if loc[:1] == ["secrets"] or loc[:1] == ["access"]:
         got = None  # never echo what was written there: it may be a secret pasted instead of a reference
     if err["type"] not in ("model_type",) and got is not None and not isinstance(got, (dict, list)):
         shown_value = repr(got)

@@ -90,9 +90,9 @@ provider = "gcp"
 project = "modelport-demo"
 region = "us-central1"
 api_endpoint = "$GCP_ENDPOINT"
-credentials = "anonymous"
 registry = "$GCP_REGISTRY/modelport"
-public = true
+# private (the default): modelport's gates and predict send an ID token from google-auth's default
+# chain (GOOGLE_APPLICATION_CREDENTIALS, a key file the emulated Google identity handed out)
 
 [targets.azure]
 provider = "azure"

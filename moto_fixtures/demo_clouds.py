@@ -3,7 +3,8 @@
 Starts the AWS emulation (moto + ECR stand-in + ECS/ALB data plane), the Cloud Run emulator and
 the ARM emulator for Container Instances and Container Apps, plus one local registry standing in for Artifact
 Registry and one for ACR; writes what a user would configure (endpoints, registries, CA bundle,
-credentials) to ENV_FILE as KEY=VALUE lines, then serves until SIGTERM/SIGINT and stops
+credentials, among them GOOGLE_APPLICATION_CREDENTIALS: a service-account key file whose
+token_uri is the Cloud Run emulator's) to ENV_FILE as KEY=VALUE lines, then serves until SIGTERM/SIGINT and stops
 everything it started.
 """
 
@@ -33,6 +34,9 @@ def main(argv: list[str]) -> int:
         gcp = CloudRunEmulator()
         gcp_endpoint = gcp.start()
         stack.callback(gcp.stop)
+        # a deployer service account's key file, as `gcloud iam service-accounts keys create` gives
+        # one: google-auth's default chain finds it and mints ID tokens for the private services
+        gcp_key = gcp.write_credentials(env_file.parent, project="modelport-demo")
         azure = ArmEmulator()
         azure_url = azure.start()
         stack.callback(azure.stop)
@@ -45,7 +49,7 @@ def main(argv: list[str]) -> int:
             "AWS_ENDPOINT_URL": aws.endpoint_url, "AWS_REGION": aws.region, "AWS_ECR_REGISTRY": aws.registry,
             "AWS_ACCESS_KEY_ID": aws.admin.aws_access_key_id,
             "AWS_SECRET_ACCESS_KEY": aws.admin.aws_secret_access_key,
-            "GCP_ENDPOINT": gcp_endpoint, "GCP_REGISTRY": gar.host,
+            "GCP_ENDPOINT": gcp_endpoint, "GCP_REGISTRY": gar.host, "GOOGLE_APPLICATION_CREDENTIALS": str(gcp_key),
             "AZURE_SUBSCRIPTION": AZURE_SUBSCRIPTION, "AZURE_BASE_URL": azure_url, "AZURE_CA_BUNDLE": str(azure.ca_pem), "AZURE_REGISTRY": acr.host,
         }
         tmp = env_file.with_suffix(".tmp")

@@ -8,7 +8,7 @@ from dataclasses import asdict, replace
 from typing import Any
 
 from ..provider import ImageRef, RevisionSpec, Size
-from ..spec import Spec
+from ..spec import API_KEY_ENV, Spec
 
 
 def size_of(spec: Spec) -> Size:
@@ -21,11 +21,20 @@ def revision_spec(spec: Spec, image: ImageRef, revision: str, size: Size | None 
     """The neutral revision for ``spec`` with ``image``; ``config`` hashes everything that makes
     two revisions differ besides their name (so an unchanged spec plans nothing)."""
     rev = RevisionSpec(deployment=spec.deployment, revision=revision, image=image, size=size or size_of(spec),
-                       port=spec.serving.port, env=dict(spec.env), secrets=dict(spec.secrets),
+                       port=spec.serving.port, env=dict(spec.env), secrets=runtime_secrets(spec),
                        min_instances=spec.scaling.min_instances, max_instances=spec.scaling.max_instances,
                        concurrency=spec.scaling.concurrency, model_name=spec.model.name,
                        model_version=spec.model.version, config="", platform=spec.build.platform)
     return with_config(rev, target_settings)
+
+
+def runtime_secrets(spec: Spec) -> dict[str, str]:
+    """The revision's secret references: ``[secrets]`` and, with ``[access] api_key``, the key the
+    runtime enforces (a secret like any other, so each cloud delivers it its own secret way)."""
+    secrets = dict(spec.secrets)
+    if spec.access.api_key:
+        secrets[API_KEY_ENV] = spec.access.api_key
+    return secrets
 
 
 def with_config(rev: RevisionSpec, target_settings: Any = None) -> RevisionSpec:

@@ -82,7 +82,8 @@ class Session:
             settings = provider.settings_model.model_validate(section.settings)
         except ValidationError as exc:
             raise SpecErrors(spec_error_from_settings(str(loaded.file), name, exc, provider.settings_model)) from None
-        return provider, Target(name, section.provider, settings)
+        from .access import with_access  # a provider whose endpoint requests carry [access]'s key
+        return with_access(provider, loaded), Target(name, section.provider, settings)
 
     def validate_targets(self, loaded: LoadedSpec, sizes: bool = True) -> None:
         """Validate every target's settings and (with ``sizes``) the spec's size and what else
@@ -140,11 +141,14 @@ def check_platform(loaded: LoadedSpec, provider: Provider, target: str) -> None:
 def check_secret_refs(loaded: LoadedSpec, provider: Provider, target: str) -> None:
     """Every secret reference must be resolvable client-side or native to the provider."""
     native = set(provider.capabilities.secret_schemes)
-    for key, ref in loaded.spec.secrets.items():
+    references = {f"secrets.{key}": ref for key, ref in loaded.spec.secrets.items()}
+    if loaded.spec.access.api_key:
+        references["access.api_key"] = loaded.spec.access.api_key
+    for field_name, ref in references.items():
         scheme = ref.split(":", 1)[0]
         if scheme not in CLIENT_SIDE_SCHEMES and scheme not in native:
             allowed = ", ".join([*CLIENT_SIDE_SCHEMES, *sorted(native)])
-            raise SpecError(str(loaded.file), f"secrets.{key}",
+            raise SpecError(str(loaded.file), field_name,
                             f"provider {provider.name!r} (target {target!r}) cannot use {scheme!r} references",
                             hint=f"use one of: {allowed}")
 

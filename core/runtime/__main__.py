@@ -15,7 +15,9 @@ Serves the model named by the environment on $PORT (default 8080):
   MODELPORT_HOST, MODELPORT_MAX_BODY_BYTES, MODELPORT_WORKERS, MODELPORT_PREDICT_THREADS,
   MODELPORT_INLINE_BELOW_MS, MODELPORT_GRACEFUL_TIMEOUT, MODELPORT_ACCESS_LOG (default true),
   MODELPORT_MAX_BATCH_SIZE (rows per merged model call; 0, the default, is off),
-  MODELPORT_MAX_BATCH_DELAY_MS (default 5)
+  MODELPORT_MAX_BATCH_DELAY_MS (default 5),
+  MODELPORT_API_KEY (when set, every route but /v2/health/live, /v2/health/ready and /ping
+  needs "Authorization: Bearer KEY" or "X-API-Key: KEY": 401 without, 403 with a wrong one)
 Protocols: Open Inference Protocol v2 (/v2/..., JSON and binary tensors), KServe v1
 (/v1/models/NAME:predict), SageMaker (/ping, /invocations); Prometheus metrics at /metrics;
 one JSON access-log line per request on standard output."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from . import kserve, oip, sagemaker
+from .access import check_key
 from .accesslog import REQUEST_ID_HEADER, AccessLog, request_id
 from .config import RuntimeConfig
 from .errors import InternalError, MethodNotAllowed, NotFound, RequestError
@@ -176,6 +177,7 @@ class RuntimeApp:
         route, params = match(scope["method"], scope["path"])
         exchange.route = route.template
         request = exchange.request = Request(scope["method"], scope["path"], params, header_map(scope["headers"]))
+        check_key(self.config.api_key, route.template, request.headers)
         if route.prepare is None:
             assert route.handler is not None
             return route.handler(self.host, request)

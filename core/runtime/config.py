@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
@@ -33,6 +33,7 @@ class RuntimeConfig:
     access_log: bool = True
     max_batch_size: int = 0  # 0: batching off
     max_batch_delay_ms: int = 5
+    api_key: str | None = field(default=None, repr=False)  # MODELPORT_API_KEY: never shown
 
     def __post_init__(self) -> None:
         # accept str paths from callers; frozen, so set through object
@@ -70,6 +71,7 @@ class RuntimeConfig:
             access_log=_boolean(env, "MODELPORT_ACCESS_LOG", True),
             max_batch_size=_integer(env, "MODELPORT_MAX_BATCH_SIZE", 0, 0, 65536),
             max_batch_delay_ms=_integer(env, "MODELPORT_MAX_BATCH_DELAY_MS", 5, 0, 1000),
+            api_key=(env.get("MODELPORT_API_KEY") or "").strip() or None,
         )
 
 

@@ -31,6 +31,18 @@ class BadRequest(RequestError):
     status = 400
 
 
+class Unauthorized(RequestError):
+    """The route needs an API key and the request carries none (401)."""
+
+    status = 401
+
+
+class Forbidden(RequestError):
+    """The request's API key is not the one the runtime was started with (403)."""
+
+    status = 403
+
+
 class NotFound(RequestError):
     """Unknown route, model name or model version (404)."""
 

@@ -98,7 +98,9 @@ Gaps (moto 5.2.5 server mode) found while building this, for the provider author
   values, idempotent ELB creates, scaling policy checks), each with its source.
 * ELBv2 target health is ``healthy`` for any registered target (moto does no health checks), and
   a target group with no targets reports an empty list; the bridge only registers healthy tasks.
-  HTTPS listeners are not served (no certificates); redirect/authenticate actions are not emulated.
+  HTTPS listeners are served with the certificate the emulation imported into ACM at start-up
+  (``certificate_arn``; clients trust ``ca_pem``), others are not; redirect actions are answered,
+  authenticate actions are not emulated.
   Load balancer DNS names are ``<name>-1.us-east-1.elb.amazonaws.com``: two emulations running
   at the same time must not use the same load balancer name.
 * ``ecr.put_image`` into a missing repository is an HTTP 500 in moto (the mirror checks first).

@@ -49,15 +49,17 @@ class HttpServer:
     caller instead of ending uvicorn's task quietly.
     """
 
-    def __init__(self, runner: LoopThread, app: Any, host: str, port: int):
+    def __init__(self, runner: LoopThread, app: Any, host: str, port: int, tls: tuple[str, str] | None = None):
         self.host, self.port = host, port
         self._runner = runner
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((host, port))
         self.port = self._sock.getsockname()[1]
+        # tls: (certificate chain PEM, private key PEM) to serve HTTPS
         config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False,
-                                timeout_graceful_shutdown=2)
+                                timeout_graceful_shutdown=2, ssl_certfile=tls[0] if tls else None,
+                                ssl_keyfile=tls[1] if tls else None)
         self._server = uvicorn.Server(config)
         self._task: Future | None = None
 

@@ -34,6 +34,7 @@ class Listener:
     dns_name: str
     port: int
     protocol: str
+    certificates: tuple[str, ...] = ()  # ACM ARNs of an HTTPS listener
 
 
 def wanted_services(ecs) -> list[WantedService]:
@@ -96,6 +97,7 @@ def alb_listeners(elbv2) -> list[Listener]:
                 continue
             reply = elbv2.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])
             found.extend(Listener(item["ListenerArn"], lb["LoadBalancerArn"], lb["DNSName"],
-                                  int(item["Port"]), item.get("Protocol", "HTTP"))
+                                  int(item["Port"]), item.get("Protocol", "HTTP"),
+                                  tuple(c["CertificateArn"] for c in item.get("Certificates") or []))
                          for item in reply["Listeners"])
     return found

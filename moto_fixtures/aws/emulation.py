@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import tempfile
 import uuid
+from pathlib import Path
 
 from moto_fixtures.services import Registry
 
@@ -30,7 +33,10 @@ class AwsEmulation:
     * ``registry``: ``host:port`` of a real OCI registry standing in for ECR; manifests pushed
       there are recorded in moto's ECR (``put_image``) when the repository exists in moto;
     * ``bridge``: runs each ACTIVE ECS service's task on the Docker engine (``docker_host``);
-    * ``load_balancers``: serves every ALB ``DNSName`` on its HTTP listener ports.
+    * ``load_balancers``: serves every ALB ``DNSName`` on its HTTP and HTTPS listener ports;
+    * ``certificate_arn``: an ACM certificate for ``*.<region>.elb.amazonaws.com`` made at start-up
+      and imported into ACM (what a user imports or requests), for HTTPS listeners; clients trust
+      it through ``ca_pem`` (e.g. ``SSL_CERT_FILE``, as behind a corporate CA).
 
     ``set_env`` exports the admin credentials and region to ``os.environ`` (restored on stop) so
     boto3's default chain finds them. With ``enforce_iam`` every call must be allowed by IAM;
@@ -55,6 +61,9 @@ class AwsEmulation:
         self.bridge: EcsBridge | None = None
         self.load_balancers: LoadBalancerPlane | None = None
         self._saved_env: dict[str, str | None] = {}
+        self.certificate_arn: str | None = None
+        self.ca_pem: Path | None = None
+        self._tls_dir: str | None = None
 
     # ---- what users of the emulation read -------------------------------------------------
     @property
@@ -107,10 +116,25 @@ class AwsEmulation:
         self.tasks.clean_stale()
         self.bridge = EcsBridge(self.client, self.registry, self.tasks, self.pool, self.interval,
                                 reporter=self.moto.report_service_state).start()
+        key_pairs = self._import_certificate()
         self.load_balancers = LoadBalancerPlane(self.client, self.bridge, self._runner, self.pool,
-                                                self.hosts, self.interval).start()
+                                                self.hosts, self.interval, key_pairs=key_pairs).start()
         if self.set_env:
             self._export_env()
+
+    def _import_certificate(self) -> dict[str, tuple[str, str]]:
+        """Make a CA and a certificate for the load balancers' DNS names and import it into ACM;
+        returns {certificate ARN: (certificate file, key file)} for the ALB plane."""
+        from moto_fixtures.azure.tls import make_tls_files
+
+        self._tls_dir = tempfile.mkdtemp(prefix="mp-aws-tls-")
+        files = make_tls_files(Path(self._tls_dir), dns_names=(f"*.{self.region}.elb.amazonaws.com",
+                                                               "*.elb.amazonaws.com"))
+        reply = self.client("acm").import_certificate(Certificate=files.cert_pem.read_bytes(),
+                                                      PrivateKey=files.key_pem.read_bytes(),
+                                                      CertificateChain=files.ca_pem.read_bytes())
+        self.certificate_arn, self.ca_pem = reply["CertificateArn"], files.ca_pem
+        return {self.certificate_arn: (str(files.cert_pem), str(files.key_pem))}
 
     def _export_env(self) -> None:
         self._saved_env = {key: os.environ.get(key) for key in _ENV_KEYS}
@@ -139,6 +163,7 @@ class AwsEmulation:
             self.hosts.clear,
             self.moto.stop,
             self._restore_env,
+            lambda: self._tls_dir and shutil.rmtree(self._tls_dir, ignore_errors=True),
         ]
         for step in steps:
             try:

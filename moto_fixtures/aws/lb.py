@@ -5,7 +5,11 @@ HTTP listener is a small proxy on that address and port. Per request it reads th
 CURRENT rules from moto (so ``modify_listener`` takes effect on the next request), takes the
 first matching rule's action (``rules.py``), picks a target group by its forward weights, and sends the request to a healthy task of the ECS service
 registered behind that group. No healthy target: 503; target unreachable: 502 (as an ALB does).
-HTTPS listeners are not served (no certificates here).
+An HTTPS listener is served with TLS using its certificate, which must exist in ACM (an ALB
+refuses a listener whose certificate ACM does not hold: CertificateNotFound,
+https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateListener.html) and
+whose private key the emulation has (the certificate it made at start-up and imported into ACM:
+ACM never hands out the key of an imported certificate). Redirect actions answer the redirect.
 """
 
 from __future__ import annotations
@@ -44,7 +48,33 @@ def pick_target_group(weights: list[tuple[str, int]], rng: random.Random) -> str
     return rng.choices([arn for arn, _ in live], [w for _, w in live])[0]
 
 
-def _non_forward_response(action: dict) -> Response:
+def _redirect(action: dict, request: Request) -> Response:
+    """A redirect action's answer: each RedirectConfig part defaults to the request's own
+    (``#{protocol}``, ``#{host}``, ``#{port}``, ``#{path}``, ``#{query}``; see "Redirect actions" in
+    https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-listeners.html)."""
+    cfg = action.get("RedirectConfig", {})
+    host = request.headers.get("host", "").split(":")[0]
+    own = {"#{protocol}": request.url.scheme, "#{host}": host, "#{port}": str(request.url.port or 80),
+           "#{path}": request.url.path.lstrip("/"), "#{query}": request.url.query}
+
+    def part(key: str, default: str) -> str:
+        value = str(cfg.get(key) or default)
+        for placeholder, actual in own.items():
+            value = value.replace(placeholder, actual)
+        return value
+
+    protocol = part("Protocol", "#{protocol}").lower()
+    port = part("Port", "#{port}")
+    shown_port = "" if (protocol, port) in (("https", "443"), ("http", "80")) else f":{port}"
+    query = part("Query", "#{query}")
+    location = f"{protocol}://{part('Host', '#{host}')}{shown_port}/{part('Path', '/#{path}').lstrip('/')}"
+    status = 301 if cfg.get("StatusCode", "HTTP_301") == "HTTP_301" else 302
+    return Response(status_code=status, headers={"location": location + (f"?{query}" if query else "")})
+
+
+def _non_forward_response(action: dict, request: Request) -> Response:
+    if action.get("Type") == "redirect":
+        return _redirect(action, request)
     if action.get("Type") == "fixed-response":
         cfg = action.get("FixedResponseConfig", {})
         return Response(cfg.get("MessageBody", ""), status_code=int(cfg.get("StatusCode", 503)),
@@ -81,7 +111,7 @@ class ListenerProxy:
         action = chosen_action(rules, _facts(request))
         weights = forward_weights(action)
         if weights is None:
-            return _non_forward_response(action)
+            return _non_forward_response(action, request)
         group = pick_target_group(weights, self._rng)
         targets = self._bridge.healthy_targets(group) if group else []
         if not targets:
@@ -96,7 +126,7 @@ class ListenerProxy:
     async def _forward(self, request: Request, address: str, port: int) -> Response:
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
         client = request.client.host if request.client else ""
-        headers.update({"X-Forwarded-For": client, "X-Forwarded-Proto": "http",
+        headers.update({"X-Forwarded-For": client, "X-Forwarded-Proto": self.listener.protocol.lower(),
                         "X-Forwarded-Port": str(self.listener.port),
                         "Host": request.headers.get("host", "")})
         url = f"http://{address}:{port}{request.url.path}"
@@ -116,8 +146,10 @@ class LoadBalancerPlane:
     """Keeps one proxy per ALB listener and the hosts entries in step with moto's ELBv2."""
 
     def __init__(self, client: Callable[[str], object], bridge: EcsBridge, runner: LoopThread,
-                 pool: LoopbackPool, hosts: HostsBlock, interval: float = 0.5):
+                 pool: LoopbackPool, hosts: HostsBlock, interval: float = 0.5,
+                 key_pairs: dict[str, tuple[str, str]] | None = None):
         self._client = client
+        self._key_pairs = dict(key_pairs or {})  # ACM certificate ARN -> (chain PEM file, key PEM file)
         self._bridge = bridge
         self._runner = runner
         self._pool = pool
@@ -155,10 +187,14 @@ class LoadBalancerPlane:
             if arn not in listeners or listeners[arn].port != self._servers[arn].port:
                 self._servers.pop(arn).stop()  # deleted, or modify_listener changed its port
         for listener in listeners.values():
-            if listener.arn not in self._servers and listener.protocol == "HTTP":
-                self._serve(listener)
-            elif listener.protocol != "HTTP":
+            if listener.arn in self._servers:
+                continue
+            if listener.protocol not in ("HTTP", "HTTPS"):
                 self.errors[listener.arn] = f"{listener.protocol} listeners are not emulated"
+                continue
+            tls = self._tls(listener) if listener.protocol == "HTTPS" else None
+            if listener.protocol == "HTTP" or tls is not None:
+                self._serve(listener, tls)
         live_lbs = {item.load_balancer_arn for item in listeners.values()}
         for lb_arn in list(self._addresses):
             if lb_arn not in live_lbs:
@@ -166,7 +202,22 @@ class LoadBalancerPlane:
                 self._hosts.remove(dns)
                 self._pool.release(address)
 
-    def _serve(self, listener: Listener) -> None:
+    def _tls(self, listener: Listener) -> tuple[str, str] | None:
+        """The certificate and key files an HTTPS listener serves, or None (reason in ``errors``)."""
+        arn = listener.certificates[0] if listener.certificates else None
+        try:
+            if arn is None:
+                raise ClientError({"Error": {"Code": "CertificateNotFound"}}, "DescribeCertificate")
+            self._client("acm").describe_certificate(CertificateArn=arn)
+        except ClientError:
+            self.errors[listener.arn] = f"certificate {arn} does not exist in ACM"
+            return None
+        if arn not in self._key_pairs:
+            self.errors[listener.arn] = f"the emulation has no private key for certificate {arn}"
+            return None
+        return self._key_pairs[arn]
+
+    def _serve(self, listener: Listener, tls: tuple[str, str] | None = None) -> None:
         address, _ = self._addresses.get(listener.load_balancer_arn) or (None, None)
         if address is None:
             address = self._pool.allocate(listener.port)
@@ -174,7 +225,7 @@ class LoadBalancerPlane:
         proxy = ListenerProxy(listener, self._elbv2, self._bridge, self._http)
         try:
             self._servers[listener.arn] = HttpServer(self._runner, proxy.app, address,
-                                                     listener.port).start()
+                                                     listener.port, tls=tls).start()
         except OSError as exc:  # tried again on the next pass
             self.errors[listener.arn] = f"cannot listen on {address}:{listener.port}: {exc}"
             return

@@ -55,10 +55,10 @@ def _ca(key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
 
 
 def _server(key: ec.EllipticCurvePrivateKey, ca: x509.Certificate,
-            ca_key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
+            ca_key: ec.EllipticCurvePrivateKey, dns_names: tuple[str, ...] = ("localhost",)) -> x509.Certificate:
     san = x509.SubjectAlternativeName([
-        x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")])
-    builder = _validity(x509.CertificateBuilder().subject_name(_name("localhost"))
+        x509.IPAddress(ipaddress.ip_address("127.0.0.1")), *(x509.DNSName(n) for n in dns_names)])
+    builder = _validity(x509.CertificateBuilder().subject_name(_name(dns_names[0]))
                         .issuer_name(ca.subject))
     builder = (builder.public_key(key.public_key()).serial_number(x509.random_serial_number())
                .add_extension(san, critical=False)
@@ -72,13 +72,14 @@ def _server(key: ec.EllipticCurvePrivateKey, ca: x509.Certificate,
     return builder.sign(ca_key, hashes.SHA256())
 
 
-def make_tls_files(directory: Path) -> TlsFiles:
-    """Create a fresh CA and a server certificate for 127.0.0.1/localhost in ``directory``."""
+def make_tls_files(directory: Path, dns_names: tuple[str, ...] = ("localhost",)) -> TlsFiles:
+    """Create a fresh CA and a server certificate for 127.0.0.1 and ``dns_names`` (wildcards
+    allowed) in ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = _ca(ca_key)
     key = ec.generate_private_key(ec.SECP256R1())
-    cert = _server(key, ca, ca_key)
+    cert = _server(key, ca, ca_key, dns_names)
     files = TlsFiles(directory / "ca.pem", directory / "server.pem", directory / "server.key")
     files.ca_pem.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     files.cert_pem.write_bytes(cert.public_bytes(serialization.Encoding.PEM))

@@ -19,6 +19,9 @@ Standalone: ``python -m moto_fixtures.gcp --port 8085``.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from .api import Api
 from .limits import load_limits
 from .reconcile import Reconciler
@@ -28,6 +31,7 @@ from .runtime import DockerRuntime
 from .server import LoopThread
 from .services import ControlPlane
 from .state import Store
+from .tokens import TokenIssuer
 
 __all__ = ["CloudRunEmulator"]
 
@@ -38,8 +42,9 @@ class CloudRunEmulator:
     docker_host: Docker engine URL (default: $DOCKER_HOST). secrets: Secret Manager values for
     env vars given by reference, as {"name" or "projects/P/secrets/name": value or
     {"latest": value, "1": value}}. grace_s: how long a revision left without traffic keeps
-    running. enforce_invoker_iam: service URLs answer 403 unless the service is public
-    (allUsers has roles/run.invoker, or invoker_iam_disabled) or the request has a bearer token.
+    running. enforce_invoker_iam: service URLs of private services (the default) need an ID token
+    for the service URL from the emulator's token endpoint (``token_uri``), whose caller holds an
+    invoker role on the service or the project (``write_credentials`` hands out a key file).
     operation_delay_s: the least time a write's operation (and its reconciliation) takes; real
     Cloud Run operations take seconds, the default keeps tests quick while an operation is still
     never done in its first answer.
@@ -57,6 +62,8 @@ class CloudRunEmulator:
         self.operation_delay_s = operation_delay_s
         self.limits = load_limits(limits_file)
         self.endpoint: str | None = None
+        self.tokens = TokenIssuer()
+        self.project_roles: dict[str, set[str]] = {}  # member -> roles granted on the project
         self._loop: LoopThread | None = None
         self._served = None
 
@@ -68,7 +75,8 @@ class CloudRunEmulator:
         self.runtime = DockerRuntime(self.docker_host, self.secrets)
         self._loop = LoopThread()
         routers = RouterHost(self._loop, self.host, self.enforce_invoker_iam,
-                             self.limits.request_timeout["timeout_http_status"])
+                             self.limits.request_timeout["timeout_http_status"], tokens=self.tokens,
+                             project_invokers=self._project_invokers)
         self.reconciler = Reconciler(self.store, self.runtime, routers, grace_s=self.grace_s,
                                      min_delay_s=self.operation_delay_s)
         self.control = ControlPlane(self.store, self.limits, self.reconciler, routers)
@@ -77,6 +85,33 @@ class CloudRunEmulator:
         self._served = self._loop.serve(Api(self).app, self.host, self.port)
         self.endpoint = self._served.url
         return self.endpoint
+
+    @property
+    def token_uri(self) -> str:
+        """The OAuth 2.0 token endpoint of the emulated Google identity (key files point here)."""
+        return f"{self.endpoint}/token"
+
+    def write_credentials(self, folder, project: str = "modelport-test",
+                          role: str | None = "roles/run.admin") -> Path:
+        """A new service account's key file in ``folder`` (what ``gcloud iam service-accounts keys
+        create`` writes), for ``GOOGLE_APPLICATION_CREDENTIALS``; the account holds ``role`` on the
+        project (run.admin deploys and invokes, as a deployer's account does; None: no role)."""
+        path = self.tokens.write_key_file(Path(folder), project, self.token_uri)
+        if role:
+            email = json.loads(path.read_text())["client_email"]
+            self.project_roles.setdefault(f"serviceAccount:{email}", set()).add(role)
+        return path
+
+    def id_token(self, audience: str, email: str | None = None, **kwargs) -> str:
+        """An ID token this emulator signs for ``audience`` (default caller: the first account
+        given a project role), e.g. for a plain HTTP client in tests."""
+        caller = email or next((m.split(":", 1)[1] for m in self.project_roles), "nobody@example.com")
+        return self.tokens.id_token(audience.rstrip("/"), caller, **kwargs)
+
+    def _project_invokers(self) -> set[str]:
+        from .iam import INVOKER_ROLES
+
+        return {m for m, roles in self.project_roles.items() if roles & INVOKER_ROLES}
 
     def add_secret(self, name: str, value: str, version: str = "latest") -> None:
         """Make a Secret Manager secret available to env vars that reference it."""

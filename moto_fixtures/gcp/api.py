@@ -8,6 +8,7 @@ import copy
 import json
 import logging
 import re
+from urllib.parse import parse_qsl
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
@@ -89,8 +90,17 @@ class Api:
 
     def __init__(self, emulator):
         self.em = emulator
-        self.app = Starlette(routes=[Route("/{path:path}", self.dispatch,
+        self.app = Starlette(routes=[Route("/token", self.token, methods=["POST"]),
+                                     Route("/{path:path}", self.dispatch,
                                            methods=["GET", "POST", "PATCH", "DELETE"])])
+
+    async def token(self, request: Request) -> Response:
+        """The OAuth 2.0 token endpoint key files name as ``token_uri`` (tokens.py): a service
+        account's signed assertion in, an access token or an ID token out."""
+        # RFC 6749 section 4.1.3 / RFC 7523: the request is application/x-www-form-urlencoded
+        form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
+        status, body = self.em.tokens.exchange(form, self.em.token_uri)
+        return JSONResponse(body, status_code=status, headers={"cache-control": "no-store"})
 
     async def dispatch(self, request: Request) -> Response:
         """Find the handler for method + path and turn ApiError into google.rpc JSON."""

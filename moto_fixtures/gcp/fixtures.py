@@ -22,6 +22,7 @@ class GcpEmulator:
     project: str
     region: str
     emulator: CloudRunEmulator
+    credentials_file: str | None = None  # a deployer service account's key file (GOOGLE_APPLICATION_CREDENTIALS)
 
     @property
     def parent(self) -> str:
@@ -38,11 +39,13 @@ class GcpEmulator:
 
 
 @pytest.fixture(scope="session")
-def gcp_emulator(docker_host: str):
-    """A running Cloud Run emulator for the whole session (containers removed at the end)."""
+def gcp_emulator(docker_host: str, tmp_path_factory):
+    """A running Cloud Run emulator for the whole session (containers removed at the end), with a
+    deployer service account's key file (``credentials_file``, role run.admin on the project)."""
     emulator = CloudRunEmulator(docker_host=docker_host, grace_s=1.0)
     endpoint = emulator.start()
     try:
-        yield GcpEmulator(endpoint, "modelport-test", "us-central1", emulator)
+        key = emulator.write_credentials(tmp_path_factory.mktemp("gcp-credentials"))
+        yield GcpEmulator(endpoint, "modelport-test", "us-central1", emulator, str(key))
     finally:
         emulator.stop()

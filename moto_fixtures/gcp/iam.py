@@ -43,16 +43,48 @@ def set_policy(current: dict, new: dict) -> dict:
     return stored
 
 
-INVOKER_ROLES = {"roles/run.invoker", "roles/run.admin", "roles/owner", "roles/editor"}
+# Roles carrying run.routes.invoke (https://cloud.google.com/run/docs/reference/iam/roles).
+INVOKER_ROLES = {"roles/run.invoker", "roles/run.admin", "roles/run.servicesInvoker", "roles/owner",
+                 "roles/editor"}
+UNAUTHENTICATED, UNAUTHORIZED = 401, 403
 
 
-def may_invoke(record, authorization: str | None) -> bool:
-    """Whether a request may reach the service (see router.py for what a token proves here)."""
-    if record.data.get("invokerIamDisabled"):
-        return True
-    members = {m for b in record.policy.get("bindings", []) if b.get("role") in INVOKER_ROLES
-               for m in b.get("members", [])}
-    if "allUsers" in members:
-        return True
-    scheme, _, token = (authorization or "").partition(" ")
-    return scheme.lower() == "bearer" and bool(token.strip())
+def is_public(record) -> bool:
+    """allUsers may invoke, or the invoker IAM check is off (``invokerIamDisabled``)."""
+    return bool(record.data.get("invokerIamDisabled")) or "allUsers" in invokers(record.policy)
+
+
+def invokers(policy: dict) -> set[str]:
+    """Members holding a role with run.routes.invoke in ``policy``."""
+    return {m for b in policy.get("bindings", []) if b.get("role") in INVOKER_ROLES
+            for m in b.get("members", [])}
+
+
+def bearer(headers) -> str | None:
+    """The ID token a request presents. Cloud Run reads ``X-Serverless-Authorization`` first and
+    then ``Authorization`` (https://cloud.google.com/run/docs/authenticating/service-to-service#acquire-token)."""
+    for name in ("x-serverless-authorization", "authorization"):
+        scheme, _, token = (headers.get(name) or "").strip().partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return token.strip()
+    return None
+
+
+def invoke_refusal(record, headers, verify, project_invokers: set[str]) -> int | None:
+    """The status refusing a request to a service, or None to let it through. ``verify(token)``
+    returns the caller's email or raises. Sources (https://cloud.google.com/run/docs/troubleshooting):
+    no credentials on a private service -> 403; an ID token that is invalid, for another
+    audience or expired -> 401; a caller without run.routes.invoke -> 403. Roles granted on
+    the project (``project_invokers``) are inherited by every service (IAM inheritance)."""
+    if is_public(record):
+        return None
+    token = bearer(headers)
+    if token is None:
+        return UNAUTHORIZED
+    try:
+        email = verify(token)
+    except Exception:  # noqa: BLE001 - any unverifiable token is unauthenticated
+        return UNAUTHENTICATED
+    allowed = invokers(record.policy) | project_invokers
+    members = {f"serviceAccount:{email}", f"user:{email}", "allAuthenticatedUsers"}
+    return None if allowed & members else UNAUTHORIZED

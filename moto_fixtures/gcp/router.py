@@ -4,9 +4,10 @@ Each request goes to one revision picked at random with the current percents as 
 Cloud Run's front end does per request, without session affinity). A request whose Host starts
 with "<tag>---" goes to the revision with that traffic tag, like a tag URL.
 
-Invoker IAM is enforced like Cloud Run's front end: a service is private (403) unless its policy
-grants roles/run.invoker to allUsers or invoker_iam_disabled is set; a request with a bearer
-token is let through (the emulator cannot verify Google-signed ID tokens, so any token counts).
+Invoker IAM is enforced like Cloud Run's front end (iam.invoke_refusal): a service is private
+unless its policy grants roles/run.invoker to allUsers or invoker_iam_disabled is set; then a
+request needs an ID token for the service's URL, signed by the emulator's token endpoint
+(tokens.py), whose caller holds an invoker role on the service or the project.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, StreamingResponse
 
-from .iam import may_invoke
+from .iam import UNAUTHENTICATED, invoke_refusal
 
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
               "trailers", "transfer-encoding", "upgrade", "host", "content-length"}
@@ -34,7 +35,7 @@ class ServiceRouter:
         self.weighted: list[tuple[str, str, int]] = []  # (revision, base url, percent)
         self.tags: dict[str, str] = {}  # tag -> base url
         self.client = httpx.AsyncClient(timeout=timeout_s)
-        self.allow = lambda authorization: True  # replaced by the invoker IAM check
+        self.refusal = lambda headers: None  # replaced by the invoker IAM check
 
 
     def update(self, weighted: list[tuple[str, str, int]], tags: dict[str, str],
@@ -59,8 +60,10 @@ class ServiceRouter:
         if scope["type"] != "http":
             return
         request = Request(scope, receive)
-        if not self.allow(request.headers.get("authorization")):
-            await forbidden(request.url.path)(scope, receive, send)
+        refused = self.refusal(request.headers)
+        if refused is not None:
+            page = unauthorized if refused == UNAUTHENTICATED else forbidden
+            await page(request.url.path)(scope, receive, send)
             return
         target = self.pick(request.headers.get("host", ""))
         if target is None:
@@ -104,6 +107,14 @@ def forbidden(path: str) -> HTMLResponse:
         "server.</h2></body></html>", status_code=403)
 
 
+def unauthorized(path: str) -> HTMLResponse:
+    """Cloud Run's 401 page for an ID token it cannot accept (bad signature, audience, expiry)."""
+    return HTMLResponse(
+        "<html><head><title>401 Unauthorized</title></head><body><h1>Error: Unauthorized</h1>"
+        f"<h2>Your client does not have permission to the requested URL <code>{path}</code>.</h2>"
+        "</body></html>", status_code=401, headers={"www-authenticate": 'Bearer error="invalid_token"'})
+
+
 class RouterHost:
     """Opens, updates and closes the routers of services and of their traffic tags.
 
@@ -112,8 +123,10 @@ class RouterHost:
     """
 
     def __init__(self, loop_thread, host: str = "127.0.0.1", enforce_invoker_iam: bool = True,
-                 timeout_status: int = 504):
+                 timeout_status: int = 504, tokens=None, project_invokers=lambda: set()):
         self.loop_thread = loop_thread
+        self.tokens = tokens  # a TokenIssuer verifying ID tokens (none: no token is valid)
+        self.project_invokers = project_invokers
         self.timeout_status = timeout_status
         self.host = host
         self.enforce_invoker_iam = enforce_invoker_iam
@@ -121,8 +134,16 @@ class RouterHost:
     def _router(self, record, label: str, timeout: float) -> ServiceRouter:
         router = ServiceRouter(label, timeout_s=timeout, timeout_status=self.timeout_status)
         if self.enforce_invoker_iam:
-            router.allow = lambda authorization: may_invoke(record, authorization)
+            router.refusal = lambda headers: invoke_refusal(record, headers, lambda token: self._caller(record, token),
+                                                            self.project_invokers())
         return router
+
+    def _caller(self, record, token: str) -> str:
+        """The email of a valid ID token for one of the service's URLs (service or tag URL)."""
+        if self.tokens is None:
+            raise ValueError("no token issuer")
+        audiences = {record.data.get("uri") or ""} | {served.url for _, served in getattr(record, "tag_routers", {}).values()}
+        return self.tokens.verify(token, {a.rstrip("/") for a in audiences if a})
 
     def open(self, record) -> None:
         """Start a router for a new service; its URL becomes the service uri."""

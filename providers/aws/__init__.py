@@ -7,7 +7,9 @@ Mapping of the neutral model (see ``translate.py`` for every name):
   task definitions reference the image by digest;
 * shared per deployment -> ECS cluster (or ``cluster``), CloudWatch log group, task execution role
   with ``AmazonECSTaskExecutionRolePolicy`` (or ``execution_role_arn``), security group (or
-  ``security_groups``), application load balancer + HTTP listener on ``listener_port``;
+  ``security_groups``, ingress from ``allowed_cidrs``), application load balancer (``scheme``) +
+  HTTP listener on ``listener_port``, or with ``certificate_arn`` an HTTPS listener on 443
+  (``ELBSecurityPolicy-TLS13-1-2-2021-06``) and ``listener_port`` redirecting to it;
 * revision rN -> a Fargate task definition (valid cpu/memory pair, ``cpuArchitecture`` from
   ``build.platform``, container health check on ``/v2/health/ready``, awslogs, environment,
   secrets as Secrets Manager ``valueFrom`` by full ARN), a target group (deregistration delay

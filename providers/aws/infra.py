@@ -15,7 +15,8 @@ from modelport.errors import ProviderError
 from modelport.provider import TAG_DEPLOYMENT, InfraChange
 
 from .client import AwsClient
-from .translate import ECS_TASKS_TRUST, EXECUTION_POLICY_ARN, NO_REVISION, Names, tag_list, tags
+from .translate import (ECS_TASKS_TRUST, EXECUTION_POLICY_ARN, NO_REVISION, REDIRECT_TO_HTTPS, Names, ingress,
+                        listener_protocol, tag_list, tags)
 
 LB_MISSING = ("LoadBalancerNotFound",)
 ROLE_MISSING = ("NoSuchEntity",)
@@ -74,6 +75,12 @@ class Infra:
         return self.client.call("elbv2", "describe_listeners", LoadBalancerArn=lb_arn)["Listeners"]
 
     def main_listener(self, listeners: list[dict[str, Any]]) -> dict[str, Any] | None:
+        return next((item for item in listeners if item["Port"] == self.settings.main_port), None)
+
+    def redirect_listener(self, listeners: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """With a certificate: the plain-HTTP listener that redirects to HTTPS."""
+        if not self.settings.tls:
+            return None
         return next((item for item in listeners if item["Port"] == self.settings.listener_port), None)
 
     def cluster_active(self) -> bool:
@@ -123,7 +130,9 @@ class Infra:
         if lb:
             out.append(f"load balancer {n.load_balancer}")
         if self.main_listener(listeners):
-            out.append(f"listener {n.load_balancer}:{self.settings.listener_port}")
+            out.append(f"listener {n.load_balancer}:{self.settings.main_port}")
+        if self.redirect_listener(listeners):
+            out.append(f"redirect listener {n.load_balancer}:{self.settings.listener_port}")
         return out
 
     def wanted(self) -> list[tuple[str, str]]:
@@ -134,7 +143,9 @@ class Infra:
         out.append(("log group", n.log_group))
         out += [("iam role", n.role)] if not self.settings.execution_role_arn else []
         out += [("security group", n.security_group)] if not self.settings.security_groups else []
-        out += [("load balancer", n.load_balancer), ("listener", f"{n.load_balancer}:{self.settings.listener_port}")]
+        out += [("load balancer", n.load_balancer), ("listener", f"{n.load_balancer}:{self.settings.main_port}")]
+        if self.settings.tls:
+            out.append(("redirect listener", f"{n.load_balancer}:{self.settings.listener_port}"))
         return out
 
     def plan(self, existing: tuple[str, ...]) -> list[InfraChange]:
@@ -160,9 +171,14 @@ class Infra:
         vpc = self.vpc_id()
         groups = list(self.settings.security_groups) or [self.security_group(vpc) or self._create_group(vpc, owner)]
         lb = self.load_balancer() or self._create_load_balancer(self.subnets(vpc), groups, owner)
-        if not self.main_listener(self.listeners(lb["LoadBalancerArn"])):
+        listeners = self.listeners(lb["LoadBalancerArn"])
+        if not self.main_listener(listeners):
+            self.client.call("elbv2", "create_listener", LoadBalancerArn=lb["LoadBalancerArn"],
+                             Port=self.settings.main_port, DefaultActions=NO_REVISION, Tags=tag_list(owner),
+                             **listener_protocol(self.settings))
+        if self.settings.tls and not self.redirect_listener(listeners):
             self.client.call("elbv2", "create_listener", LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP",
-                             Port=self.settings.listener_port, DefaultActions=NO_REVISION, Tags=tag_list(owner))
+                             Port=self.settings.listener_port, DefaultActions=REDIRECT_TO_HTTPS, Tags=tag_list(owner))
 
     def _ensure_log_group(self, owner: dict[str, str]) -> None:
         group = self.log_group()
@@ -185,20 +201,15 @@ class Infra:
                                    TagSpecifications=[{"ResourceType": "security-group", "Tags": tag_list(owner)}],
                                    missing=("InvalidGroup.Duplicate",))
         group = created["GroupId"] if created else self.security_group(vpc)
-        base, cidr = self.settings.smoke_port_base, self.settings.allowed_cidr
         self.client.call("ec2", "authorize_security_group_ingress", GroupId=group, missing=("InvalidPermission.Duplicate",),
-                         IpPermissions=[
-            {"IpProtocol": "tcp", "FromPort": self.settings.listener_port, "ToPort": self.settings.listener_port,
-             "IpRanges": [{"CidrIp": cidr, "Description": "public endpoint"}]},
-            {"IpProtocol": "tcp", "FromPort": base, "ToPort": base + 99,
-             "IpRanges": [{"CidrIp": cidr, "Description": "per-revision test listeners"}]},
-            {"IpProtocol": "tcp", "FromPort": 0, "ToPort": 65535,
-             "UserIdGroupPairs": [{"GroupId": group, "Description": "load balancer to tasks"}]}])
+                         IpPermissions=[*ingress(self.settings), {
+                             "IpProtocol": "tcp", "FromPort": 0, "ToPort": 65535,
+                             "UserIdGroupPairs": [{"GroupId": group, "Description": "load balancer to tasks"}]}])
         return group
 
     def _create_load_balancer(self, subnets: list[str], groups: list[str], owner: dict[str, str]) -> dict[str, Any]:
         reply = self.client.call("elbv2", "create_load_balancer", Name=self.names.load_balancer, Subnets=subnets,
-                                 SecurityGroups=groups, Scheme="internet-facing", Type="application",
+                                 SecurityGroups=groups, Scheme=self.settings.scheme, Type="application",
                                  IpAddressType="ipv4", Tags=tag_list(owner))
         return reply["LoadBalancers"][0]
 

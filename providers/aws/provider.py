@@ -87,14 +87,14 @@ class AwsProvider(Provider):
             healthy = sum(revs.healthy_targets(g) for g in groups)
             revisions.append(Revision(
                 revision, digest, config, ready=healthy > 0,
-                endpoint=_url(lb, names.smoke_port(revision)) if lb else None,
+                endpoint=_url(target, lb, names.smoke_port(revision)) if lb else None,
                 created=_iso(svc.get("createdAt")),
                 extra={"service": svc["serviceName"], "task_definition": svc.get("taskDefinition"),
                        "healthy_tasks": healthy, "desired_tasks": svc.get("desiredCount"),
                        "model_version": svc["_tags"].get(MODEL_VERSION_TAG)}))
         main = infra.main_listener(listeners)
         traffic = _weights(main, by_group) if main else {}
-        endpoint = _url(lb, target.settings.listener_port) if lb and main and traffic else None
+        endpoint = _url(target, lb, target.settings.main_port) if lb and main and traffic else None
         return Observed(deployment, tuple(sorted(revisions, key=lambda r: tr.revision_number(r.name))), traffic,
                         endpoint, tuple(infra.existing(lb, listeners)),
                         extra={"load_balancer": lb["DNSName"] if lb else None, "cluster": names.cluster})
@@ -109,7 +109,7 @@ class AwsProvider(Provider):
         if svc is None:
             return Health(False, f"revision {revision} has no ECS service {names.service(revision)}", failed=True)
         lb = infra.load_balancer()
-        endpoint = _url(lb, names.smoke_port(revision)) if lb else None
+        endpoint = _url(target, lb, names.smoke_port(revision)) if lb else None
         headers = {tr.REVISION_HEADER: revision}
         if any(d.get("rolloutState") == "FAILED" for d in svc.get("deployments", [])):
             reason = next((d.get("rolloutStateReason") for d in svc["deployments"] if d.get("rolloutStateReason")), "")
@@ -193,9 +193,8 @@ def _basic_auth(s: AwsSettings):
     return BasicAuth(s.registry_username, os.environ[s.registry_password_env])
 
 
-def _url(lb: dict[str, Any], port: int) -> str:
-    host = lb["DNSName"]
-    return f"http://{host}" if port == 80 else f"http://{host}:{port}"
+def _url(target: Target, lb: dict[str, Any], port: int) -> str:
+    return tr.endpoint_url(target.settings, lb["DNSName"], port)
 
 
 def _weights(listener: dict[str, Any], by_group: Mapping[str, str]) -> dict[str, int]:

@@ -136,8 +136,8 @@ class Revisions:
         action = [{"Type": "forward", "TargetGroupArn": tg_arn}]
         test = next((item for item in listeners if item["Port"] == port), None)
         if test is None:
-            self.client.call("elbv2", "create_listener", LoadBalancerArn=lb_arn, Protocol="HTTP", Port=port,
-                             DefaultActions=action, Tags=tr.tag_list(tr.rev_tags(rev)))
+            self.client.call("elbv2", "create_listener", LoadBalancerArn=lb_arn, Port=port, DefaultActions=action,
+                             Tags=tr.tag_list(tr.rev_tags(rev)), **tr.listener_protocol(self.names.settings))
         else:
             self.client.call("elbv2", "modify_listener", ListenerArn=test["ListenerArn"], DefaultActions=action)
         main = self.infra.main_listener(listeners)
@@ -212,7 +212,7 @@ class Revisions:
         main = self.infra.main_listener(self.infra.listeners(lb["LoadBalancerArn"])) if lb else None
         if main is None:
             raise ProviderError("aws", "set traffic", f"{self.names.load_balancer} has no listener on port "
-                                f"{self.names.settings.listener_port}", hint="deploy again to recreate it")
+                                f"{self.names.settings.main_port}", hint="deploy again to recreate it")
         groups = {}
         for revision, weight in weights.items():
             tg = self.target_group(revision) if weight > 0 else None

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 #: CloudWatch Logs retention periods PutRetentionPolicy accepts; any other is refused by AWS
 #: (https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html)
 RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
                   2557, 2922, 3288, 3653)
+
+
+HTTPS_PORT = 443
+#: the ELB TLS policy for TLS 1.3 and 1.2 with forward secrecy only, AWS's recommended policy
+#: (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/describe-ssl-policies.html)
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 
 
 class AwsSettings(BaseModel):
@@ -29,7 +35,11 @@ class AwsSettings(BaseModel):
     assign_public_ip: bool = Field(True, description="Give tasks a public IP (needed to pull from ECR without NAT or VPC endpoints).")
     listener_port: int = Field(80, ge=1, le=65535, description="Port of the load balancer's HTTP listener (the public endpoint).")
     smoke_port_base: int = Field(9000, ge=1, le=65435, description="First of 100 ports where each revision gets its own test listener (for health gates).")
-    allowed_cidr: str = Field("0.0.0.0/0", description="Who may reach the load balancer (security group ingress), when modelport creates the group.")
+    allowed_cidr: str = Field("0.0.0.0/0", description="Who may reach the load balancer (security group ingress), when modelport creates the group; one CIDR (allowed_cidrs takes several).")
+    allowed_cidrs: list[str] | None = Field(None, min_length=1, max_length=50, description="CIDRs that may reach the load balancer (security group ingress, when modelport creates the group); replaces allowed_cidr.")
+    scheme: Literal["internet-facing", "internal"] = Field("internet-facing", description="'internal': the load balancer has private addresses only, reachable from inside the VPC (and what is connected to it).")
+    certificate_arn: str | None = Field(None, pattern=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$", description="ACM certificate for an HTTPS listener on port 443 (TLS policy ELBSecurityPolicy-TLS13-1-2-2021-06); port listener_port then redirects to it.")
+    domain_name: str | None = Field(None, pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$", description="The host name the certificate is for, pointing (CNAME/alias) at the load balancer: the endpoint is https://<domain_name> (default: the load balancer's DNS name).")
     name_prefix: str = Field("mp", pattern=r"^[a-z][a-z0-9]{0,5}$", description="Prefix of every resource name modelport creates.")
     repository_prefix: str = Field("modelport", pattern=r"^[a-z0-9][a-z0-9._/-]*$", description="ECR repository path prefix: images go to <prefix>/<deployment>.")
     log_retention_days: int = Field(30, description="CloudWatch Logs retention of the deployment's log group, in days: "
@@ -53,6 +63,42 @@ class AwsSettings(BaseModel):
             raise ValueError(f"CloudWatch Logs keeps logs for one of {', '.join(map(str, RETENTION_DAYS))} days, "
                              f"not {value}; the nearest is {nearest}")
         return value
+
+    @field_validator("allowed_cidrs", "allowed_cidr")
+    @classmethod
+    def _cidrs(cls, value):
+        import ipaddress
+
+        for cidr in [value] if isinstance(value, str) else value or []:
+            try:
+                ipaddress.ip_network(cidr, strict=True)
+            except ValueError as exc:
+                raise ValueError(f"{cidr!r} is not a CIDR block ({exc}); write e.g. 10.0.0.0/16") from None
+        return value
+
+    @model_validator(mode="after")
+    def _tls_settings(self) -> "AwsSettings":
+        if self.domain_name and not self.certificate_arn:
+            raise ValueError("domain_name names the host of the HTTPS endpoint: set certificate_arn too")
+        if self.certificate_arn and self.listener_port == HTTPS_PORT:
+            raise ValueError("with certificate_arn, port 443 is the HTTPS listener and listener_port the "
+                             "redirect to it: set listener_port to another port (default 80)")
+        return self
+
+    @property
+    def cidrs(self) -> list[str]:
+        """Who may reach the load balancer."""
+        return list(self.allowed_cidrs or [self.allowed_cidr])
+
+    @property
+    def tls(self) -> bool:
+        """Whether the endpoint is served over HTTPS (a certificate is set)."""
+        return self.certificate_arn is not None
+
+    @property
+    def main_port(self) -> int:
+        """Port of the listener holding the traffic weights: 443 with a certificate."""
+        return HTTPS_PORT if self.tls else self.listener_port
 
     @field_validator("registry")
     @classmethod

@@ -26,7 +26,7 @@ from typing import Any, Mapping
 
 from modelport.provider import TAG_CONFIG, TAG_DEPLOYMENT, TAG_DIGEST, TAG_REVISION, RevisionSpec
 
-from .settings import AwsSettings
+from .settings import HTTPS_PORT, TLS_POLICY, AwsSettings
 from .sizes import CPU_UNITS
 
 SECRET_SCHEME = "aws-sm"
@@ -304,4 +304,50 @@ def summary(rev: RevisionSpec, names: Names) -> dict[str, Any]:
             "platform": f"{rev.platform} (runtimePlatform.cpuArchitecture {CPU_ARCHITECTURE[rev.platform]})",
             "tasks": "{}..{}".format(*tasks(rev)), "scaling": scaling_summary(rev, names.settings),
             "secrets": sorted(rev.secrets), "smoke route": f"{REVISION_HEADER}: {rev.revision}, "
-                                                        f"port {names.smoke_port(rev.revision)}"}
+                                                        f"port {names.smoke_port(rev.revision)}",
+            "access": access_note(names.settings, keyed="MODELPORT_API_KEY" in rev.secrets)}
+
+
+# -- access: TLS, scheme, who may connect ---------------------------------------------------------
+
+#: the plain-HTTP listener's action with a certificate: 301 to the same URL over HTTPS
+#: (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-listeners.html#redirect-actions)
+REDIRECT_TO_HTTPS = [{"Type": "redirect", "RedirectConfig": {"Protocol": "HTTPS", "Port": str(HTTPS_PORT),
+                                                             "StatusCode": "HTTP_301"}}]
+
+
+def listener_protocol(settings: AwsSettings) -> dict[str, Any]:
+    """``create_listener`` arguments for the endpoint's and the test listeners' protocol."""
+    if not settings.tls:
+        return {"Protocol": "HTTP"}
+    return {"Protocol": "HTTPS", "SslPolicy": TLS_POLICY, "Certificates": [{"CertificateArn": settings.certificate_arn}]}
+
+
+def ingress(settings: AwsSettings) -> list[dict[str, Any]]:
+    """Security group ingress of the load balancer: its listeners, from ``allowed_cidrs`` only."""
+    ranges = lambda what: [{"CidrIp": cidr, "Description": what} for cidr in settings.cidrs]  # noqa: E731
+    ports = [settings.main_port] + ([settings.listener_port] if settings.tls else [])
+    base = settings.smoke_port_base
+    return [*({"IpProtocol": "tcp", "FromPort": port, "ToPort": port, "IpRanges": ranges("endpoint")} for port in ports),
+            {"IpProtocol": "tcp", "FromPort": base, "ToPort": base + 99, "IpRanges": ranges("per-revision test listeners")}]
+
+
+def endpoint_url(settings: AwsSettings, dns_name: str, port: int) -> str:
+    """The URL of a listener: https on the certificate's host name when there is a certificate."""
+    scheme, default = ("https", HTTPS_PORT) if settings.tls else ("http", 80)
+    host = (settings.domain_name or dns_name) if settings.tls else dns_name
+    return f"{scheme}://{host}" if port == default else f"{scheme}://{host}:{port}"
+
+
+def access_note(settings: AwsSettings, keyed: bool) -> str:
+    """What ``plan`` says about who can reach the endpoint."""
+    where = ("internal load balancer: reachable from inside the VPC only" if settings.scheme == "internal"
+             else f"internet-facing load balancer, open to {', '.join(settings.cidrs)}")
+    if settings.tls:
+        transport = f"HTTPS on 443 ({TLS_POLICY}), port {settings.listener_port} redirects to it"
+    else:
+        transport = "plain HTTP: requests and predictions travel unencrypted"
+        if settings.scheme != "internal":
+            transport += " on the internet; set certificate_arn for HTTPS"
+    key = "the runtime requires the [access] api_key" if keyed else "no API key ([access] api_key)"
+    return f"{where}; {transport}; {key}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 
+from modelport.redact import remember
 from modelport.registry import BasicAuth, Credentials, RegistryAuthError, TokenAuth
 
 #: the username ACR expects with a refresh token as the password (what ``az acr login`` uses)
@@ -34,6 +35,7 @@ class AcrAuth(TokenAuth):
         step = "azure get_token"
         try:
             access = self._credential.get_token(self._scope)
+            remember(access.token)  # it travels in the exchange's form body: never shown elsewhere
             step = "acr oauth2/exchange"
             form = {"grant_type": "access_token", "service": self._host, "access_token": access.token}
             if self._tenant:

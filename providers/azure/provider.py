@@ -56,7 +56,8 @@ class AzureProvider(Provider):
         user = "(admin user)" if s.acr_username_env else None
         body = tr.container_group(rev, s, credentials=tr.registry_credentials(s, server, user, None))
         return {"container_group": f"{tr.group_path(s)}/{tr.group_name(rev.deployment, rev.revision)}",
-                "scaling": rules.scaling_note(rev.min_instances, rev.max_instances, rev.concurrency), **body}
+                "scaling": rules.scaling_note(rev.min_instances, rev.max_instances, rev.concurrency),
+                "access": rules.access_note(s, keyed="MODELPORT_API_KEY" in rev.secrets), **body}
 
     def registry(self, target: Target, deployment: str) -> ImageRepository | None:
         s = target.settings

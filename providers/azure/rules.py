@@ -114,3 +114,15 @@ def scaling_note(min_instances: int, max_instances: int, concurrency: int) -> st
         instances += "; this revision runs exactly one instance"
     return (f"{instances}); concurrency {concurrency} -> not enforced: Container Instances sends every "
             "request to the group's one container")
+
+
+def access_note(settings, keyed: bool) -> str:
+    """What ``plan`` says about who can reach the groups. Container Instances serves the container's
+    port as is: it terminates no TLS and checks no caller
+    (https://learn.microsoft.com/azure/container-instances/container-instances-container-group-ssl:
+    TLS needs a sidecar or a gateway in front), so the runtime's API key is the access control."""
+    where = ("a private IP in the subnet (subnet_id): reachable from that virtual network only"
+             if settings.subnet_id else "a public IP: reachable from the internet")
+    key = ("the runtime requires the [access] api_key" if keyed else
+           "no access control: anyone who can reach it may call the model; set [access] api_key")
+    return f"{where}; plain HTTP (Container Instances has no TLS termination); {key}"

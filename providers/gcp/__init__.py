@@ -10,6 +10,8 @@ package google-cloud-artifact-registry is installed; otherwise it must already e
 (``gcloud artifacts repositories create modelport --repository-format=docker
 --location=REGION``). Secrets: ``gcp-sm:`` references become
 Secret Manager references that Cloud Run resolves; ``env:``/``file:`` ones become env values.
+A private service (the default) is called with an ID token for its URL from google-auth's
+default chain (``identity.py``), which ``endpoint_headers`` and ``health`` hand to the gates.
 
 Target settings (``[targets.NAME]``, see :class:`~.settings.GcpSettings`)::
 
@@ -17,7 +19,7 @@ Target settings (``[targets.NAME]``, see :class:`~.settings.GcpSettings`)::
     provider = "gcp"
     project = "my-project"
     region = "europe-west1"
-    public = true                       # allUsers may invoke (default: private)
+    # public = true                     # allUsers may invoke (default: private, ID tokens)
     # api_endpoint = "http://127.0.0.1:8085"   # an emulator
     # credentials = "anonymous"                # only with api_endpoint
     # registry = "127.0.0.1:5000/models"       # instead of Artifact Registry

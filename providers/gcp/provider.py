@@ -3,6 +3,7 @@ revision, Cloud Run's native traffic split, images in Artifact Registry (or a re
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Mapping
 
 from modelport.errors import ProviderError
@@ -33,6 +34,7 @@ class GcpProvider(Provider):
     def __init__(self) -> None:
         self._clients: dict[GcpSettings, Any] = {}
         self._auth: dict[GcpSettings, Any] = {}
+        self._identity: Any = None  # IdentityTokens, made on first use
 
     def _cloud(self, target: Target):
         from .client import CloudRun
@@ -116,7 +118,34 @@ class GcpProvider(Provider):
         if service is None:
             return Health(False, f"service {deployment} does not exist", failed=True)
         data = self._cloud(target).get_revision(self._revision_name(target, deployment, revision))
-        return reading.revision_health(data, service, revision)
+        health = reading.revision_health(data, service, revision)
+        if health.ready and health.endpoint and service.get("uri"):  # a tag URL takes the service's token
+            health = replace(health, headers={**health.headers, **self._identity_headers(target, service["uri"])})
+        return health
+
+    def endpoint_headers(self, target: Target, deployment: str) -> Mapping[str, str]:
+        """An ID token for the service URL when the service is private and credentials are Google's."""
+        if not self._needs_identity(target):
+            return {}
+        # read each time: a service deleted and created again may have another URL (an emulator's port)
+        service = self._service(target, deployment)
+        if service is None or not service.get("uri"):
+            return {}
+        return self._identity_headers(target, service["uri"])
+
+    @staticmethod
+    def _needs_identity(target: Target) -> bool:
+        # public services take anyone; anonymous credentials (an emulator without IAM) have no identity
+        return not target.settings.public and target.settings.credentials != "anonymous"
+
+    def _identity_headers(self, target: Target, url: str) -> dict[str, str]:
+        if not self._needs_identity(target):
+            return {}
+        if self._identity is None:
+            from .identity import IdentityTokens
+
+            self._identity = IdentityTokens()
+        return self._identity.headers(url.rstrip("/"))
 
     def list_resources(self, target: Target) -> list[Resource]:
         cloud = self._cloud(target)

@@ -40,6 +40,7 @@ _counter = iter(range(1, 10_000))
 def clients(gcp_emulator, base_image):
     """Services and Revisions clients pointed at the emulator (base image on the engine)."""
     assert base_image == BASE_IMAGE
+    ID_TOKEN.emulator = gcp_emulator.emulator
     kwargs = gcp_emulator.client_kwargs()
     return run_v2.ServicesClient(**kwargs), run_v2.RevisionsClient(**kwargs), gcp_emulator
 
@@ -333,8 +334,9 @@ def test_iam_policy_get_and_set_with_etag(clients):
 def test_service_url_is_private_until_all_users_may_invoke(clients):
     services = clients[0]
     svc = create(clients, sid("private"), service())
-    assert httpx.get(svc.uri).status_code == 403
-    assert httpx.get(svc.uri, headers={"Authorization": "Bearer x"}).status_code == 200
+    assert httpx.get(svc.uri).status_code == 403  # no credentials
+    assert httpx.get(svc.uri, headers={"Authorization": "Bearer x"}).status_code == 401  # not a token it signed
+    assert httpx.get(svc.uri, auth=ID_TOKEN).status_code == 200  # the deployer's ID token for this URL
     public = policy_pb2.Policy(bindings=[policy_pb2.Binding(role="roles/run.invoker",
                                                             members=["allUsers"])])
     services.set_iam_policy(request=iam_policy_pb2.SetIamPolicyRequest(resource=svc.name,
@@ -602,13 +604,25 @@ def echo_service(image: str, revision: str, version: str, **template) -> run_v2.
                                                            **template))
 
 
-ID_TOKEN = {"Authorization": "Bearer an-id-token"}  # services are private by default
+class IdToken(httpx.Auth):
+    """An ID token for the URL each request goes to, minted by the session's emulator for its
+    deployer account (services are private by default); set up by the ``clients`` fixture."""
+
+    emulator: CloudRunEmulator | None = None
+
+    def auth_flow(self, request):
+        audience = f"{request.url.scheme}://{request.url.netloc.decode()}"
+        request.headers["Authorization"] = f"Bearer {self.emulator.id_token(audience)}"
+        yield request
+
+
+ID_TOKEN = IdToken()
 
 
 def versions_seen(uri: str, requests: int = 60) -> dict[str, int]:
     """How many of `requests` GETs on the service URL each version answered."""
     seen: dict[str, int] = {}
-    with httpx.Client(timeout=10, headers=ID_TOKEN) as http:
+    with httpx.Client(timeout=10, auth=ID_TOKEN) as http:
         for _ in range(requests):
             version = http.get(uri).json()["version"]
             seen[version] = seen.get(version, 0) + 1
@@ -800,7 +814,7 @@ def answer_within(url: str, seconds: float) -> httpx.Response:
     """GET `url` until it answers 200 or `seconds` pass; the last reply."""
     deadline = time.monotonic() + seconds
     while True:
-        reply = httpx.get(url, headers=ID_TOKEN, timeout=10)
+        reply = httpx.get(url, auth=ID_TOKEN, timeout=10)
         if reply.status_code == 200 or time.monotonic() > deadline:
             return reply
         time.sleep(0.5)
@@ -810,7 +824,7 @@ def test_instance_that_crashes_after_start_is_replaced(clients, echo_image):
     service_id = sid("phoenix")
     svc = create(clients, service_id, echo_service(echo_image, f"{service_id}-a", "a"))
     with pytest.raises(httpx.HTTPError):  # the process dies mid-request
-        httpx.get(f"{svc.uri}/crash", headers=ID_TOKEN, timeout=10).raise_for_status()
+        httpx.get(f"{svc.uri}/crash", auth=ID_TOKEN, timeout=10).raise_for_status()
     reply = answer_within(svc.uri, 60)
     assert reply.json()["version"] == "a"
     [box] = emulator_containers(clients[2], svc.name)
@@ -825,7 +839,7 @@ def test_instance_failing_its_liveness_probe_is_restarted(clients, echo_image):
     svc = create(clients, service_id, svc)
     [box] = emulator_containers(clients[2], svc.name)
     started_at = box.attrs["State"]["StartedAt"]
-    assert httpx.get(f"{svc.uri}/freeze", headers=ID_TOKEN, timeout=10).status_code == 200
+    assert httpx.get(f"{svc.uri}/freeze", auth=ID_TOKEN, timeout=10).status_code == 200
     deadline = time.monotonic() + 60
     while box.attrs["State"]["StartedAt"] == started_at and time.monotonic() < deadline:
         time.sleep(0.5)

@@ -124,6 +124,12 @@ def test_provider_registry_and_translate():
                                              "containerGroups/iris-r3")
     assert "s3cr3t" not in repr(shown)
     assert p.capabilities.traffic_split is False and p.capabilities.in_place_update is True
+    # plan says ACI terminates no TLS and checks no caller, and what [access] api_key changes
+    assert "public IP" in shown["access"] and "no TLS termination" in shown["access"]
+    assert "set [access] api_key" in shown["access"]
+    keyed = p.translate(spec(secrets={"MODELPORT_API_KEY": "env:K"}), Target("az", "azure", settings(
+        subnet_id=f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/aci")))
+    assert "private IP" in keyed["access"] and "requires the [access] api_key" in keyed["access"]
 
 
 @pytest.mark.parametrize("bad", [

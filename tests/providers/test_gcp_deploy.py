@@ -79,8 +79,9 @@ def test_deploy_status_noop_destroy(tmp_path, session, cloud, registry):
 
 
 def test_private_service_refuses_anonymous_calls_and_public_flips_iam(tmp_path, session, cloud, registry):
-    """IAM and ingress at the provider level (the engine's endpoint gate sends no identity token,
-    so a private service is driven here without gates; see the module docstring)."""
+    """IAM and ingress at the provider level (with anonymous credentials the gates send no identity
+    token, so a private service is driven here without gates; tests/access deploys one with
+    google-auth's default chain through every gate)."""
     name = unique()
     project = write_project(tmp_path / "v1", "1", name, {
         "private": gcp_target(cloud, registry, public=False, ingress="internal"),
@@ -111,7 +112,8 @@ def test_private_service_refuses_anonymous_calls_and_public_flips_iam(tmp_path, 
     assert all("allUsers" not in b.members for b in policy.bindings)
     assert service.ingress.name == "INGRESS_TRAFFIC_INTERNAL_ONLY"
     assert httpx.get(f"{service.uri}/v2/health/ready").status_code == 403
-    assert served_version(service.uri, {"Authorization": "Bearer any-token"}) == "1"
+    assert httpx.get(f"{service.uri}/v2/health/ready", headers={"Authorization": "Bearer any-token"}).status_code == 401
+    assert served_version(service.uri, {"Authorization": f"Bearer {cloud.emulator.id_token(service.uri)}"}) == "1"
     assert provider.create_revision(private, rev).name == "r1", "creating it again changes nothing"
     assert read_service(cloud, name).generation == service.generation
 

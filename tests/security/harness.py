@@ -26,6 +26,7 @@ ENV_SECRET_VAR = "MP_SCAN_API_TOKEN"
 REGISTRY_PASSWORD_VAR = "MP_SCAN_REGISTRY_PASSWORD"
 WRONG_PASSWORD_VAR = "MP_SCAN_WRONG_PASSWORD"
 AZURE_TOKEN_VAR = "MP_SCAN_AZURE_TOKEN"
+MODEL_KEY_VAR = "MP_SCAN_MODEL_API_KEY"  # [access] api_key: the key the deployed runtime enforces
 SECRET_FILE = "db-password.txt"
 
 # Run the real CLI with every library's logging at DEBUG on stderr (botocore, urllib3, azure-core,
@@ -42,6 +43,7 @@ def seed_secrets(registry_password: str) -> dict[str, Secret]:
         "registry password": registry_password, "wrong registry password": random_value(),
         "aws secret access key": url_safe_value(), "aws session token": url_safe_value(),
         "azure arm token": url_safe_value(), "azure client secret": url_safe_value(),
+        "model api key": url_safe_value(),  # travels in Authorization / X-API-Key headers
     }
     return {kind: Secret(kind, value) for kind, value in kinds.items()}
 
@@ -55,7 +57,8 @@ def secret_env(seeds: dict[str, Secret]) -> dict[str, str]:
             "AWS_SECRET_ACCESS_KEY": seeds["aws secret access key"].value,
             "AWS_SESSION_TOKEN": seeds["aws session token"].value,
             AZURE_TOKEN_VAR: seeds["azure arm token"].value,
-            "AZURE_CLIENT_SECRET": seeds["azure client secret"].value}
+            "AZURE_CLIENT_SECRET": seeds["azure client secret"].value,
+            MODEL_KEY_VAR: seeds["model api key"].value}
 
 
 SPEC_SECRETS = {"API_TOKEN": f"env:{ENV_SECRET_VAR}", "DB_PASSWORD": f"file:{SECRET_FILE}"}
@@ -71,6 +74,8 @@ def make_project(dest: Path, seeds: dict[str, Secret], name: str, targets: dict[
     (folder / SECRET_FILE).write_text(seeds["file: secret"].value + "\n")
     spec = folder / "modelport.toml"  # the machine is shared: give health gates room
     text = spec.read_text().replace("gate_timeout = 120", "gate_timeout = 400")
+    # every deployment enforces an API key: modelport's gates, predict and comparisons send it
+    text += f'[access]\napi_key = "env:{MODEL_KEY_VAR}"\n'
     if any(t.get("provider") == "azure" for t in targets.values()):  # ACI has no autoscaling (validate)
         text = text.replace("max_instances = 2", "max_instances = 1")
     spec.write_text(text)
@@ -101,6 +106,9 @@ class Cli:
     env: dict[str, str]
     cwd: Path
     ran: list[tuple[str, int, float]] = field(default_factory=list)
+    #: (place, text) of everything the commands printed, to scan again for secrets a cloud hands
+    #: out while they run (ID tokens)
+    printed: list[tuple[str, str]] = field(default_factory=list)
 
     def __call__(self, *args: str, ok: bool = True, debug: bool = True, extra_env: dict | None = None,
                  stdin: str | None = None) -> subprocess.CompletedProcess:
@@ -114,6 +122,7 @@ class Cli:
         self.ran.append((shown, proc.returncode, round(time.monotonic() - started, 1)))
         self.leaks.scan(f"`{shown}` stdout", proc.stdout, "cli stdout")
         self.leaks.scan(f"`{shown}` stderr", proc.stderr, "cli stderr")
+        self.printed += [(f"`{shown}` stdout", proc.stdout), (f"`{shown}` stderr", proc.stderr)]
         if ok:
             assert proc.returncode == 0, f"{shown} exited {proc.returncode}: {_tail(proc.stderr)}"
         else:

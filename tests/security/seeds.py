@@ -117,6 +117,11 @@ class Scanner:
         self.sources: dict[str, list[int]] = {}  # source kind -> [items, bytes]
         self._grams = _grams(seeds)
 
+    def add(self, seed: Secret) -> None:
+        """Look for ``seed`` too from now on (a secret known only once a cloud handed it out)."""
+        self.seeds.append(seed)
+        self._grams |= _grams([seed])
+
     def scan(self, place: str, data: bytes | str, source: str, allow: frozenset[str] = frozenset()) -> list[Hit]:
         """Hits of every seed (except kinds in ``allow``) in ``data``; ``source`` groups counts."""
         if isinstance(data, str):

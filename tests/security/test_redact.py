@@ -40,3 +40,20 @@ def test_errors_and_log_records_are_redacted(caplog):
     with caplog.at_level(logging.DEBUG):
         logging.getLogger("botocore.endpoint").debug("Making request with params: %s", {"SecretString": value})
     assert caplog.records and not scanner.scan("log", caplog.text, "unit")
+
+
+def test_the_ecr_authorization_token_is_redacted_as_ecr_sends_it(aws_emulation, caplog):
+    """The base64 token of ``get_authorization_token`` (not only the password inside it) is
+    registered before anything can show it: botocore's DEBUG log quotes the reply body."""
+    from modelport_providers.aws.ecr_auth import EcrAuth
+
+    ecr = aws_emulation.client("ecr")
+    with caplog.at_level(logging.DEBUG, logger="botocore"):
+        credentials, _expires = EcrAuth(ecr).fetch(aws_emulation.registry)
+    raw = ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]
+    assert redact(f"token {raw} password {credentials.password}") == f"token {MASK} password {MASK}"
+    assert "authorizationToken" in caplog.text, "botocore logged the reply (what could leak it)"
+    assert not Scanner([Secret("ecr authorization token", raw)]).scan("botocore DEBUG log", caplog.text, "unit")
+    # the password inside is moto's "<account id>-auth-token": its 8-character pieces match the
+    # account id in every ARN, so only the whole value is looked for
+    assert credentials.password not in caplog.text

@@ -169,7 +169,8 @@ def test_local_every_command(cli, local, seeds, docker_client, registry, auth_re
     assert failed.returncode == 1
     cli.json("history", name)
     cli.json("status", name, "--to", "staging")
-    found = scan_containers(cli.leaks, docker_client, name, [seeds["env: secret"], seeds["file: secret"]])
+    found = scan_containers(cli.leaks, docker_client, name,
+                            [seeds["env: secret"], seeds["file: secret"], seeds["model api key"]])
     assert found >= 2
     cli("destroy", name, "--to", "dev")
     cli.json("destroy", name, "--to", "staging")

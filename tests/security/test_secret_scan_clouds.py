@@ -8,6 +8,8 @@ Destinations, the only place each secret may travel:
   ``CreateSecret``/``PutSecretValue`` (the task definition references them by ARN); the session
   token exactly in the ``X-Amz-Security-Token`` header; the secret access key nowhere (SigV4 only
   signs with it);
+* every cloud: the ``[access] api_key`` (the runtime's ``MODELPORT_API_KEY``) exactly where the
+  ``env:``/``file:`` secrets go;
 * gcp: the ``env:``/``file:`` secrets exactly in ``template.containers[].env[].value`` of the
   service create (POST) and update (PATCH) requests;
 * azure: the ``env:``/``file:`` secrets exactly in
@@ -25,16 +27,19 @@ import json
 from dataclasses import dataclass, field
 from typing import Callable
 
+import httpx
 import pytest
 
 import modelport.api as mp
 from moto_fixtures.azure.fixtures import azure_emulator  # noqa: F401  (the session's ARM emulator)
 from moto_fixtures.azure.tls import make_tls_files
+from tests.iris import SAMPLE
 
 from .harness import (AZURE_TOKEN_VAR, Allowed, make_project, remove_containers, scan_containers, scan_requests,
                       scan_state, scan_tree)
 from .inproc import debug_logging, expect_error, scan_objects, session, user_environment
 from .recorder import Interception
+from .seeds import Secret
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -71,6 +76,12 @@ class Cloud:
     allowed: Callable[[], list[Allowed]]
     proven: Callable[[dict[str, int]], None]
     after_errors: tuple[Run, ...] = ()
+    minted: Callable | None = None  # (request) -> secrets the cloud handed out meanwhile (tokens)
+
+
+#: the secrets the spec hands the runtime, with one destination on each cloud: [secrets] env:/file:
+#: and [access] api_key (the runtime's MODELPORT_API_KEY)
+RUNTIME_SECRETS = ("env: secret", "file: secret", "model api key")
 
 
 # -- aws ------------------------------------------------------------------------------------------------
@@ -93,13 +104,13 @@ def _aws_error(body: bytes) -> bytes:
 
 def _aws_allowed() -> list[Allowed]:
     allowed = [Allowed("POST", op, kind, "SecretString", lambda body: [body.get("SecretString")])
-               for op in (CREATE, PUT) for kind in ("env: secret", "file: secret")]
+               for op in (CREATE, PUT) for kind in RUNTIME_SECRETS]
     return allowed + [Allowed("POST", "/", "aws session token", "X-Amz-Security-Token"),
                       Allowed("GET", "/", "aws session token", "X-Amz-Security-Token")]
 
 
 def _aws_proven(proven: dict[str, int]) -> None:
-    assert all(proven[f"{k} in POST {CREATE} SecretString"] for k in ("env: secret", "file: secret")), proven
+    assert all(proven[f"{k} in POST {CREATE} SecretString"] for k in RUNTIME_SECRETS), proven
     assert proven["aws session token in POST / X-Amz-Security-Token"] > 0, proven
 
 
@@ -121,11 +132,29 @@ SERVICES = "/services"
 
 
 def _gcp_start(request, _tmp):
+    """A private service (the default) and google-auth's default chain: the user's environment
+    names the emulated Google identity's service-account key file, whose private key is a secret
+    that must never leave the file (only signatures do)."""
     emulator, registry = request.getfixturevalue("gcp_emulator"), request.getfixturevalue("registry")
     proxy = Interception(emulator.endpoint, flavour="gcp")
+    request.getfixturevalue("user_env")["GOOGLE_APPLICATION_CREDENTIALS"] = emulator.credentials_file
+    request.getfixturevalue("leaks").scanner.add(Secret("gcp service account key", _key_body(emulator.credentials_file)))
     return proxy, {"gcp": {"provider": "gcp", "project": emulator.project, "region": emulator.region,
-                           "api_endpoint": proxy.url, "credentials": "anonymous",
-                           "registry": f"{registry.host}/gcp", "public": True}}
+                           "api_endpoint": proxy.url, "registry": f"{registry.host}/gcp"}}
+
+
+def _key_body(key_file: str) -> str:
+    """A random stretch of the key file's private key (its PEM header, and the first bytes of
+    every RSA key's DER, are the same in all keys: those would match any key)."""
+    lines = json.loads(open(key_file).read())["private_key"].splitlines()
+    return lines[3]  # one 64-character line from inside the key
+
+
+def _gcp_minted(request) -> list[Secret]:
+    """The ID and access tokens the emulated Google identity handed out while the commands ran
+    (the ID tokens' signatures: their header is the same in every token)."""
+    issued = request.getfixturevalue("gcp_emulator").emulator.tokens.issued
+    return [Secret("gcp token", t.rsplit(".", 1)[-1]) for t in issued]
 
 
 def _gcp_error(body: bytes) -> bytes:
@@ -141,12 +170,12 @@ def _env_values(body) -> list[str]:
 
 def _gcp_allowed() -> list[Allowed]:
     return [Allowed(m, SERVICES, kind, "template.containers[].env[].value", _env_values)
-            for m in ("POST", "PATCH") for kind in ("env: secret", "file: secret")]
+            for m in ("POST", "PATCH") for kind in RUNTIME_SECRETS]
 
 
 def _gcp_proven(proven: dict[str, int]) -> None:
     assert sum(proven.values()) >= 4, proven  # both secrets in at least two writes
-    assert all(proven[f"{k} in POST {SERVICES} template.containers[].env[].value"] for k in ("env: secret", "file: secret"))
+    assert all(proven[f"{k} in POST {SERVICES} template.containers[].env[].value"] for k in RUNTIME_SECRETS)
 
 
 GCP = Cloud(
@@ -161,7 +190,7 @@ GCP = Cloud(
     rejected=(("POST", SERVICES), ("PATCH", SERVICES)), echo=_gcp_error,
     rejected_swap=Run(("swap", "{v3}", "--to", "gcp"), ok=False), api_project="v3",
     destroy=(Run(("destroy", "{name}", "--to", "gcp")), Run(("gc", "{v1}", "--to", "gcp"), json=True)),
-    allowed=_gcp_allowed, proven=_gcp_proven)
+    allowed=_gcp_allowed, proven=_gcp_proven, minted=_gcp_minted)
 
 
 # -- azure ----------------------------------------------------------------------------------------------
@@ -194,7 +223,7 @@ def _secure_values(body) -> list[str]:
 
 
 def _azure_allowed() -> list[Allowed]:
-    allowed = [Allowed("PUT", GROUPS, kind, SECURE, _secure_values) for kind in ("env: secret", "file: secret")]
+    allowed = [Allowed("PUT", GROUPS, kind, SECURE, _secure_values) for kind in RUNTIME_SECRETS]
     return allowed + [Allowed(m, "/subscriptions/", "azure arm token", "Authorization")
                       for m in ("GET", "PUT", "PATCH", "DELETE", "POST")]
 
@@ -202,6 +231,7 @@ def _azure_allowed() -> list[Allowed]:
 def _azure_proven(proven: dict[str, int]) -> None:
     assert proven[f"env: secret in PUT {GROUPS} {SECURE}"] >= 3
     assert proven[f"file: secret in PUT {GROUPS} {SECURE}"] >= 3
+    assert proven[f"model api key in PUT {GROUPS} {SECURE}"] >= 3
     assert proven["azure arm token in GET /subscriptions/ Authorization"] > 0
 
 
@@ -316,7 +346,13 @@ def project(cloud, request, tmp_path_factory, workdir, seeds, docker_client):
 def test_every_command(cloud, cli, project, seeds, docker_client):
     for run in cloud.every_command:
         run(cli, project)
-    scan_containers(cli.leaks, docker_client, project["name"], [seeds["env: secret"], seeds["file: secret"]])
+    # every command passed the deployment's API key (and on gcp an ID token); a stranger does not pass
+    with user_environment(cli.env):  # the user's credentials (key file, ARM token) reach the cloud
+        [row] = mp.status(project["name"], cloud.name, session=session(cli.env))
+    anonymous = httpx.post(f"{row['endpoint']}/v2/models/iris/infer", json=SAMPLE, timeout=30)
+    assert anonymous.status_code in (401, 403), anonymous.status_code
+    scan_containers(cli.leaks, docker_client, project["name"],
+                    [seeds["env: secret"], seeds["file: secret"], seeds["model api key"]])
     cli.leaks.check()
 
 
@@ -341,9 +377,16 @@ def test_errors_and_python_api(cloud, cli, project, user_env):
     cli.leaks.check()
 
 
-def test_destroy_then_scan_everything(cloud, cli, project, scan_home, workdir):
+def test_destroy_then_scan_everything(cloud, cli, project, scan_home, workdir, request):
     for run in cloud.destroy:
         run(cli, project)
+    if cloud.minted:  # tokens handed out while the commands ran: look again at what they printed
+        minted = cloud.minted(request)
+        assert minted, f"{cloud.name} handed out no token: the identity path was not exercised"
+        for seed in minted:
+            cli.leaks.scanner.add(seed)
+        for place, text in cli.printed:
+            cli.leaks.scan(place, text, "cli output (again, for minted tokens)")
     scan_state(cli.leaks, workdir / "state.db")
     scan_tree(cli.leaks, scan_home, "MODELPORT_HOME files")
     scan_tree(cli.leaks, workdir, "project and state folder", skip=tuple(workdir.glob("*/db-password.txt")))

@@ -22,12 +22,14 @@ from tests.iris import EXAMPLES, served_version  # noqa: F401  (re-exported)
 
 
 @pytest.fixture(scope="module")
-def cloud(docker_host, base_image):
-    """A Cloud Run emulator for one test module (every container removed at the end)."""
+def cloud(docker_host, base_image, tmp_path_factory):
+    """A Cloud Run emulator for one test module (every container removed at the end), with a
+    deployer service account's key file (``credentials_file``)."""
     emulator = CloudRunEmulator(docker_host=docker_host, grace_s=1.0)
     endpoint = emulator.start()
     try:
-        yield GcpEmulator(endpoint, "modelport-test", "us-central1", emulator)
+        key = emulator.write_credentials(tmp_path_factory.mktemp("gcp-credentials"))
+        yield GcpEmulator(endpoint, "modelport-test", "us-central1", emulator, str(key))
     finally:
         emulator.stop()
 

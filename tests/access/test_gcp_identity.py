@@ -1,0 +1,90 @@
+"""Identity tokens against the Cloud Run emulator, through google-auth's default chain and a plain
+HTTP client: the emulated Google identity hands out a service-account key file, google-auth mints
+ID tokens with it at the key file's ``token_uri``, and a private service's URL lets in exactly the
+callers Cloud Run would (https://cloud.google.com/run/docs/authenticating/service-to-service)."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import google.auth
+import google.auth.transport.requests
+import google.oauth2.id_token
+import httpx
+import pytest
+from google.cloud import run_v2
+from google.iam.v1 import iam_policy_pb2, policy_pb2
+
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
+
+BASE_IMAGE = os.environ.get("MODELPORT_BASE_IMAGE", "modelport-base:bookworm")
+SERVE = ["sh", "-c", "exec python3 -m http.server $PORT --bind $MODELPORT_HOST"]
+
+
+@pytest.fixture(scope="module")
+def private_service(gcp_emulator, base_image):
+    """A private (default) service serving HTTP, created with the official client."""
+    services = run_v2.ServicesClient(**gcp_emulator.client_kwargs())
+    svc = run_v2.Service(template=run_v2.RevisionTemplate(containers=[run_v2.Container(image=BASE_IMAGE, command=SERVE)]))
+    service_id = f"idtok-{os.getpid()}-{time.monotonic_ns() % 10**6}"
+    created = services.create_service(parent=gcp_emulator.parent, service=svc, service_id=service_id).result(timeout=120)
+    yield services, created
+    services.delete_service(name=created.name).result(timeout=120)
+
+
+def fetch_id_token(key_file: str, audience: str, monkeypatch) -> str:
+    """An ID token from google-auth's default chain with ``key_file`` as the application credentials."""
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", key_file)
+    return google.oauth2.id_token.fetch_id_token(google.auth.transport.requests.Request(), audience)
+
+
+def test_the_key_file_points_at_the_emulator_and_mints_both_token_kinds(gcp_emulator, monkeypatch):
+    info = json.loads(open(gcp_emulator.credentials_file).read())
+    assert info["type"] == "service_account" and info["token_uri"] == gcp_emulator.emulator.token_uri
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", gcp_emulator.credentials_file)
+    creds, project = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
+    creds.refresh(google.auth.transport.requests.Request())  # an access token for the Admin API
+    assert creds.token and project == "modelport-test"
+    token = fetch_id_token(gcp_emulator.credentials_file, "https://svc.example", monkeypatch)
+    assert gcp_emulator.emulator.tokens.verify(token, {"https://svc.example"}) == info["client_email"]
+
+
+def test_a_forged_assertion_gets_no_token(gcp_emulator, tmp_path):
+    info = json.loads(open(gcp_emulator.credentials_file).read())
+    stranger = json.loads(gcp_emulator.emulator.write_credentials(tmp_path, role=None).read_text())
+    forged = {**stranger, "client_email": info["client_email"]}  # someone else's key, the deployer's name
+    from google.oauth2 import service_account
+
+    creds = service_account.IDTokenCredentials.from_service_account_info(forged, target_audience="https://x")
+    with pytest.raises(google.auth.exceptions.RefreshError, match="invalid_grant"):
+        creds.refresh(google.auth.transport.requests.Request())
+
+
+def test_private_service_lets_in_exactly_the_invokers(gcp_emulator, private_service, tmp_path, monkeypatch):
+    services, svc = private_service
+    url, emulator = svc.uri, gcp_emulator.emulator
+    token = fetch_id_token(gcp_emulator.credentials_file, url, monkeypatch)
+    email = json.loads(open(gcp_emulator.credentials_file).read())["client_email"]
+
+    def status(headers=None) -> int:
+        return httpx.get(url, headers=headers or {}, timeout=10).status_code
+
+    assert status() == 403  # no credentials
+    assert status({"Authorization": f"Bearer {token}"}) == 200  # the deployer (run.admin on the project)
+    assert status({"X-Serverless-Authorization": f"Bearer {token}"}) == 200  # Cloud Run reads this one first
+    head, body, signature = token.split(".")
+    assert status({"Authorization": f"Bearer {head}.{body}.{signature[::-1]}"}) == 401  # bad signature
+    assert status({"Authorization": f"Bearer {emulator.id_token('https://another.example', email)}"}) == 401
+    expired = emulator.id_token(url, email, lifetime_s=60, issued=time.time() - 3600)
+    assert status({"Authorization": f"Bearer {expired}"}) == 401
+    # a valid identity without run.routes.invoke: 403 until the service's policy names it
+    stranger_file = emulator.write_credentials(tmp_path, role=None)
+    stranger = json.loads(stranger_file.read_text())["client_email"]
+    stranger_token = fetch_id_token(str(stranger_file), url, monkeypatch)
+    assert status({"Authorization": f"Bearer {stranger_token}"}) == 403
+    policy = policy_pb2.Policy(bindings=[policy_pb2.Binding(role="roles/run.invoker",
+                                                            members=[f"serviceAccount:{stranger}"])])
+    services.set_iam_policy(request=iam_policy_pb2.SetIamPolicyRequest(resource=svc.name, policy=policy))
+    assert status({"Authorization": f"Bearer {stranger_token}"}) == 200
