@@ -178,6 +178,29 @@ BREAK_LOCK = click.option("--break-lock", is_flag=True,
                                "A live holder's lock is never broken.")
 
 
+TIMINGS = click.option("--timings", "timings", is_flag=True,
+                       help="Print each phase's duration (build, export, push/copy, create, ready, gates, "
+                            "traffic) and each step's; --output json carries them as \"timings\".")
+
+
+def _timed(session: Session, on: bool):
+    """A :class:`~modelport.engine.timings.Timings` collecting ``session``'s events, if asked for."""
+    if not on:
+        return None
+    from .engine.timings import Timings
+
+    return Timings.attach(session)
+
+
+def _outcome(result, verb: str, timings) -> tuple[dict, str]:
+    """The command's JSON data and text, with the timings when collected."""
+    data, text = result.to_dict(), _result_text(result, verb)
+    if timings is not None:
+        data["timings"] = timings.to_dict()
+        text += "\n" + timings.text()
+    return data, text
+
+
 def _result_text(result, verb: str) -> str:
     lines = []  # the steps were reported as they ran; `plan` shows the full diff
     if result.status == "unchanged":
@@ -200,12 +223,14 @@ def _result_text(result, verb: str) -> str:
 @WAIT_LOCK
 @click.option("--image", metavar="DIGEST", help="Deploy this image (sha256:...) instead of building: one a target "
                                                 "of this deployment ran, or one in the local image store.")
-def deploy_cmd(session: Session, path, target, strategy, gate_timeout, break_lock, image):
+@TIMINGS
+def deploy_cmd(session: Session, path, target, strategy, gate_timeout, break_lock, image, timings):
     """Build and deploy to a target, executing exactly the plan."""
     preflight(session, path, target, strategy)
+    timed = _timed(session, timings)
     result = api.deploy(path, target, strategy=strategy, gate_timeout=gate_timeout, break_lock=break_lock,
                         image=image, session=session)
-    return result.to_dict(), _result_text(result, "deploy")
+    return _outcome(result, "deploy", timed)
 
 
 @command(main, "swap")
@@ -216,14 +241,16 @@ def deploy_cmd(session: Session, path, target, strategy, gate_timeout, break_loc
 @GATE
 @BREAK_LOCK
 @WAIT_LOCK
-def swap_cmd(session: Session, path, target, strategy, steps, gate_timeout, break_lock):
+@TIMINGS
+def swap_cmd(session: Session, path, target, strategy, steps, gate_timeout, break_lock, timings):
     """Swap in a new model version with health-gated traffic moves."""
     steps = parse_steps(steps)
     loaded = api.validate(path, session)
     preflight(session, path, target, strategy)
+    timed = _timed(session, timings)
     result = api.swap(path, target, strategy=strategy or loaded.spec.rollout.strategy, steps=steps,
                       gate_timeout=gate_timeout, break_lock=break_lock, session=session)
-    return result.to_dict(), _result_text(result, "swap")
+    return _outcome(result, "swap", timed)
 
 
 @command(main, "rollback")
@@ -248,11 +275,13 @@ def rollback_cmd(session: Session, name, target, revision, spec, gate_timeout):
 @GATE
 @BREAK_LOCK
 @WAIT_LOCK
-def migrate_cmd(session: Session, name, source, target, retire_source, spec, gate_timeout, break_lock):
+@TIMINGS
+def migrate_cmd(session: Session, name, source, target, retire_source, spec, gate_timeout, break_lock, timings):
     """Move a deployment to another target: same image digest, verified outputs."""
+    timed = _timed(session, timings)
     result = api.migrate(name, source, target, retire_source=retire_source, spec=spec, gate_timeout=gate_timeout,
                          break_lock=break_lock, session=session)
-    return result.to_dict(), _result_text(result, "migrate")
+    return _outcome(result, "migrate", timed)
 
 
 @command(main, "status")

@@ -11,6 +11,7 @@ import hashlib
 import json
 import shutil
 import tempfile
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -38,6 +39,7 @@ class BuildResult:
     labels: dict[str, str] = field(default_factory=dict)
     size: int = 0
     cached: bool = False  # reused from the build cache: nothing was built or exported
+    export_seconds: float = 0.0  # time spent exporting to the OCI store
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields (``cached`` is left out: the same image either way)."""
@@ -175,10 +177,11 @@ def build_image(client, loaded: LoadedSpec, progress: Progress = lambda _msg: No
         image_id = _docker_build(client, tmp, tag, progress)
     image = client.images.get(image_id)
     progress("recording the image's content digest")
+    t0 = time.monotonic()
     digest = _export_digest(client, image_id, store)
     result = BuildResult(ref=tag, image_id=image_id, digest=digest,
                          layers=tuple(image.attrs["RootFS"]["Layers"]), labels=labels,
-                         size=int(image.attrs.get("Size", 0)))
+                         size=int(image.attrs.get("Size", 0)), export_seconds=round(time.monotonic() - t0, 3))
     cache.record(key, result.to_dict())
     return result
 
