@@ -56,20 +56,9 @@ from pathlib import Path
 
 BASE_IMAGE = "modelport-base:bookworm"
 REPO = "bench/model"
+# the installed ``modelport`` executable next to this interpreter (as a user runs it)
+MODELPORT = [str(Path(sys.executable).with_name("modelport"))]
 _UPLOAD_DONE = re.compile(r'"PUT /v2/[^ ]+/blobs/uploads/[^ ]*[?&]digest=sha256%3A([0-9a-f]{64})[^ ]* HTTP/[\d.]+" 201')
-
-
-# ---- child mode: the modelport copy, in its own process so its RSS is its own ---------------------
-
-def child_copy(src: str, dest: str) -> None:
-    """Run one modelport copy and print its TransferResult as JSON."""
-    from modelport.registry import copy
-
-    start = time.perf_counter()
-    result = copy(src, dest)
-    copy_s = time.perf_counter() - start
-    print(json.dumps({**result.to_dict(), "copy_s": round(copy_s, 2),
-                      "self_peak_rss_mb": round(_vm_hwm_kb(os.getpid()) / 1024, 1)}))
 
 
 # ---- registries ------------------------------------------------------------------------------------
@@ -207,8 +196,8 @@ def _vm_hwm_kb(pid: int) -> int:
 def run_copy(tool: str, src: str, dest: Registry, sizes: dict[str, int], digest: str, workdir: Path) -> dict:
     """One copy with ``tool`` into ``dest``; adds bytes the destination received and digest check."""
     before = len(dest.uploaded_blobs())
-    if tool == "modelport":
-        cmd = [sys.executable, __file__, "--child-copy", src, f"{dest.host}/{REPO}"]
+    if tool == "modelport":  # the command a user runs, started as they start it
+        cmd = [*MODELPORT, "copy", src, f"{dest.host}/{REPO}", "--output", "json"]
     else:
         cmd = ["skopeo", "copy", "--quiet", "--src-tls-verify=false", "--dest-tls-verify=false",
                f"docker://{src}", f"docker://{dest.host}/{REPO}"]
@@ -220,8 +209,6 @@ def run_copy(tool: str, src: str, dest: Registry, sizes: dict[str, int], digest:
         reported = json.loads(result["stdout"])
         result["bytes_sent_reported"] = reported["bytes_sent"]
         result["bytes_skipped_reported"] = reported["bytes_skipped"]
-        result["peak_rss_mb"] = max(result["peak_rss_mb"], reported["self_peak_rss_mb"])
-        result["in_process_copy_s"] = reported["copy_s"]  # wall_s minus interpreter start and imports
     result.pop("stdout")
     result["digest_kept"] = _remote_digest(dest.host, digest) == digest
     return result
@@ -243,15 +230,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size-mb", type=int, default=600)
     parser.add_argument("--layers", type=int, default=6)
     parser.add_argument("--output", choices=["text", "json"], default="text")
-    parser.add_argument("--trials", type=int, default=3, help="interleaved repetitions (medians reported)")
+    parser.add_argument("--trials", type=int, default=5, help="interleaved repetitions (medians reported)")
     parser.add_argument("--store", help="OCI store to export into (default: a temporary one); a kept "
                                         "store makes re-runs skip compression")
     parser.add_argument("--remove-image", action="store_true", help="delete the benchmark image at the end")
-    parser.add_argument("--child-copy", nargs=2, metavar=("SRC", "DEST"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.child_copy:
-        child_copy(*args.child_copy)
-        return 0
     report = run(args)
     if args.output == "json":
         print(json.dumps(report, indent=2))
@@ -339,9 +322,6 @@ def _summarise(trials: list[dict]) -> dict:
                 "bytes_received": max(r["bytes_received"] for r in runs),
                 "digest_kept": all(r["digest_kept"] for r in runs),
             }
-            if tool == "modelport":
-                summary[phase][tool]["median_in_process_copy_s"] = round(
-                    statistics.median(r["in_process_copy_s"] for r in runs), 2)
     return summary
 
 
@@ -356,8 +336,6 @@ def print_text(report: dict) -> None:
             print(f"{phase:<11}{tool:<11}{r['median_wall_s']:>8}{r['median_cpu_s']:>8}{r['max_peak_rss_mb']:>13}"
                   f"{r['bytes_received'] / 1e6:>13.1f}{str(r['digest_kept']):>13}")
     print("wall-time ratio modelport/skopeo:", report["ratio_wall_modelport_over_skopeo"])
-    print("modelport copy time without interpreter start-up:",
-          {p: t["modelport"]["median_in_process_copy_s"] for p, t in report["summary"].items()})
 
 
 if __name__ == "__main__":

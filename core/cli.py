@@ -9,7 +9,6 @@ Exit codes (:mod:`modelport.errors`): 0 success, 1 an operation failed (and was 
 from __future__ import annotations
 
 import json
-import os
 import sys
 from functools import wraps
 from pathlib import Path
@@ -18,10 +17,12 @@ from typing import Any, Callable
 import click
 
 from . import api
-from .cli_input import JsonErrorsGroup, check_text, finite_seconds, open_state, parse_steps, preflight
+from .cli_copy import _bar, _transfer_text, copy_cmd
+from .cli_group import JsonErrorsGroup, fail, respond
+from .cli_input import check_text, finite_seconds, open_state, parse_steps, preflight
 from .engine.events import Event
 from .engine.session import Session
-from .errors import EXIT_FAILED, EXIT_UNFINISHED, ModelportError, UsageError
+from .errors import EXIT_UNFINISHED, ModelportError, UsageError
 from .plugins import installed_providers
 
 OUTPUT = click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text",
@@ -54,32 +55,14 @@ def command(group: click.Group | None, name: str, **kwargs) -> Callable:
         @click.pass_context
         @wraps(fn)
         def run(ctx: click.Context, output: str, events: str, **params: Any) -> None:
-            try:
+            def body() -> tuple:
                 check_text(params)
                 wait_lock = params.pop("wait_lock", None) or 0.0
                 session = Session(state=open_state(ctx.obj["state"]), on_event=event_sink(events),
                                   wait_lock=wait_lock)
-                data, text, *code = fn(session, **params)  # a third item: an exit code besides 0
-            except ModelportError as exc:
-                _fail(output, exc.to_dict(), f"error: {exc}", exc.exit_code)
-            except KeyboardInterrupt:
-                interrupted = {"error": "Interrupted", "message": "interrupted", "exit_code": EXIT_FAILED}
-                _fail(output, interrupted, "interrupted", EXIT_FAILED)
-            except Exception as exc:  # never a bare traceback for a user
-                if os.environ.get("MODELPORT_DEBUG"):
-                    raise
-                from .redact import redact
+                return fn(session, **params)  # a third item: an exit code besides 0
 
-                message = redact(str(exc))  # it may quote something a library was given
-                _fail(output, {"error": type(exc).__name__, "message": message, "exit_code": EXIT_FAILED},
-                      f"error: unexpected {type(exc).__name__}: {message} (set MODELPORT_DEBUG=1 for a traceback)",
-                      EXIT_FAILED)
-            if output == "json":
-                click.echo(json.dumps(data, indent=2, default=str))
-            elif text:
-                click.echo(text)
-            if code and code[0]:
-                sys.exit(code[0])
+            respond(output, body)
 
         return run
 
@@ -105,11 +88,7 @@ def _clock(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%H:%M:%SZ")
 
 
-def _fail(output: str, data: dict, text: str, code: int) -> None:
-    if output == "json":
-        click.echo(json.dumps(data, indent=2, default=str))
-    _err(text)
-    sys.exit(code)
+_fail = fail
 
 
 class Modelport(JsonErrorsGroup):
@@ -371,28 +350,6 @@ def abort_cmd(session: Session, name):
     return result.to_dict(), f"operation #{result.operation} aborted and rolled back"
 
 
-def _bar(output: str, title: str):
-    from contextlib import nullcontext
-
-    from .registry import RichProgress
-    return nullcontext(None) if output == "json" else RichProgress(title)
-
-
-def _registry_auth(prefix: str):
-    """Basic credentials from MODELPORT_<PREFIX>_USERNAME / _PASSWORD (never from arguments,
-    which end up in shell history and process lists), else anonymous."""
-    from .registry import BasicAuth
-
-    user = os.environ.get(f"MODELPORT_{prefix}_USERNAME")
-    password = os.environ.get(f"MODELPORT_{prefix}_PASSWORD")
-    return BasicAuth(user, password) if user and password else None
-
-
-def _transfer_text(result) -> str:
-    return (f"{result.destination or 'destination'}@{result.digest}\n  sent {result.blobs_sent} blob(s), "
-            f"{result.bytes_sent} bytes; skipped {result.blobs_skipped} already there ({result.bytes_skipped} bytes)")
-
-
 @main.command("push")
 @PATH
 @TO
@@ -403,17 +360,7 @@ def push_cmd(ctx, path, target, output):
     _run_transfer(ctx, output, f"push to {target}", lambda s, bar: api.push(path, target, progress=bar, session=s))
 
 
-@main.command("copy")
-@click.argument("src_ref")
-@click.argument("dest_repo")
-@OUTPUT
-@click.pass_context
-def copy_cmd(ctx, src_ref, dest_repo, output):
-    """Copy SRC_REF (host/repo@sha256:...) to DEST_REPO (host/repo) keeping its digest.
-
-    Credentials: MODELPORT_SRC_USERNAME/_PASSWORD and MODELPORT_DEST_USERNAME/_PASSWORD."""
-    _run_transfer(ctx, output, "copy", lambda s, bar: api.copy(src_ref, dest_repo, src_auth=_registry_auth("SRC"),
-                                                              dest_auth=_registry_auth("DEST"), progress=bar))
+main.add_command(copy_cmd)
 
 
 def _run_transfer(ctx, output, title, fn):
