@@ -216,6 +216,8 @@ def _reuse(client, key: str, store) -> BuildResult | None:
     blobs = [manifest["config"], *manifest["layers"]]
     if not all(store.has_blob(b["digest"]) for b in blobs) or not _on_engine(client, entry["image_id"]):
         return None
+    repository, tag = entry["ref"].rsplit(":", 1)
+    client.api.tag(entry["image_id"], repository, tag)  # the tag may have moved to another build since
     return BuildResult(ref=entry["ref"], image_id=entry["image_id"], digest=entry["digest"],
                        layers=tuple(entry["layers"]), labels=entry["labels"], size=entry["size"], cached=True)
 

@@ -31,10 +31,12 @@ def home(image_home):
 def project(tmp_path):
     """Factory: copy an example model into ``tmp_path/<folder>`` with a unique name."""
 
+    model = f"iris-{uuid.uuid4().hex[:8]}"  # one model name per test: its image tag is the test's own
+
     def make(example: str = "iris", folder: str = "p", extra: str = "") -> Path:
         dest = tmp_path / folder
         shutil.copytree(EXAMPLES / example, dest, ignore=shutil.ignore_patterns("train.py", "__pycache__"))
-        toml = (dest / "modelport.toml").read_text()
+        toml = (dest / "modelport.toml").read_text().replace('name = "iris"', f'name = "{model}"', 1)
         (dest / "modelport.toml").write_text(f'name = "b{uuid.uuid4().hex[:8]}"\n' + toml + extra)
         return dest
 

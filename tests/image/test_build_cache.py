@@ -64,7 +64,8 @@ def _blobs(home):
 
 
 @pytest.mark.docker
-def test_unchanged_inputs_reuse_the_digest_and_each_change_builds(tmp_path, home, project, base_image, monkeypatch):
+def test_unchanged_inputs_reuse_the_digest_and_each_change_builds(tmp_path, home, project, base_image, monkeypatch,
+                                                                  docker_client):
     s = _session(tmp_path)
     first = mp.build(project("iris", "v1"), s)
     assert not first.cached
@@ -90,7 +91,9 @@ def test_unchanged_inputs_reuse_the_digest_and_each_change_builds(tmp_path, home
     changed_runtime = mp.build(project("iris", "runtime"), s)
     assert not changed_runtime.cached and changed_runtime.digest != first.digest
     monkeypatch.setattr(image, "RUNTIME_SRC", cache.Path(image.__file__).resolve().parent.parent / "runtime")
-    assert mp.build(project("iris", "back"), s).digest == first.digest
+    back = mp.build(project("iris", "back"), s)
+    assert back.cached and back.digest == first.digest
+    assert docker_client.images.get(back.ref).id == first.image_id, "the tag follows the reused image"
 
 
 @pytest.mark.docker
