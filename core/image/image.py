@@ -212,7 +212,8 @@ def _reuse(client, key: str, store) -> BuildResult | None:
     store = store or OciStore()
     if not store.has_blob(entry["digest"]):
         return None
-    manifest = json.loads(store.open_blob(entry["digest"]).read())
+    with store.open_blob(entry["digest"]) as handle:
+        manifest = json.loads(handle.read())
     blobs = [manifest["config"], *manifest["layers"]]
     if not all(store.has_blob(b["digest"]) for b in blobs) or not _on_engine(client, entry["image_id"]):
         return None
