@@ -4,36 +4,35 @@ What it does, in one run:
 1. builds (or reuses) an image FROM modelport-base:bookworm with N layers of random bytes
    (>= 500 MB in total by default) on the Docker engine at $DOCKER_HOST;
 2. exports it to a temporary OCI store and pushes it to registry A (modelport's own push);
-3. copies A -> B twice (first copy, then re-copy) with modelport, and A -> C twice with
+3. copies A -> B twice (first copy, then re-copy) with the installed ``modelport copy`` command
+   (next to this interpreter: started exactly as a user starts it), and A -> C twice with
    ``skopeo copy``; B and C are separate fresh registries so neither tool benefits from the other,
    repeated ``--trials`` times with the order of the tools alternating (medians reported);
-4. reports for each copy: wall time, peak RSS of the process doing the copy (``wait4`` rusage of
-   the child process: modelport's copy runs in a subprocess too), blob bytes the destination
-   received (counted from the destination registry's access log, independent of both tools),
-   and whether the destination digest equals the source digest.
+4. reports for each copy: wall time, CPU time and peak RSS of the copying process, blob bytes the
+   destination received (counted from the destination registry's access log, independent of
+   both tools), and whether the destination digest equals the source digest.
 
 Usage::
 
-    DOCKER_HOST=unix:///run/mpdev/docker.sock python benchmarks/registry_copy.py [--size-mb 600]
-        [--layers 6] [--trials 3] [--store DIR] [--output json] [--remove-image]
+    DOCKER_HOST=unix:///…/docker.sock .venv/bin/python benchmarks/registry_copy.py [--size-mb 600]
+        [--layers 6] [--trials 5] [--store DIR] [--output json] [--remove-image]
 
 Registries and temporary data are removed at the end; the benchmark image is kept for reuse
 unless ``--remove-image`` is given.
 
-Last run (2026-11-25, 2 vCPU dev VM shared with other test suites, load average 12-17;
-7 blobs, 673 MB; 5 trials, medians; skopeo 1.9.3; modelport with its defaults):
+Last run (2026-12-06, 2 vCPU VM shared with two other engineers' test runs, load average
+4-10; 7 blobs, 673 MB; 5 trials, medians; skopeo 1.9.3):
 
     run         tool        wall s   cpu s   peak RSS MB   MB received   digest kept
-    first copy  modelport    17.96    2.97          38.0         673.2          yes
-    first copy  skopeo       14.21    3.68          23.0         673.2          yes
-    re-copy     modelport     2.41    0.46          34.5           0.0          yes
-    re-copy     skopeo        0.31    0.06          21.6           0.0          yes
+    first copy  modelport     5.33    1.63          37.9         672.6          yes
+    first copy  skopeo        5.18    2.08          22.8         672.6          yes
+    re-copy     modelport     0.62    0.37          34.2           0.0          yes
+    re-copy     skopeo        0.09    0.03          21.5           0.0          yes
 
-Ratio modelport/skopeo: 1.26 (first copy), 7.8 (re-copy). On a machine this loaded single trials
-swing by +-40% (another 3-trial run gave 0.94-1.18 for the first copy); modelport uses less
-CPU than skopeo, and the re-copy gap is Python start-up: the copy itself takes 0.39 s in-process
-(8 HEADs, one manifest GET and PUT), the interpreter and imports (httpx pulls in click and rich)
-take the rest.
+Ratio modelport/skopeo: 1.03 (first copy; single trials 0.85-1.20), 6.9 (re-copy; 7.8 before
+``modelport copy`` stopped importing the API, the engine and every provider plugin). What is
+left of the re-copy gap is start-up: httpx imports its own command-line client (rich and
+pygments) when click is installed, about 0.25 s of the 0.37 s of CPU.
 """
 
 from __future__ import annotations
@@ -56,20 +55,9 @@ from pathlib import Path
 
 BASE_IMAGE = "modelport-base:bookworm"
 REPO = "bench/model"
+# the installed ``modelport`` executable next to this interpreter (as a user runs it)
+MODELPORT = [str(Path(sys.executable).with_name("modelport"))]
 _UPLOAD_DONE = re.compile(r'"PUT /v2/[^ ]+/blobs/uploads/[^ ]*[?&]digest=sha256%3A([0-9a-f]{64})[^ ]* HTTP/[\d.]+" 201')
-
-
-# ---- child mode: the modelport copy, in its own process so its RSS is its own ---------------------
-
-def child_copy(src: str, dest: str) -> None:
-    """Run one modelport copy and print its TransferResult as JSON."""
-    from modelport.registry import copy
-
-    start = time.perf_counter()
-    result = copy(src, dest)
-    copy_s = time.perf_counter() - start
-    print(json.dumps({**result.to_dict(), "copy_s": round(copy_s, 2),
-                      "self_peak_rss_mb": round(_vm_hwm_kb(os.getpid()) / 1024, 1)}))
 
 
 # ---- registries ------------------------------------------------------------------------------------
@@ -164,7 +152,16 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 
 # ---- measured runs -------------------------------------------------------------------------------------
 
-def measure(cmd: list[str], workdir: Path) -> dict:
+def _bytecode_env(workdir: Path) -> dict[str, str]:
+    """Python's bytecode cache on, under ``workdir``: pip compiles a user's install, while this
+    machine sets PYTHONDONTWRITEBYTECODE and the dev install skips compiling (every run would
+    then compile every module it imports). The first trial's runs fill it."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(workdir / "pycache")
+    return env
+
+
+def measure(cmd: list[str], workdir: Path, env: dict[str, str] | None = None) -> dict:
     """Run ``cmd``: wall time, peak RSS in MB, exit code and stdout.
 
     Peak RSS is the child's own ``VmHWM`` (the high-water mark of its address space), polled from
@@ -176,7 +173,7 @@ def measure(cmd: list[str], workdir: Path) -> dict:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu_before = before.ru_utime + before.ru_stime
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=out, stderr=err)
+    proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
     peak_kb = 0
     while proc.poll() is None:
         peak_kb = max(peak_kb, _vm_hwm_kb(proc.pid))
@@ -207,12 +204,12 @@ def _vm_hwm_kb(pid: int) -> int:
 def run_copy(tool: str, src: str, dest: Registry, sizes: dict[str, int], digest: str, workdir: Path) -> dict:
     """One copy with ``tool`` into ``dest``; adds bytes the destination received and digest check."""
     before = len(dest.uploaded_blobs())
-    if tool == "modelport":
-        cmd = [sys.executable, __file__, "--child-copy", src, f"{dest.host}/{REPO}"]
+    if tool == "modelport":  # the command a user runs, started as they start it
+        cmd = [*MODELPORT, "copy", src, f"{dest.host}/{REPO}", "--output", "json"]
     else:
         cmd = ["skopeo", "copy", "--quiet", "--src-tls-verify=false", "--dest-tls-verify=false",
                f"docker://{src}", f"docker://{dest.host}/{REPO}"]
-    result = measure(cmd, workdir)
+    result = measure(cmd, workdir, env=_bytecode_env(workdir) if tool == "modelport" else None)
     received = dest.uploaded_blobs()[before:]
     result["blobs_received"] = len(received)
     result["bytes_received"] = sum(sizes.get(d, 0) for d in received)
@@ -220,8 +217,6 @@ def run_copy(tool: str, src: str, dest: Registry, sizes: dict[str, int], digest:
         reported = json.loads(result["stdout"])
         result["bytes_sent_reported"] = reported["bytes_sent"]
         result["bytes_skipped_reported"] = reported["bytes_skipped"]
-        result["peak_rss_mb"] = max(result["peak_rss_mb"], reported["self_peak_rss_mb"])
-        result["in_process_copy_s"] = reported["copy_s"]  # wall_s minus interpreter start and imports
     result.pop("stdout")
     result["digest_kept"] = _remote_digest(dest.host, digest) == digest
     return result
@@ -243,15 +238,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size-mb", type=int, default=600)
     parser.add_argument("--layers", type=int, default=6)
     parser.add_argument("--output", choices=["text", "json"], default="text")
-    parser.add_argument("--trials", type=int, default=3, help="interleaved repetitions (medians reported)")
+    parser.add_argument("--trials", type=int, default=5, help="interleaved repetitions (medians reported)")
     parser.add_argument("--store", help="OCI store to export into (default: a temporary one); a kept "
                                         "store makes re-runs skip compression")
     parser.add_argument("--remove-image", action="store_true", help="delete the benchmark image at the end")
-    parser.add_argument("--child-copy", nargs=2, metavar=("SRC", "DEST"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.child_copy:
-        child_copy(*args.child_copy)
-        return 0
     report = run(args)
     if args.output == "json":
         print(json.dumps(report, indent=2))
@@ -283,6 +274,8 @@ def run(args) -> dict:
         doc = json.loads(store.read_manifest(image.digest)[0])
         sizes = {d["digest"]: d["size"] for d in [doc["config"], *doc["layers"]]}
         src = f"{a.host}/{REPO}@{image.digest}"
+        # untimed: fills the bytecode cache (a cross-repository mount inside A, no bytes moved)
+        measure([*MODELPORT, "copy", src, f"{a.host}/warm-up", "--output", "json"], workdir, env=_bytecode_env(workdir))
         trials = [_trial(i, src, sizes, image.digest, workdir, registries) for i in range(args.trials)]
         summary = _summarise(trials)
         return {
@@ -339,9 +332,6 @@ def _summarise(trials: list[dict]) -> dict:
                 "bytes_received": max(r["bytes_received"] for r in runs),
                 "digest_kept": all(r["digest_kept"] for r in runs),
             }
-            if tool == "modelport":
-                summary[phase][tool]["median_in_process_copy_s"] = round(
-                    statistics.median(r["in_process_copy_s"] for r in runs), 2)
     return summary
 
 
@@ -356,8 +346,6 @@ def print_text(report: dict) -> None:
             print(f"{phase:<11}{tool:<11}{r['median_wall_s']:>8}{r['median_cpu_s']:>8}{r['max_peak_rss_mb']:>13}"
                   f"{r['bytes_received'] / 1e6:>13.1f}{str(r['digest_kept']):>13}")
     print("wall-time ratio modelport/skopeo:", report["ratio_wall_modelport_over_skopeo"])
-    print("modelport copy time without interpreter start-up:",
-          {p: t["modelport"]["median_in_process_copy_s"] for p, t in report["summary"].items()})
 
 
 if __name__ == "__main__":

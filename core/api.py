@@ -78,7 +78,8 @@ def _build(s: Session, loaded: LoadedSpec) -> BuildResult:
     t0 = time.monotonic()
     result = build_image(s.docker(), loaded, s.report)
     s.emit(BuildFinished(deployment=loaded.spec.deployment, digest=result.digest, image_id=result.image_id,
-                         duration=round(time.monotonic() - t0, 3)))
+                         duration=round(time.monotonic() - t0, 3), export=result.export_seconds,
+                         cached=result.cached))
     return result
 
 

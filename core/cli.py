@@ -9,7 +9,6 @@ Exit codes (:mod:`modelport.errors`): 0 success, 1 an operation failed (and was 
 from __future__ import annotations
 
 import json
-import os
 import sys
 from functools import wraps
 from pathlib import Path
@@ -18,10 +17,12 @@ from typing import Any, Callable
 import click
 
 from . import api
-from .cli_input import JsonErrorsGroup, check_text, finite_seconds, open_state, parse_steps, preflight
+from .cli_copy import _bar, _transfer_text, copy_cmd
+from .cli_group import JsonErrorsGroup, fail, respond
+from .cli_input import check_text, finite_seconds, open_state, parse_steps, preflight
 from .engine.events import Event
 from .engine.session import Session
-from .errors import EXIT_FAILED, EXIT_UNFINISHED, ModelportError, UsageError
+from .errors import EXIT_UNFINISHED, ModelportError, UsageError
 from .plugins import installed_providers
 
 OUTPUT = click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text",
@@ -54,32 +55,14 @@ def command(group: click.Group | None, name: str, **kwargs) -> Callable:
         @click.pass_context
         @wraps(fn)
         def run(ctx: click.Context, output: str, events: str, **params: Any) -> None:
-            try:
+            def body() -> tuple:
                 check_text(params)
                 wait_lock = params.pop("wait_lock", None) or 0.0
                 session = Session(state=open_state(ctx.obj["state"]), on_event=event_sink(events),
                                   wait_lock=wait_lock)
-                data, text, *code = fn(session, **params)  # a third item: an exit code besides 0
-            except ModelportError as exc:
-                _fail(output, exc.to_dict(), f"error: {exc}", exc.exit_code)
-            except KeyboardInterrupt:
-                interrupted = {"error": "Interrupted", "message": "interrupted", "exit_code": EXIT_FAILED}
-                _fail(output, interrupted, "interrupted", EXIT_FAILED)
-            except Exception as exc:  # never a bare traceback for a user
-                if os.environ.get("MODELPORT_DEBUG"):
-                    raise
-                from .redact import redact
+                return fn(session, **params)  # a third item: an exit code besides 0
 
-                message = redact(str(exc))  # it may quote something a library was given
-                _fail(output, {"error": type(exc).__name__, "message": message, "exit_code": EXIT_FAILED},
-                      f"error: unexpected {type(exc).__name__}: {message} (set MODELPORT_DEBUG=1 for a traceback)",
-                      EXIT_FAILED)
-            if output == "json":
-                click.echo(json.dumps(data, indent=2, default=str))
-            elif text:
-                click.echo(text)
-            if code and code[0]:
-                sys.exit(code[0])
+            respond(output, body)
 
         return run
 
@@ -105,11 +88,7 @@ def _clock(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%H:%M:%SZ")
 
 
-def _fail(output: str, data: dict, text: str, code: int) -> None:
-    if output == "json":
-        click.echo(json.dumps(data, indent=2, default=str))
-    _err(text)
-    sys.exit(code)
+_fail = fail
 
 
 class Modelport(JsonErrorsGroup):
@@ -178,6 +157,29 @@ BREAK_LOCK = click.option("--break-lock", is_flag=True,
                                "A live holder's lock is never broken.")
 
 
+TIMINGS = click.option("--timings", "timings", is_flag=True,
+                       help="Print each phase's duration (build, export, push/copy, create, ready, gates, "
+                            "traffic) and each step's; --output json carries them as \"timings\".")
+
+
+def _timed(session: Session, on: bool):
+    """A :class:`~modelport.engine.timings.Timings` collecting ``session``'s events, if asked for."""
+    if not on:
+        return None
+    from .engine.timings import Timings
+
+    return Timings.attach(session)
+
+
+def _outcome(result, verb: str, timings) -> tuple[dict, str]:
+    """The command's JSON data and text, with the timings when collected."""
+    data, text = result.to_dict(), _result_text(result, verb)
+    if timings is not None:
+        data["timings"] = timings.to_dict()
+        text += "\n" + timings.text()
+    return data, text
+
+
 def _result_text(result, verb: str) -> str:
     lines = []  # the steps were reported as they ran; `plan` shows the full diff
     if result.status == "unchanged":
@@ -200,12 +202,14 @@ def _result_text(result, verb: str) -> str:
 @WAIT_LOCK
 @click.option("--image", metavar="DIGEST", help="Deploy this image (sha256:...) instead of building: one a target "
                                                 "of this deployment ran, or one in the local image store.")
-def deploy_cmd(session: Session, path, target, strategy, gate_timeout, break_lock, image):
+@TIMINGS
+def deploy_cmd(session: Session, path, target, strategy, gate_timeout, break_lock, image, timings):
     """Build and deploy to a target, executing exactly the plan."""
     preflight(session, path, target, strategy)
+    timed = _timed(session, timings)
     result = api.deploy(path, target, strategy=strategy, gate_timeout=gate_timeout, break_lock=break_lock,
                         image=image, session=session)
-    return result.to_dict(), _result_text(result, "deploy")
+    return _outcome(result, "deploy", timed)
 
 
 @command(main, "swap")
@@ -216,14 +220,16 @@ def deploy_cmd(session: Session, path, target, strategy, gate_timeout, break_loc
 @GATE
 @BREAK_LOCK
 @WAIT_LOCK
-def swap_cmd(session: Session, path, target, strategy, steps, gate_timeout, break_lock):
+@TIMINGS
+def swap_cmd(session: Session, path, target, strategy, steps, gate_timeout, break_lock, timings):
     """Swap in a new model version with health-gated traffic moves."""
     steps = parse_steps(steps)
     loaded = api.validate(path, session)
     preflight(session, path, target, strategy)
+    timed = _timed(session, timings)
     result = api.swap(path, target, strategy=strategy or loaded.spec.rollout.strategy, steps=steps,
                       gate_timeout=gate_timeout, break_lock=break_lock, session=session)
-    return result.to_dict(), _result_text(result, "swap")
+    return _outcome(result, "swap", timed)
 
 
 @command(main, "evaluate")
@@ -262,11 +268,13 @@ def rollback_cmd(session: Session, name, target, revision, spec, gate_timeout):
 @GATE
 @BREAK_LOCK
 @WAIT_LOCK
-def migrate_cmd(session: Session, name, source, target, retire_source, spec, gate_timeout, break_lock):
+@TIMINGS
+def migrate_cmd(session: Session, name, source, target, retire_source, spec, gate_timeout, break_lock, timings):
     """Move a deployment to another target: same image digest, verified outputs."""
+    timed = _timed(session, timings)
     result = api.migrate(name, source, target, retire_source=retire_source, spec=spec, gate_timeout=gate_timeout,
                          break_lock=break_lock, session=session)
-    return result.to_dict(), _result_text(result, "migrate")
+    return _outcome(result, "migrate", timed)
 
 
 @command(main, "status")
@@ -356,28 +364,6 @@ def abort_cmd(session: Session, name):
     return result.to_dict(), f"operation #{result.operation} aborted and rolled back"
 
 
-def _bar(output: str, title: str):
-    from contextlib import nullcontext
-
-    from .registry import RichProgress
-    return nullcontext(None) if output == "json" else RichProgress(title)
-
-
-def _registry_auth(prefix: str):
-    """Basic credentials from MODELPORT_<PREFIX>_USERNAME / _PASSWORD (never from arguments,
-    which end up in shell history and process lists), else anonymous."""
-    from .registry import BasicAuth
-
-    user = os.environ.get(f"MODELPORT_{prefix}_USERNAME")
-    password = os.environ.get(f"MODELPORT_{prefix}_PASSWORD")
-    return BasicAuth(user, password) if user and password else None
-
-
-def _transfer_text(result) -> str:
-    return (f"{result.destination or 'destination'}@{result.digest}\n  sent {result.blobs_sent} blob(s), "
-            f"{result.bytes_sent} bytes; skipped {result.blobs_skipped} already there ({result.bytes_skipped} bytes)")
-
-
 @main.command("push")
 @PATH
 @TO
@@ -388,17 +374,7 @@ def push_cmd(ctx, path, target, output):
     _run_transfer(ctx, output, f"push to {target}", lambda s, bar: api.push(path, target, progress=bar, session=s))
 
 
-@main.command("copy")
-@click.argument("src_ref")
-@click.argument("dest_repo")
-@OUTPUT
-@click.pass_context
-def copy_cmd(ctx, src_ref, dest_repo, output):
-    """Copy SRC_REF (host/repo@sha256:...) to DEST_REPO (host/repo) keeping its digest.
-
-    Credentials: MODELPORT_SRC_USERNAME/_PASSWORD and MODELPORT_DEST_USERNAME/_PASSWORD."""
-    _run_transfer(ctx, output, "copy", lambda s, bar: api.copy(src_ref, dest_repo, src_auth=_registry_auth("SRC"),
-                                                              dest_auth=_registry_auth("DEST"), progress=bar))
+main.add_command(copy_cmd)
 
 
 def _run_transfer(ctx, output, title, fn):

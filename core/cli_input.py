@@ -9,51 +9,22 @@ traffic split, anything the provider's pure ``translate`` refuses).
 
 from __future__ import annotations
 
-import json
 import math
 import sqlite3
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
 from . import api
+from .cli_group import JsonErrorsGroup, wants_json  # noqa: F401  (defined there, light to import)
 from .engine.revision import revision_spec, size_of
 from .engine.session import Session, check_secret_refs, resolve_secret_values
 from .engine.strategies import check_canary
-from .errors import EXIT_BAD_INPUT, EXIT_FAILED, SpecError, SpecErrors, UsageError
+from .errors import SpecError, SpecErrors, UsageError
 from .provider import ImageRef, Provider, Target
 from .spec import LoadedSpec, RolloutSection
 from .state import StateStore
-
-
-def wants_json(argv: list[str]) -> bool:
-    """Whether a command line asks for ``--output json`` (in any spelling click accepts)."""
-    return any(a in ("--output=json", "-ojson") or (a in ("--output", "-o") and b == "json")
-               for a, b in zip(argv, [*argv[1:], ""]))
-
-
-class JsonErrorsGroup(click.Group):
-    """click's group, except that with ``--output json`` a usage error (unknown option, bad value,
-    missing argument) is also one JSON document on stdout, as every other error is."""
-
-    def main(self, args: Any = None, *rest: Any, **kwargs: Any) -> Any:
-        argv = list(sys.argv[1:] if args is None else args)
-        if not wants_json(argv) or kwargs.get("standalone_mode") is False:
-            return super().main(argv, *rest, **kwargs)
-        try:
-            return super().main(argv, *rest, **{**kwargs, "standalone_mode": False})
-        except click.ClickException as exc:
-            click.echo(json.dumps({"error": "UsageError", "message": exc.format_message(),
-                                   "exit_code": EXIT_BAD_INPUT}, indent=2))
-            exc.show()
-            sys.exit(EXIT_BAD_INPUT)
-        except click.Abort:
-            click.echo(json.dumps({"error": "Interrupted", "message": "interrupted", "exit_code": EXIT_FAILED},
-                                  indent=2))
-            click.echo("interrupted", err=True)
-            sys.exit(EXIT_FAILED)
 
 
 def check_text(params: dict[str, Any]) -> None:

@@ -22,7 +22,7 @@ they are known. Durations are seconds. The schema (also in the README):
 ``retry``              what, attempt (the one about to start), attempts, wait, error
 ``lock.waiting``       holder, waited, wait_lock (``--wait-lock``'s seconds)
 ``build.started``      model, version
-``build.finished``     digest, image_id, duration
+``build.finished``     digest, image_id, duration, export, cached
 ``transfer.progress``  action (push, copy), repository, done, total (bytes)
 ``transfer.finished``  action, repository, blobs_sent, bytes_sent, blobs_skipped, bytes_skipped,
                        duration
@@ -244,8 +244,12 @@ class BuildFinished(Event):
     digest: str
     image_id: str
     duration: float
+    export: float = 0.0    # of ``duration``: exporting the image to the OCI store
+    cached: bool = False   # the inputs were unchanged: the recorded image was reused, nothing built
 
     def text(self) -> str:
+        if self.cached:
+            return f"reused {self.digest} (inputs unchanged) in {self.duration:.1f}s"
         return f"built {self.digest} in {self.duration:.1f}s"
 
 

@@ -8,22 +8,27 @@ digest before it reaches any registry: that digest is the image's identity every
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from .. import __version__
 from ..errors import BuildError
 from ..spec import LoadedSpec
-from . import dockerfile
+from . import cache, dockerfile
 from .wheels import ARCH, Platform, download_wheels
 
 Progress = Callable[[str], None]
 RUNTIME_SRC = Path(__file__).resolve().parent.parent / "runtime"
 
 LABEL_PREFIX = "io.modelport"
+# gzip level of exported layers: level 1 compresses ~3x faster than level 6 for a few percent more
+# bytes; fixed, so the same layer always gives the same blob digest.
+EXPORT_LEVEL = 1
 
 
 @dataclass(frozen=True)
@@ -36,8 +41,11 @@ class BuildResult:
     layers: tuple[str, ...]
     labels: dict[str, str] = field(default_factory=dict)
     size: int = 0
+    cached: bool = False  # reused from the build cache: nothing was built or exported
+    export_seconds: float = 0.0  # time spent exporting to the OCI store
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (``cached`` is left out: the same image either way)."""
         return {"ref": self.ref, "digest": self.digest, "image_id": self.image_id,
                 "layers": list(self.layers), "labels": self.labels, "size": self.size}
 
@@ -127,7 +135,7 @@ def _ensure_base(client, base_image: str, progress: Progress):
 def assemble_context(loaded: LoadedSpec, deps: Path, dest: Path, labels: dict[str, str]) -> None:
     """Write the build context: Dockerfile, deps/, runtime/, model/."""
     spec = loaded.spec
-    shutil.copytree(deps, dest / "deps", ignore=shutil.ignore_patterns(".complete"))
+    shutil.copytree(deps, dest / "deps", ignore=shutil.ignore_patterns(".complete", ".digest"))
     shutil.copytree(RUNTIME_SRC, dest / "runtime", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     model_dir = dest / "model"
     model_dir.mkdir()
@@ -151,24 +159,88 @@ def requirements_for(loaded: LoadedSpec) -> list[str]:
 
 def build_image(client, loaded: LoadedSpec, progress: Progress = lambda _msg: None,
                 store=None) -> BuildResult:
-    """Build the model image on ``client``'s engine and export it to the OCI store."""
+    """Build the model image on ``client``'s engine and export it to the OCI store, unless an
+    image with exactly these inputs was built before and is still there (see :mod:`.cache`)."""
     spec = loaded.spec
     progress(f"probing base image {spec.build.base_image}")
-    platform = probe_platform(client, spec.build.base_image, spec.build.platform, progress)
-    progress("resolving Python dependencies as wheels on the host")
+    base = _ensure_base(client, spec.build.base_image, progress)
+    platform = _platform(client, base, spec.build.base_image, spec.build.platform)
     deps = download_wheels(requirements_for(loaded), platform)
     artifact_sha = sha256_path(loaded.model_path)
     labels = image_labels(loaded, artifact_sha)
+    inputs = build_inputs(loaded, base.id, platform, deps, labels, artifact_sha)
+    key = inputs.key()
+    reused = _reuse(client, key, store)
+    if reused is not None:
+        progress(f"inputs unchanged since the last build: reusing {reused.digest}")
+        return reused
     tag = f"modelport/{spec.model.name}:{spec.model.version}"
     with tempfile.TemporaryDirectory(prefix="modelport-build-") as tmp:
         assemble_context(loaded, deps, Path(tmp), labels)
         image_id = _docker_build(client, tmp, tag, progress)
     image = client.images.get(image_id)
     progress("recording the image's content digest")
+    t0 = time.monotonic()
     digest = _export_digest(client, image_id, store)
-    return BuildResult(ref=tag, image_id=image_id, digest=digest,
-                       layers=tuple(image.attrs["RootFS"]["Layers"]), labels=labels,
-                       size=int(image.attrs.get("Size", 0)))
+    result = BuildResult(ref=tag, image_id=image_id, digest=digest,
+                         layers=tuple(image.attrs["RootFS"]["Layers"]), labels=labels,
+                         size=int(image.attrs.get("Size", 0)), export_seconds=round(time.monotonic() - t0, 3))
+    cache.record(key, result.to_dict())
+    return result
+
+
+def build_inputs(loaded: LoadedSpec, base_image_id: str, platform: Platform, deps: Path,
+                 labels: dict[str, str], artifact_sha: str) -> cache.BuildInputs:
+    """The cache key's inputs: what :func:`assemble_context` writes, plus the base image's ID."""
+    spec = loaded.spec
+    predict = sha256_path(loaded.resolve(spec.model.predict)) if spec.model.predict else ""
+    return cache.BuildInputs(
+        dockerfile=dockerfile.render(spec.build.base_image, labels, image_env(loaded), spec.serving.port),
+        base_image_id=base_image_id, runtime=cache.runtime_digest(RUNTIME_SRC),
+        model=f"{Path(spec.model.path).name}/{artifact_sha}", predict=predict,
+        dependencies=cache.dependencies_digest(deps), platform=json.dumps(asdict(platform)))
+
+
+def _reuse(client, key: str, store) -> BuildResult | None:
+    """The recorded result for ``key`` if its manifest and blobs are still in the OCI store and
+    its image is still on the engine (a pruned engine or store means building again)."""
+    from ..registry import OciStore
+
+    entry = cache.lookup(key)
+    if entry is None:
+        return None
+    store = store or OciStore()
+    if not store.has_blob(entry["digest"]):
+        return None
+    with store.open_blob(entry["digest"]) as handle:
+        manifest = json.loads(handle.read())
+    blobs = [manifest["config"], *manifest["layers"]]
+    if not all(store.has_blob(b["digest"]) for b in blobs) or not _on_engine(client, entry["image_id"]):
+        return None
+    repository, tag = entry["ref"].rsplit(":", 1)
+    client.api.tag(entry["image_id"], repository, tag)  # the tag may have moved to another build since
+    return BuildResult(ref=entry["ref"], image_id=entry["image_id"], digest=entry["digest"],
+                       layers=tuple(entry["layers"]), labels=entry["labels"], size=entry["size"], cached=True)
+
+
+def _on_engine(client, image_id: str) -> bool:
+    import docker.errors
+
+    try:
+        client.api.inspect_image(image_id)
+        return True
+    except docker.errors.ImageNotFound:
+        return False
+
+
+def _platform(client, base, base_image: str, platform: str) -> Platform:
+    """What ``base`` runs; probed with a container once per base image ID, then cached."""
+    known = cache.cached_platform(base.id)
+    if known is None:
+        probed = probe_platform(client, base_image, platform, lambda _m: None)
+        known = {"glibc": list(probed.glibc), "python": list(probed.python)}
+        cache.remember_platform(base.id, known)
+    return Platform(ARCH[platform], tuple(known["glibc"]), tuple(known["python"]))
 
 
 def _docker_build(client, context: str, tag: str, progress: Progress) -> str:
@@ -199,7 +271,4 @@ def _docker_build(client, context: str, tag: str, progress: Progress) -> str:
 def _export_digest(client, image_id: str, store) -> str:
     from ..registry import OciStore, export_image
 
-    store = store or OciStore()
-    # gzip level 1: layers compress ~3x faster than level 6 for a few percent more bytes; the level
-    # is fixed so the same layer always gives the same blob digest.
-    return export_image(client, image_id, store, compresslevel=1).digest
+    return export_image(client, image_id, store or OciStore(), compresslevel=EXPORT_LEVEL).digest

@@ -4,7 +4,8 @@ The engine's ``docker save`` stream (legacy layout: ``manifest.json`` + ``<id>/l
 OCI layout of newer engines works too) is read once, as a stream: each layer is hashed (its
 diff_id) and compressed with deterministic gzip (mtime 0, no file name, fixed level) straight
 into the store, so memory stays flat whatever the layer size and the same layer always becomes
-the same blob. A layer whose first 4 MiB do not compress (model weights) is stored at gzip
+the same blob. Deflate runs on every core (:mod:`.pgzip`: fixed blocks, so the bytes never depend
+on the thread count). A layer whose first 4 MiB do not compress (model weights) is stored at gzip
 level 0: still valid gzip, still deterministic, but written at disk speed instead of deflate's.
 Layers compressed before are looked up by diff_id and only hashed, so exporting a model-only
 change writes exactly one new layer blob. The config blob is the engine's own bytes, so its
@@ -29,6 +30,7 @@ from typing import Iterable, Iterator
 
 from .errors import ExportError
 from .mediatypes import OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST
+from .pgzip import ParallelGzipWriter
 from .store import OciStore
 
 log = logging.getLogger(__name__)
@@ -165,8 +167,7 @@ def _compress(handle, store: OciStore, level: int) -> str:
     level = _level_for(head, level)
     total = 0
     try:
-        # filename="" and mtime=0 keep the gzip header free of names and times: deterministic.
-        with gzip.GzipFile(filename="", mode="wb", fileobj=writer, mtime=0, compresslevel=level) as gz:
+        with _gzip_writer(writer, level) as gz:
             for chunk in itertools.chain([head], iter(lambda: handle.read(CHUNK), b"")):
                 hasher.update(chunk)
                 gz.write(chunk)
@@ -182,6 +183,15 @@ def _compress(handle, store: OciStore, level: int) -> str:
         raise
     store.remember_layer(diff_id, digest, writer.size, total)
     return diff_id
+
+
+def _gzip_writer(out, level: int):
+    """Deterministic gzip into ``out``: deflated on every core (:mod:`.pgzip`), or, for a stored
+    (level 0) layer, the stdlib's single thread, which runs at disk speed there anyway."""
+    if level == 0:
+        # filename="" and mtime=0 keep the gzip header free of names and times: deterministic.
+        return gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0, compresslevel=0)
+    return ParallelGzipWriter(out, level)
 
 
 def _level_for(head: bytes, level: int) -> int:

@@ -47,6 +47,7 @@ def test_model_only_change_rebuilds_only_the_last_layer(tmp_path, session, uniqu
     assert v1.digest != v2.digest and v1.digest.startswith("sha256:")
     again = mp.build(make_project(tmp_path / "v1b", "iris", unique_name), session)
     assert again.digest == v1.digest and again.image_id == v1.image_id, "same inputs, same image"
+    assert again.cached and not v2.cached, "unchanged inputs reuse the recorded build"
     labels = v1.labels
     assert labels["io.modelport.model.version"] == "1.0.0"
     assert labels["io.modelport.model.sha256"].startswith("sha256:")
