@@ -15,7 +15,7 @@ Destinations, the only place each secret may travel:
 * azure: the ``env:``/``file:`` secrets exactly in
   ``properties.containers[].properties.environmentVariables[].secureValue`` of the container-group
   PUT, the ARM token (``token_env``) exactly in the ``Authorization`` header;
-* azure-apps: the ``env:``/``file:`` secrets exactly in ``properties.configuration.secrets[].value``
+* azure-apps: the ``env:``/``file:`` secrets and the API key exactly in ``properties.configuration.secrets[].value``
   of the container-app PUT, the ARM token exactly in the ``Authorization`` header.
 
 Every other byte of every request, and everything the CLI prints or stores, must hold no secret.
@@ -280,7 +280,7 @@ def _app_secret_values(body) -> list[str]:
 
 
 def _apps_allowed() -> list[Allowed]:
-    allowed = [Allowed("PUT", APPS, kind, APP_SECRETS, _app_secret_values) for kind in ("env: secret", "file: secret")]
+    allowed = [Allowed("PUT", APPS, kind, APP_SECRETS, _app_secret_values) for kind in RUNTIME_SECRETS]
     return allowed + [Allowed(m, "/subscriptions/", "azure arm token", "Authorization")
                       for m in ("GET", "PUT", "PATCH", "DELETE", "POST")]
 
@@ -288,6 +288,7 @@ def _apps_allowed() -> list[Allowed]:
 def _apps_proven(proven: dict[str, int]) -> None:
     assert proven[f"env: secret in PUT {APPS} {APP_SECRETS}"] >= 2, proven
     assert proven[f"file: secret in PUT {APPS} {APP_SECRETS}"] >= 2, proven
+    assert proven[f"model api key in PUT {APPS} {APP_SECRETS}"] >= 2, proven
     assert proven["azure arm token in GET /subscriptions/ Authorization"] > 0, proven
 
 
@@ -348,8 +349,14 @@ def test_every_command(cloud, cli, project, seeds, docker_client):
         run(cli, project)
     # every command passed the deployment's API key (and on gcp an ID token); a stranger does not pass
     with user_environment(cli.env):  # the user's credentials (key file, ARM token) reach the cloud
-        [row] = mp.status(project["name"], cloud.name, session=session(cli.env))
-    anonymous = httpx.post(f"{row['endpoint']}/v2/models/iris/infer", json=SAMPLE, timeout=30)
+        s = session(cli.env)
+        [row] = mp.status(project["name"], cloud.name, session=s)
+        provider, target = s.target(mp.validate(project["v1"], s, sizes=False), cloud.name)
+        # a stranger knows what DNS tells anyone (the Host an environment's ingress routes on), not the
+        # key or a token
+        known = {k: v for k, v in provider.endpoint_headers(target, project["name"]).items()
+                 if k.lower() not in ("authorization", "x-api-key", "x-serverless-authorization")}
+    anonymous = httpx.post(f"{row['endpoint']}/v2/models/iris/infer", json=SAMPLE, headers=known, timeout=30)
     assert anonymous.status_code in (401, 403), anonymous.status_code
     scan_containers(cli.leaks, docker_client, project["name"],
                     [seeds["env: secret"], seeds["file: secret"], seeds["model api key"]])
