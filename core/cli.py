@@ -22,7 +22,7 @@ from .cli_group import JsonErrorsGroup, fail, respond
 from .cli_input import check_text, finite_seconds, open_state, parse_steps, preflight
 from .engine.events import Event
 from .engine.session import Session
-from .errors import EXIT_UNFINISHED, ModelportError, UsageError
+from .errors import EXIT_FAILED, EXIT_UNFINISHED, ModelportError, UsageError
 from .plugins import installed_providers
 
 OUTPUT = click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text",

@@ -10,6 +10,7 @@ import json
 import httpx
 
 import modelport.api as mp
+from modelport.engine.events import GateProgress
 
 from tests.local.conftest import EXAMPLES, make_project
 
@@ -34,7 +35,9 @@ def test_keyed_deployment_refuses_strangers_and_lets_modelport_through(tmp_path,
     local_cleanup.append(unique_name)
     access = f'\n[access]\napi_key = "env:{variable}"\n'
     v1 = make_project(tmp_path / "v1", "iris", unique_name, access)
-    v2 = make_project(tmp_path / "v2", "iris-v2", unique_name, access)
+    # the swap's gate bakes under its own load: every request of it must carry the key too
+    analysis = "\n[rollout.analysis]\nbake = 4\nload = 5\nmax_error_rate = 0\n"
+    v2 = make_project(tmp_path / "v2", "iris-v2", unique_name, access + analysis)
     seen = []
     session.on_event = seen.append
     plan = mp.plan(v1, "dev", session=session)
@@ -43,6 +46,8 @@ def test_keyed_deployment_refuses_strangers_and_lets_modelport_through(tmp_path,
     assert_guarded(first.endpoint, key)
     swapped = mp.swap(v2, "dev", strategy="blue-green", session=session)
     assert_guarded(swapped.endpoint, key)
+    baked = [e for e in seen if isinstance(e, GateProgress)]
+    assert baked and baked[-1].requests > 0 and baked[-1].errors == 0, baked
     reply = mp.predict(unique_name, "dev", SAMPLE, session=session)
     assert reply["model_version"] == "2.0.0"
     moved = mp.migrate(unique_name, "dev", "staging", session=session)  # compares outputs with the key
