@@ -56,5 +56,7 @@ else
   fi
 fi
 "$VENV/bin/python" scripts/slowest.py --top 15 --wall "$(( $(date +%s) - started ))" "$reports"/*.json || true
+# the run folder goes when the run passes: keep its durations for `scripts/slowest.py --update .run/last-durations/*.json`
+rm -rf .run/last-durations && mkdir -p .run/last-durations && cp "$reports"/*.json .run/last-durations/ 2>/dev/null || true
 echo "[test] exit code $final" >&2
 exit "$final"
