@@ -92,34 +92,11 @@ class GcpRig(Rig):
 class AzureRig(Rig):
     cloud = "azure"
     canary = False
-
-    def _start(self) -> None:
-        from moto_fixtures.azure.fixtures import LOCATION, RESOURCE_GROUP, SUBSCRIPTION_ID
-        from moto_fixtures.azure.server import ArmEmulator
-        from moto_fixtures.azure.tls import make_tls_files
-
-        registry = self._registry()
-        arm = ArmEmulator()
-        arm.start()
-        self.stack.callback(arm.stop)
-        arm.add_resource_group(SUBSCRIPTION_ID, RESOURCE_GROUP, LOCATION)
-        tls = make_tls_files(Path(self.stack.enter_context(tempfile.TemporaryDirectory(prefix="fault-proxy-"))))
-        url = self._proxy(arm.base_url, tls=(str(tls.cert_pem), str(tls.key_pem)), upstream_ca=arm.ca_pem)
-        previous = os.environ.get(AZURE_TOKEN_ENV)
-        os.environ[AZURE_TOKEN_ENV] = "emulator-token"
-        self.stack.callback(_restore_env, AZURE_TOKEN_ENV, previous)
-        self.settings = {"provider": "azure", "subscription_id": SUBSCRIPTION_ID, "resource_group": RESOURCE_GROUP,
-                         "location": LOCATION, "base_url": url, "ca_bundle": str(tls.ca_pem),
-                         "token_env": AZURE_TOKEN_ENV, "registry": f"{registry.host}/azure", "endpoint_host": "ip"}
-
-
-class AzureAppsRig(Rig):
-    """Container Apps on the ARM emulator; the provider creates the managed environment itself."""
-
-    cloud = "azure-apps"
+    flavour = "azure"  # ARM's error bodies, for every provider on the ARM emulator
+    own_settings: dict = {"endpoint_host": "ip"}  # the provider's settings besides the shared ARM ones
 
     def _proxy(self, upstream: str, **kwargs) -> str:
-        self.proxy = InterceptingProxy(upstream, flavour="azure", **kwargs)  # ARM's error bodies
+        self.proxy = InterceptingProxy(upstream, flavour=self.flavour, **kwargs)
         url = self.proxy.start()
         self.stack.callback(self.proxy.stop)
         return url
@@ -139,10 +116,18 @@ class AzureAppsRig(Rig):
         previous = os.environ.get(AZURE_TOKEN_ENV)
         os.environ[AZURE_TOKEN_ENV] = "emulator-token"
         self.stack.callback(_restore_env, AZURE_TOKEN_ENV, previous)
-        self.settings = {"provider": "azure-apps", "subscription_id": SUBSCRIPTION_ID,
-                         "resource_group": RESOURCE_GROUP, "location": LOCATION, "environment": "faults-env",
-                         "base_url": url, "ca_bundle": str(tls.ca_pem), "token_env": AZURE_TOKEN_ENV,
-                         "registry": f"{registry.host}/azure-apps", "via_static_ip": True, "allow_insecure": True}
+        self.settings = {"provider": self.cloud, "subscription_id": SUBSCRIPTION_ID, "resource_group": RESOURCE_GROUP,
+                         "location": LOCATION, "base_url": url, "ca_bundle": str(tls.ca_pem),
+                         "token_env": AZURE_TOKEN_ENV, "registry": f"{registry.host}/{self.cloud}",
+                         **self.own_settings}
+
+
+class AzureAppsRig(AzureRig):
+    """Container Apps on the ARM emulator; the provider creates the managed environment itself."""
+
+    cloud = "azure-apps"
+    canary = True
+    own_settings = {"environment": "faults-env", "via_static_ip": True, "allow_insecure": True}
 
 
 def _restore_env(key: str, value: str | None) -> None:
