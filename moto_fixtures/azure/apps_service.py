@@ -25,7 +25,7 @@ from .apps_render import app_json, revision_json
 from .apps_runtime import RevisionFailed, container_env, pull_credentials, start_replica, stop_replica
 from .apps_validation import validate_app
 from .errors import ArmError, bad_request
-from .model import Operation, now_iso
+from .model import Operation, find_operation, now_iso
 from .runtime import DockerRuntime
 
 RETRY_AFTER = "1"  # azure-core treats 0 as absent and would wait its 30 s default
@@ -137,9 +137,7 @@ class AppsService(EnvironmentHandlers):
     def operation_result(self, sub: str, location: str, op_id: str):
         """GET an operation's Location URL: 202 while it runs, then the resource (204 if gone)."""
         with self.lock:
-            op = self.operations.get(op_id)
-            if op is None or op.resource_id.split("/")[2].lower() != sub.lower():
-                raise ArmError(404, "OperationNotFound", f"The operation '{op_id}' was not found.")
+            op = find_operation(self.operations, sub, op_id)
             if not op.done.is_set():
                 return 202, None, {"Retry-After": RETRY_AFTER}
             parts = op.resource_id.split("/")
@@ -339,9 +337,7 @@ class AppsService(EnvironmentHandlers):
     def operation_status(self, sub: str, location: str, op_id: str):
         """GET an Azure-AsyncOperation URL of Microsoft.App."""
         with self.lock:
-            op = self.operations.get(op_id)
-            if op is None or op.resource_id.split("/")[2].lower() != sub.lower():
-                raise ArmError(404, "OperationNotFound", f"The operation '{op_id}' was not found.")
+            op = find_operation(self.operations, sub, op_id)
             body = op.body([])
         body.pop("properties", None)
         body["name"] = op.id

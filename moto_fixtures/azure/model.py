@@ -11,6 +11,8 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 
+from .errors import ArmError
+
 RESOURCE_TYPE = "Microsoft.ContainerInstance/containerGroups"
 
 
@@ -124,6 +126,15 @@ class Operation:
         if self.status == "Failed":
             body["error"] = self.error
         return body
+
+
+def find_operation(operations: dict[str, Operation], sub: str, op_id: str) -> Operation:
+    """The operation ``op_id`` of subscription ``sub``; ARM answers 404 OperationNotFound for an
+    unknown id or another subscription's (call with the service's lock held)."""
+    op = operations.get(op_id)
+    if op is None or op.resource_id.split("/")[2].lower() != sub.lower():
+        raise ArmError(404, "OperationNotFound", f"The operation '{op_id}' was not found.")
+    return op
 
 
 def _strip_env(envs: list | None) -> list:

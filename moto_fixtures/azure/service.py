@@ -14,7 +14,7 @@ from .actions import GroupActions
 from .errors import ArmError, group_not_found, resource_group_not_found
 from .lifecycle import provision, stop_containers
 from .limits import AciLimits
-from .model import ContainerRecord, Group, Operation, normalize_location
+from .model import ContainerRecord, Group, Operation, find_operation, normalize_location
 from .render import group_json
 from .runtime import DockerRuntime
 from .validation import validate_group
@@ -243,9 +243,7 @@ class ArmService(GroupActions):
     def operation_status(self, sub: str, location: str, op_id: str):
         """GET an Azure-AsyncOperation URL."""
         with self.lock:
-            op = self.operations.get(op_id)
-            if op is None or op.resource_id.split("/")[2].lower() != sub.lower():
-                raise ArmError(404, "OperationNotFound", f"The operation '{op_id}' was not found.")
+            op = find_operation(self.operations, sub, op_id)
             group = self._find_by_id(op.resource_id)
             body = op.body(group.events if group else [])
         headers = {"Retry-After": RETRY_AFTER} if body["status"] == "InProgress" else {}
