@@ -154,7 +154,12 @@ class GateStarted(Event):
     revision: str | None = None
 
     def text(self) -> str:
-        return f"gate {self.step} on {self.target}" + (f" ({self.revision})" if self.revision else "")
+        return f"{_gate_name(self.step)} on {self.target}" + (f" ({self.revision})" if self.revision else "")
+
+
+def _gate_name(step: str) -> str:
+    """How a line names a gate step: the health gate is "gate", others "validate gate"."""
+    return "gate" if step == "gate" else f"{step} gate"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -172,7 +177,7 @@ class GateFinished(Event):
     figures: dict[str, Any] = field(default_factory=dict)
 
     def text(self) -> str:
-        return f"gate {self.step} on {self.target} {'passed' if self.passed else 'FAILED'} in {self.duration:.1f}s"
+        return f"{_gate_name(self.step)} on {self.target} {'passed' if self.passed else 'FAILED'} in {self.duration:.1f}s"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -114,7 +114,7 @@ def test_a_failed_gate_exits_1_with_its_fields(memory, tmp_path, cli):
     assert error["error"] == "HealthGateFailed" and error["undone"] is True and error["exit_code"] == 1
     assert (error["target"], error["revision"], error["check"]) == ("mem", "r2", "output_shape")
     assert isinstance(error["operation"], int)
-    assert "gate gate on mem FAILED" in err  # --output json keeps the progress on stderr
+    assert "gate on mem FAILED" in err  # --output json keeps the progress on stderr
     progress = [line for line in err.splitlines() if line and not line.startswith("error:")]
     assert progress and all(re.match(r"\d\d:\d\d:\d\dZ  ", line) for line in progress), err  # timestamped
 
