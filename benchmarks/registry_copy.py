@@ -20,19 +20,20 @@ Usage::
 Registries and temporary data are removed at the end; the benchmark image is kept for reuse
 unless ``--remove-image`` is given.
 
-Last run (2026-12-06, 2 vCPU VM shared with two other engineers' test runs, load average
-4-10; 7 blobs, 673 MB; 5 trials, medians; skopeo 1.9.3):
+Last run (2026-12-06 12:55 UTC, 2 vCPU VM, nothing else running, load average 0.8-3; 7 blobs,
+673 MB; 5 trials, medians; skopeo 1.9.3):
 
     run         tool        wall s   cpu s   peak RSS MB   MB received   digest kept
-    first copy  modelport     5.33    1.63          37.9         672.6          yes
-    first copy  skopeo        5.18    2.08          22.8         672.6          yes
-    re-copy     modelport     0.62    0.37          34.2           0.0          yes
-    re-copy     skopeo        0.09    0.03          21.5           0.0          yes
+    first copy  modelport     2.11    1.27          31.5         672.6          yes
+    first copy  skopeo        2.25    1.92          22.7         672.6          yes
+    re-copy     modelport     0.13    0.11          28.1           0.0          yes
+    re-copy     skopeo        0.04    0.03          21.5           0.0          yes
 
-Ratio modelport/skopeo: 1.03 (first copy; single trials 0.85-1.20), 6.9 (re-copy; 7.8 before
-``modelport copy`` stopped importing the API, the engine and every provider plugin). What is
-left of the re-copy gap is start-up: httpx imports its own command-line client (rich and
-pygments) when click is installed, about 0.25 s of the 0.37 s of CPU.
+Ratio modelport/skopeo: 0.94 (first copy), 3.25 (re-copy; 3.0 in a second run; 6.9 before
+``modelport copy`` stopped importing the API, the engine and every provider plugin, and about
+4.4 on a quiet machine before the executable kept httpx from importing its own command line).
+What is left of the re-copy gap is start-up: the interpreter, click, and httpx with the stdlib
+it pulls in (http.client, email, urllib.request), about 0.1 s of CPU against skopeo's 0.03 s.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepare a fresh Debian 12 machine for modelport's demo and tests (idempotent, fast when done).
 #   * apt: docker.io (dockerd), docker-registry (CNCF distribution 2.8), debootstrap, skopeo,
-#     postgresql and nodejs/npm (the state backend tests' servers), installed only when missing.
+#     postgresql and nodejs/npm (the state backend tests' servers), pigz (benchmarks/export.py
+#     compares against it), installed only when missing.
 #   * npm: azurite (Microsoft's Azure Storage emulator), installed globally when missing.
 #   * .venv in the repo with a NON-editable install of '.[test]', re-installed on every run so
 #     the tests always exercise the package as built from the current tree.
@@ -23,11 +24,12 @@ _apt_install_missing() {
   command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
   command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || missing+=(debootstrap)
   command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
+  command -v pigz >/dev/null 2>&1 || missing+=(pigz)
   compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || missing+=(postgresql)
   command -v node >/dev/null 2>&1 || missing+=(nodejs)
   command -v npm >/dev/null 2>&1 || missing+=(npm)
   if [ "${#missing[@]}" -eq 0 ]; then
-    _log "system packages present (dockerd, docker-registry, debootstrap, skopeo, postgresql, node, npm)"
+    _log "system packages present (dockerd, docker-registry, debootstrap, skopeo, pigz, postgresql, node, npm)"
     return
   fi
   _log "apt-get install ${missing[*]}"

@@ -138,7 +138,7 @@ def apply(plan: Plan, ctx: ExecutionContext, context: dict[str, Any], break_lock
     """Execute ``plan`` under the deployment's lock; undo on failure and re-raise. ``context`` is
     journaled with the plan so that ``resume``/``abort`` can rebuild ``ctx``."""
     if plan.empty:
-        return Result(None, plan, "unchanged", **_final(plan, ctx))
+        return Result(None, plan, "unchanged", **_final(plan, ctx, plan.observed))
     name = plan.deployment
     take_lock(ctx.state, name, holder_name(plan.kind), break_stale=break_lock, wait=ctx.wait_lock, emit=ctx.event)
     try:
@@ -285,11 +285,14 @@ def _fail(plan: Plan, ctx: ExecutionContext, op: int, failed_at: int, exc: BaseE
 _NOTHING_TO_REPORT = ("destroy", "gc")
 
 
-def _final(plan: Plan, ctx: ExecutionContext) -> dict[str, Any]:
+def _final(plan: Plan, ctx: ExecutionContext, observed: Observed | None = None) -> dict[str, Any]:
+    """Endpoint and serving revision after ``plan``: read again, unless nothing was done and the
+    planner's read of the last target (``observed``) is still what there is to report."""
     if plan.kind in _NOTHING_TO_REPORT or not plan.targets:
         return {}
-    provider, target = ctx.binding(plan.targets[-1])
-    observed = ctx.observe(provider, target, plan.deployment)
+    if observed is None:
+        provider, target = ctx.binding(plan.targets[-1])
+        observed = ctx.observe(provider, target, plan.deployment)
     return {"endpoint": observed.endpoint, "revision": observed.active_revision}
 
 

@@ -23,6 +23,9 @@ class Plan:
     steps: tuple[Step, ...]
     notes: tuple[str, ...] = ()
     context: dict[str, Any] = field(default_factory=dict)
+    #: what the planner read of the deployment, for a plan with nothing to do: applying it reports
+    #: the endpoint and serving revision from this read instead of reading the cloud again
+    observed: Any = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_journal(cls, kind: str, deployment: str, targets: Iterable[str], steps: Iterable[dict[str, Any]]) -> Plan:

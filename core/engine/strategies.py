@@ -68,7 +68,7 @@ def plan_rollout(i: RolloutInputs) -> Plan:
     same = matching_revision(observed, i.revision)
     current = observed.active_revision
     if same is not None and observed.traffic.get(same.name) == 100:
-        return Plan(i.kind, i.revision.deployment, (t,), ())
+        return Plan(i.kind, i.revision.deployment, (t,), (), observed=observed)
     check_canary(provider, t, i.strategy)
     out: list[Step] = list(i.before)
     if (i.strategy == "all-at-once" and provider.capabilities.in_place_update and same is None

@@ -1,4 +1,4 @@
-"""The only file of the aws provider that touches boto3.
+"""The only file of the aws provider that touches the AWS SDK (botocore, under boto3).
 
 ``AwsClient.call("ecs", "create_service", **kwargs)`` runs one API call with the target's region,
 endpoint and CA bundle, records which IAM action it needed (``actions``, read by the tests that
@@ -26,7 +26,7 @@ RETRYABLE = {"Throttling", "ThrottlingException", "RequestLimitExceeded", "Servi
 
 
 class AwsClient:
-    """boto3 clients for one target, created lazily and cached (clients are thread-safe)."""
+    """botocore clients for one target, created lazily and cached (clients are thread-safe)."""
 
     def __init__(self, settings: AwsSettings, target: str) -> None:
         self.settings, self.target = settings, target
@@ -38,17 +38,18 @@ class AwsClient:
     def _boto(self, service: str):
         with self._lock:
             if service not in self._clients:
-                import boto3
                 from botocore.config import Config
 
                 if self._session is None:
-                    self._session = boto3.session.Session(region_name=self.settings.region)
+                    self._session = _new_session(self.settings.region)
                     _remember_credentials(self._session)
                 config = Config(retries={"mode": "standard", "max_attempts": 4},
                                 user_agent_extra="modelport")
                 try:
-                    self._clients[service] = self._session.client(
-                        service, endpoint_url=self.settings.endpoint_url,
+                    # Built on first use, one per service a command calls: each loads (parses)
+                    # its service model, the largest part of a short command's time.
+                    self._clients[service] = self._session.create_client(
+                        service, region_name=self.settings.region, endpoint_url=self.settings.endpoint_url,
                         verify=self.settings.ca_bundle if self.settings.ca_bundle else None, config=config)
                 except Exception as exc:  # NoRegionError and friends
                     raise ProviderError("aws", f"create the {service} client", f"{type(exc).__name__}: {exc}",
@@ -115,6 +116,18 @@ class AwsClient:
                                       "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, an instance role)")
         return ProviderError("aws", action, f"{name}: {exc}", retryable=name.endswith("ConnectionError")
                              or "Timeout" in name)
+
+
+def _new_session(region: str | None):
+    """A botocore session: the same credential chain, config files and region resolution as
+    ``boto3.session.Session`` (which wraps one), without importing boto3 and s3transfer, which
+    modelport does not use; ``region`` (the target's) wins over AWS_REGION and the profile."""
+    import botocore.session
+
+    session = botocore.session.get_session()
+    if region:
+        session.set_config_variable("region", region)
+    return session
 
 
 def _remember_credentials(session) -> None:

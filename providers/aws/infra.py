@@ -114,12 +114,16 @@ class Infra:
                                  missing=("RepositoryNotFoundException",))
         return bool(reply and reply["repositories"])
 
-    def existing(self, lb: dict[str, Any] | None, listeners: list[dict[str, Any]]) -> list[str]:
-        """``"kind name"`` of every shared resource that exists (what ``Observed.infrastructure`` holds)."""
+    def existing(self, lb: dict[str, Any] | None, listeners: list[dict[str, Any]],
+                 cluster_active: bool | None = None) -> list[str]:
+        """``"kind name"`` of every shared resource that exists (what ``Observed.infrastructure`` holds);
+        ``lb``, ``listeners`` and ``cluster_active`` are what the caller has just read."""
         n, out = self.names, []
         if self.settings.registry is None and self.repository_exists():
             out.append(f"ecr repository {n.repository}")
-        if n.owns_cluster and self.cluster_active():
+        if cluster_active is None:
+            cluster_active = n.owns_cluster and self.cluster_active()
+        if n.owns_cluster and cluster_active:
             out.append(f"ecs cluster {n.cluster}")
         if self.log_group_exists():
             out.append(f"log group {n.log_group}")

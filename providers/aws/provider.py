@@ -78,7 +78,8 @@ class AwsProvider(Provider):
         names, infra, revs = self._parts(target, deployment)
         lb = infra.load_balancer()
         listeners = infra.listeners(lb["LoadBalancerArn"]) if lb else []
-        services = revs.services() if (not names.owns_cluster or infra.cluster_active()) else []
+        cluster = names.owns_cluster and infra.cluster_active()  # read once: services and infrastructure
+        services = revs.services() if (not names.owns_cluster or cluster) else []
         by_group, revisions = {}, []
         for svc in services:
             revision, digest, config = revision_tags(svc)
@@ -96,7 +97,7 @@ class AwsProvider(Provider):
         traffic = _weights(main, by_group) if main else {}
         endpoint = _url(target, lb, target.settings.main_port) if lb and main and traffic else None
         return Observed(deployment, tuple(sorted(revisions, key=lambda r: tr.revision_number(r.name))), traffic,
-                        endpoint, tuple(infra.existing(lb, listeners)),
+                        endpoint, tuple(infra.existing(lb, listeners, cluster)),
                         extra={"load_balancer": lb["DNSName"] if lb else None, "cluster": names.cluster})
 
     def infrastructure_plan(self, target: Target, deployment: str, observed: Observed) -> list[InfraChange]:

@@ -86,13 +86,41 @@ def credentials(settings: GcpSettings):
     return creds
 
 
+#: google-api-core registers an asyncio REST transport for operations when this imports, which
+#: pulls in aiohttp (a tenth of a second) wherever aiohttp happens to be installed.
+_ASYNC_REST_SESSIONS = "google.auth.aio.transport.sessions"
+
+
+def _import_run_v2():
+    """``google.cloud.run_v2``, without the asyncio REST transport of google-api-core.
+
+    modelport calls Cloud Run through the synchronous REST transport only. While run_v2 loads,
+    a ``None`` entry in ``sys.modules`` makes the optional import of google-auth's aiohttp
+    sessions raise ImportError, the path google-api-core takes when its ``async_rest`` extra is
+    not installed; the entry is removed afterwards, so later imports of it work as usual.
+    """
+    import sys
+
+    if "google.cloud.run_v2" in sys.modules or _ASYNC_REST_SESSIONS in sys.modules:
+        from google.cloud import run_v2
+
+        return run_v2
+    sys.modules[_ASYNC_REST_SESSIONS] = None
+    try:
+        from google.cloud import run_v2
+    finally:
+        if sys.modules.get(_ASYNC_REST_SESSIONS, ...) is None:
+            del sys.modules[_ASYNC_REST_SESSIONS]
+    return run_v2
+
+
 class CloudRun:
     """Typed calls to Cloud Run Admin API v2 for one target; replies are plain dicts."""
 
     def __init__(self, settings: GcpSettings) -> None:
         from google.api_core.client_options import ClientOptions
-        from google.cloud import run_v2
 
+        run_v2 = _import_run_v2()
         self.settings = settings
         self.credentials = credentials(settings)
         options = ClientOptions(api_endpoint=settings.api_endpoint) if settings.api_endpoint else None

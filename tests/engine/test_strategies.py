@@ -36,9 +36,13 @@ def test_first_deploy_then_noop(memory, tmp_path):
     assert result.status == "succeeded" and result.revision == "r1"
     assert answer(result.endpoint) == "1"
     writes = list(provider.writes)
+    reads, observe = [], provider.observe
+    provider.observe = lambda target, name: reads.append(name) or observe(target, name)
     again = deploy(session, folder, "1")
     assert again.status == "unchanged" and again.plan.empty
     assert provider.writes == writes, "an unchanged redeploy must make no write call"
+    # one read of the deployment: what the plan saw is what the result reports
+    assert reads == [again.plan.deployment] and (again.endpoint, again.revision) == (result.endpoint, "r1")
 
 
 @pytest.mark.parametrize("strategy,expected", [

@@ -52,6 +52,13 @@ def test_infrastructure_plan_create_tag_and_destroy_with_ecr(aws_emulation):
         assert registry.repository == f"123456789012.dkr.ecr.{aws.region}.amazonaws.com/modelport/{name}"
         assert registry.auth.credentials_for(registry.host).username == "AWS"
         assert "password" not in repr(registry) and "AWS" not in repr(registry.auth)
+        # drift: observe reads the cluster once for its services and its infrastructure; a cluster
+        # deleted behind modelport's back is still seen and planned again
+        aws.client("ecs").delete_cluster(cluster=f"mp-{name}")
+        drifted = provider.observe(target, name)
+        assert f"ecs cluster mp-{name}" not in drifted.infrastructure and drifted.revisions == ()
+        assert [(c.action, c.kind) for c in provider.infrastructure_plan(target, name, drifted)] == [
+            ("create", "ecs cluster")]
     finally:
         provider.destroy(target, name)
     assert _mine(provider, target, name) == [] and tagged(aws, name) == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from modelport.errors import ProviderError
@@ -67,10 +69,9 @@ def test_bad_settings_are_refused(settings, field):
     assert field in str(err.value)
 
 
-def _project(tmp_path, gcp: dict | None = None, **sections) -> "Path":
+def _project(tmp_path, gcp: dict | None = None, **sections) -> Path:
     """The iris example with a local and a gcp target; ``sections`` replace whole tables."""
     import shutil
-    from pathlib import Path
 
     examples = Path(__file__).resolve().parents[2] / "examples" / "iris"
     shutil.copy(examples / "model.joblib", tmp_path / "model.joblib")

@@ -8,6 +8,10 @@ import json
 import subprocess
 import sys
 
+from modelport.registry import push
+
+from .helpers import synthetic_image
+
 PROBE = """
 import json, sys
 sys.argv = ["modelport", *sys.argv[1:]]
@@ -21,7 +25,9 @@ else:
 heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("modelport_providers", "pydantic", "docker", "boto3",
                "google", "azure", "pluggy", "sqlite3") or m.startswith(("modelport.api", "modelport.engine",
                "modelport.state", "modelport.spec", "modelport.registry.export", "modelport.cli_input")))
-print(json.dumps({"code": code, "heavy": heavy}), file=sys.stderr)
+cli = sorted(m for m, mod in sys.modules.items()
+             if mod is not None and (m == "httpx._main" or m.split(".")[0] in ("rich", "pygments")))
+print(json.dumps({"code": code, "heavy": heavy, "cli": cli, "httpx": "httpx" in sys.modules}), file=sys.stderr)
 """
 
 
@@ -37,3 +43,16 @@ def test_copy_imports_nothing_it_does_not_use_and_refuses_bad_input():
     out, probe, err = _run("copy", "127.0.0.1:5000/a@sha256:" + "0" * 64, "--output", "json")
     assert probe["code"] == 2 and json.loads(out)["error"] == "UsageError" and "DEST_REPO" in out, out
     assert probe["heavy"] == []
+
+
+def test_a_real_copy_does_not_import_httpx_command_line(store, registry_a, registry_b):
+    """httpx imports its own CLI (rich, pygments) whenever click is installed; the executable
+    keeps it out: a copy that really talks to two registries over httpx loads neither."""
+    digest = synthetic_image(store, [200_000], seed="lean-copy")
+    push(store, digest, f"{registry_a.host}/lean/m")
+    for _attempt in ("first", "re-copy"):
+        out, probe, err = _run("copy", f"{registry_a.host}/lean/m@{digest}", f"{registry_b.host}/lean/m",
+                               "--output", "json")
+        assert probe["code"] == 0 and json.loads(out)["digest"] == digest, err
+        assert probe["httpx"] and probe["cli"] == [] and probe["heavy"] == [], probe
+    assert registry_b.manifest_digest("lean/m", digest) == digest
