@@ -27,7 +27,8 @@ heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("modelport_provider
                "modelport.state", "modelport.spec", "modelport.registry.export", "modelport.cli_input")))
 cli = sorted(m for m, mod in sys.modules.items()
              if mod is not None and (m == "httpx._main" or m.split(".")[0] in ("rich", "pygments")))
-print(json.dumps({"code": code, "heavy": heavy, "cli": cli, "httpx": "httpx" in sys.modules}), file=sys.stderr)
+print(json.dumps({"code": code, "heavy": heavy, "cli": cli, "httpx": "httpx" in sys.modules,
+                  "tenacity": "tenacity" in sys.modules}), file=sys.stderr)
 """
 
 
@@ -47,7 +48,8 @@ def test_copy_imports_nothing_it_does_not_use_and_refuses_bad_input():
 
 def test_a_real_copy_does_not_import_httpx_command_line(store, registry_a, registry_b):
     """httpx imports its own CLI (rich, pygments) whenever click is installed; the executable
-    keeps it out: a copy that really talks to two registries over httpx loads neither."""
+    keeps it out: a copy that really talks to two registries over httpx loads neither, nor the
+    retry library while no call fails."""
     digest = synthetic_image(store, [200_000], seed="lean-copy")
     push(store, digest, f"{registry_a.host}/lean/m")
     for _attempt in ("first", "re-copy"):
@@ -55,4 +57,5 @@ def test_a_real_copy_does_not_import_httpx_command_line(store, registry_a, regis
                                "--output", "json")
         assert probe["code"] == 0 and json.loads(out)["digest"] == digest, err
         assert probe["httpx"] and probe["cli"] == [] and probe["heavy"] == [], probe
+        assert not probe["tenacity"], probe  # loaded only once a registry call fails
     assert registry_b.manifest_digest("lean/m", digest) == digest

@@ -187,6 +187,8 @@ def test_persistent_5xx_gives_a_typed_error_naming_registry_and_step(store, regi
         push(store, digest, f"{front.host}/d", retry=RegistryRetryPolicy(attempts=3, initial_wait=0.01, max_wait=0.05))
     assert front.host in str(caught.value) and "HTTP 503" in str(caught.value)
     assert "3 attempt" in str(caught.value)
+    # each of the two blobs (config, layer) is asked for exactly the policy's 3 attempts
+    assert front.served == [("HEAD", 503)] * 6
     assert registry_a.tags("d") == []
 
 
