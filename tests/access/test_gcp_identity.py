@@ -88,3 +88,28 @@ def test_private_service_lets_in_exactly_the_invokers(gcp_emulator, private_serv
                                                             members=[f"serviceAccount:{stranger}"])])
     services.set_iam_policy(request=iam_policy_pb2.SetIamPolicyRequest(resource=svc.name, policy=policy))
     assert status({"Authorization": f"Bearer {stranger_token}"}) == 200
+
+
+def test_a_tag_url_takes_the_service_audience_or_its_own(gcp_emulator, private_service, monkeypatch):
+    """A tag URL (https://TAG---SERVICE-HASH.a.run.app) accepts an ID token for the service URL (what
+    modelport's gates send) or for itself; a token for the tag URL opens neither the service URL
+    nor another service (https://cloud.google.com/run/docs/configuring/custom-audiences)."""
+    services, svc = private_service
+    latest = services.get_service(name=svc.name)
+    traffic = [run_v2.TrafficTarget(type_=run_v2.TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST,
+                                    percent=100),
+               run_v2.TrafficTarget(type_=run_v2.TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION,
+                                    revision=latest.latest_ready_revision.rsplit("/", 1)[-1], tag="gate")]
+    tagged = services.update_service(service=run_v2.Service(name=svc.name, template=latest.template,
+                                                            traffic=traffic)).result(timeout=120)
+    tag_url = next(s.uri for s in tagged.traffic_statuses if s.tag == "gate")
+    assert tag_url and tag_url != svc.uri
+
+    def status(url: str, audience: str) -> int:
+        token = fetch_id_token(gcp_emulator.credentials_file, audience, monkeypatch)
+        return httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code
+
+    assert status(tag_url, svc.uri) == 200  # the service URL is accepted on every URL of the service
+    assert status(tag_url, tag_url) == 200  # and the tag URL on itself
+    assert status(svc.uri, tag_url) == 401  # a tag URL's token is for that URL only
+    assert status(tag_url, "https://another.example") == 401
