@@ -113,3 +113,21 @@ def test_a_tag_url_takes_the_service_audience_or_its_own(gcp_emulator, private_s
     assert status(tag_url, tag_url) == 200  # and the tag URL on itself
     assert status(svc.uri, tag_url) == 401  # a tag URL's token is for that URL only
     assert status(tag_url, "https://another.example") == 401
+
+
+def test_the_metadata_server_answers_only_google_flavored_requests(gcp_emulator, private_service):
+    """The metadata server's identity endpoint (querying-metadata, verifying-instance-identity):
+    the flavor header is required, a forwarded request is refused, the audience is required, and
+    its ID token opens the private service as the machine's service account."""
+    _services, svc = private_service
+    root = f"http://{gcp_emulator.emulator.metadata_server()}"
+    identity = f"{root}/computeMetadata/v1/instance/service-accounts/default/identity"
+    flavor = {"Metadata-Flavor": "Google"}
+    ping = httpx.get(root, timeout=10)
+    assert ping.status_code == 200 and ping.headers["metadata-flavor"] == "Google"
+    assert httpx.get(identity, params={"audience": svc.uri}, timeout=10).status_code == 403
+    forwarded = {**flavor, "X-Forwarded-For": "10.0.0.1"}
+    assert httpx.get(identity, params={"audience": svc.uri}, headers=forwarded, timeout=10).status_code == 403
+    assert httpx.get(identity, headers=flavor, timeout=10).status_code == 400
+    token = httpx.get(identity, params={"audience": svc.uri}, headers=flavor, timeout=10).text
+    assert httpx.get(svc.uri, headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code == 200
