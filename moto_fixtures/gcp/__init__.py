@@ -104,6 +104,22 @@ class CloudRunEmulator:
             self.project_roles.setdefault(f"serviceAccount:{email}", set()).add(role)
         return path
 
+    def write_user_credentials(self, folder, project: str = "modelport-test", role: str | None = "roles/run.admin",
+                               client_id: str | None = None) -> Path:
+        """A user's login file (``authorized_user``, what ``gcloud auth application-default login``
+        writes; ``client_id`` default: that command's client) in ``folder``; the user holds
+        ``role`` on the project."""
+        from .tokens import ADC_CLIENT_ID
+
+        email = f"user-{secrets.token_hex(3)}@example.com"
+        if role:
+            self.project_roles.setdefault(f"user:{email}", set()).add(role)
+        info = self.tokens.user_credentials(email, self.token_uri, client_id or ADC_CLIENT_ID)
+        path = Path(folder) / f"adc-{secrets.token_hex(4)}.json"
+        path.touch(mode=0o600)
+        path.write_text(json.dumps(info, indent=2))
+        return path
+
     def metadata_server(self, project: str = "modelport-test", role: str | None = "roles/run.admin") -> str:
         """Start the metadata server of a machine whose attached service account holds ``role`` on
         the project (metadata.py); returns its ``host:port`` for ``GCE_METADATA_HOST`` and

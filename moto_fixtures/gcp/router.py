@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, StreamingResponse
 
 from .iam import UNAUTHENTICATED, invoke_refusal
+from .tokens import GCLOUD_CLIENT_ID
 
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
               "trailers", "transfer-encoding", "upgrade", "host", "content-length"}
@@ -152,7 +153,8 @@ class RouterHost:
         """
         if self.tokens is None:
             raise ValueError("no token issuer")
-        audiences = {record.data.get("uri") or ""} | set(record.data.get("customAudiences") or [])
+        # and a user's `gcloud auth print-identity-token` (tokens.GCLOUD_CLIENT_ID cites why)
+        audiences = {record.data.get("uri") or "", GCLOUD_CLIENT_ID} | set(record.data.get("customAudiences") or [])
         served = getattr(record, "tag_routers", {}).get(tag) if tag else None
         if served is not None:
             audiences.add(served[1].url)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from pathlib import Path
 
 import google.auth
 import google.auth.transport.requests
@@ -131,3 +132,42 @@ def test_the_metadata_server_answers_only_google_flavored_requests(gcp_emulator,
     assert httpx.get(identity, headers=flavor, timeout=10).status_code == 400
     token = httpx.get(identity, params={"audience": svc.uri}, headers=flavor, timeout=10).text
     assert httpx.get(svc.uri, headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code == 200
+
+
+def test_a_users_login_id_token_opens_only_through_the_gcloud_client(gcp_emulator, private_service, tmp_path):
+    """A user's refreshed login carries an ID token whose aud is the OAuth client it logged in with:
+    `gcloud auth print-identity-token`'s client is one Cloud Run trusts, the application-default
+    login's client is not (so modelport refuses such credentials for a private service and names
+    impersonation as the fix: tests/access/test_gcp_credentials.py)."""
+    import google.auth.exceptions
+    import google.oauth2.credentials
+
+    from moto_fixtures.gcp.tokens import GCLOUD_CLIENT_ID
+
+    _services, svc = private_service
+    request = google.auth.transport.requests.Request()
+
+    def id_token(path) -> str:
+        # from_authorized_user_file always sends the refresh to Google's endpoint (it overrides a
+        # file's token_uri): the same credentials built with the emulator's token_uri
+        info = json.loads(Path(path).read_text())
+        creds = google.oauth2.credentials.Credentials(None, refresh_token=info["refresh_token"],
+                                                      client_id=info["client_id"], client_secret=info["client_secret"],
+                                                      token_uri=info["token_uri"])
+        creds.refresh(request)
+        assert creds.token and creds.id_token
+        return creds.id_token
+
+    def status(token: str) -> int:
+        return httpx.get(svc.uri, headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code
+
+    adc = gcp_emulator.emulator.write_user_credentials(tmp_path)
+    assert status(id_token(adc)) == 401  # aud: the ADC client, neither the service URL nor gcloud's
+    gcloud = gcp_emulator.emulator.write_user_credentials(tmp_path, client_id=GCLOUD_CLIENT_ID)
+    assert status(id_token(gcloud)) == 200
+    outsider = gcp_emulator.emulator.write_user_credentials(tmp_path, role=None, client_id=GCLOUD_CLIENT_ID)
+    assert status(id_token(outsider)) == 403  # a valid identity without run.routes.invoke
+    forged = json.loads(adc.read_text()) | {"client_secret": "not-the-secret"}
+    (tmp_path / "forged.json").write_text(json.dumps(forged))
+    with pytest.raises(google.auth.exceptions.RefreshError, match="invalid_client"):
+        id_token(tmp_path / "forged.json")
