@@ -47,3 +47,28 @@ def test_credentials_that_mint_no_id_token_are_refused_for_a_private_service(tmp
 
     public = write_project(tmp_path / "public", "1", unique("cred"), {"cloud": {**TARGET, "public": True}})
     mp.validate(public)  # a public service needs no identity: the same credentials are fine
+
+
+def test_a_users_login_in_the_well_known_file_fails_at_the_first_token(tmp_path, monkeypatch):
+    """No GOOGLE_APPLICATION_CREDENTIALS, no metadata server, the login ``gcloud auth
+    application-default login`` leaves in gcloud's config folder: the first ID token fails with
+    one error naming the credentials and the fix (validate cannot know: on a Google machine the
+    metadata server would answer first)."""
+    import socket
+
+    from modelport.errors import ProviderError
+    from modelport_providers.gcp.identity import IdentityTokens
+
+    with socket.socket() as s:  # a port nothing listens on: the metadata server's ping is refused
+        s.bind(("127.0.0.1", 0))
+        closed = f"127.0.0.1:{s.getsockname()[1]}"
+    login = user_login(f"1//{secrets.token_urlsafe(30)}")
+    (tmp_path / "application_default_credentials.json").write_text(json.dumps(login))
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path))  # where gcloud (and google-auth) keep the ADC file
+    monkeypatch.setenv("GCE_METADATA_IP", closed)
+    with pytest.raises(ProviderError) as caught:
+        IdentityTokens().headers("https://iris-abc.a.run.app")
+    text = str(caught.value.to_dict())
+    assert "authorized_user" in text and "--impersonate-service-account" in text
+    assert login["refresh_token"] not in text and login["client_secret"] not in text
