@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from modelport.errors import ProviderError
@@ -67,7 +69,7 @@ def test_bad_settings_are_refused(settings, field):
     assert field in str(err.value)
 
 
-def _project(tmp_path, gcp: dict | None = None, **sections) -> "Path":
+def _project(tmp_path, gcp: dict | None = None, **sections) -> Path:
     """The iris example with a local and a gcp target; ``sections`` replace whole tables."""
     import shutil
     from pathlib import Path
