@@ -66,7 +66,12 @@ class DockerRuntime:
 
     def check_image(self, image: str, credentials: list[dict], group: str) -> None:
         """Raise InaccessibleImage unless the registry serves ``image`` to these credentials
-        (ACI checks the image when the PUT arrives: InaccessibleImage, a recorded error)."""
+        (ACI checks the image when the PUT arrives: InaccessibleImage, a recorded error).
+
+        The credentials are those whose ``server`` is the image's registry host
+        (/work/shared/reference/azure/containerInstance-2023-05-01.json, ImageRegistryCredential:
+        server "without a protocol", username, password): a registry that wants a login and has
+        no entry, or a wrong password, is refused by the registry itself, which the check asks."""
         try:
             self.client.api.inspect_distribution(image, auth_config=auth_for(image, credentials))
         except (APIError, DockerException) as exc:

@@ -20,6 +20,7 @@ Standalone: ``python -m moto_fixtures.gcp --port 8085``.
 from __future__ import annotations
 
 import json
+import secrets
 from pathlib import Path
 
 from .api import Api
@@ -66,6 +67,7 @@ class CloudRunEmulator:
         self.project_roles: dict[str, set[str]] = {}  # member -> roles granted on the project
         self._loop: LoopThread | None = None
         self._served = None
+        self._metadata_served: list = []
 
     def start(self) -> str:
         """Start the API server and return its endpoint, e.g. http://127.0.0.1:40123."""
@@ -102,6 +104,35 @@ class CloudRunEmulator:
             self.project_roles.setdefault(f"serviceAccount:{email}", set()).add(role)
         return path
 
+    def write_user_credentials(self, folder, project: str = "modelport-test", role: str | None = "roles/run.admin",
+                               client_id: str | None = None) -> Path:
+        """A user's login file (``authorized_user``, what ``gcloud auth application-default login``
+        writes; ``client_id`` default: that command's client) in ``folder``; the user holds
+        ``role`` on the project."""
+        from .tokens import ADC_CLIENT_ID
+
+        email = f"user-{secrets.token_hex(3)}@example.com"
+        if role:
+            self.project_roles.setdefault(f"user:{email}", set()).add(role)
+        info = self.tokens.user_credentials(email, self.token_uri, client_id or ADC_CLIENT_ID)
+        path = Path(folder) / f"adc-{secrets.token_hex(4)}.json"
+        path.touch(mode=0o600)
+        path.write_text(json.dumps(info, indent=2))
+        return path
+
+    def metadata_server(self, project: str = "modelport-test", role: str | None = "roles/run.admin") -> str:
+        """Start the metadata server of a machine whose attached service account holds ``role`` on
+        the project (metadata.py); returns its ``host:port`` for ``GCE_METADATA_HOST`` and
+        ``GCE_METADATA_IP``, google-auth's settings for where the metadata server is."""
+        from .metadata import MetadataServer
+
+        email = f"compute-{secrets.token_hex(3)}@{project}.iam.gserviceaccount.com"
+        if role:
+            self.project_roles.setdefault(f"serviceAccount:{email}", set()).add(role)
+        served = self._loop.serve(MetadataServer(self.tokens, email, project).app, self.host)
+        self._metadata_served.append(served)
+        return f"{served.host}:{served.port}"
+
     def id_token(self, audience: str, email: str | None = None, **kwargs) -> str:
         """An ID token this emulator signs for ``audience`` (default caller: the first account
         given a project role), e.g. for a plain HTTP client in tests."""
@@ -127,6 +158,9 @@ class CloudRunEmulator:
             records = list(self.store.services.values())
         for record in records:
             self._routers.close(record)
+        for served in self._metadata_served:
+            self._loop.stop_serving(served)
+        self._metadata_served = []
         self._loop.stop_serving(self._served)
         self.runtime.close()
         self._loop.close()

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, StreamingResponse
 
 from .iam import UNAUTHENTICATED, invoke_refusal
+from .tokens import GCLOUD_CLIENT_ID
 
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
               "trailers", "transfer-encoding", "upgrade", "host", "content-length"}
@@ -131,18 +132,32 @@ class RouterHost:
         self.host = host
         self.enforce_invoker_iam = enforce_invoker_iam
 
-    def _router(self, record, label: str, timeout: float) -> ServiceRouter:
+    def _router(self, record, label: str, timeout: float, tag: str | None = None) -> ServiceRouter:
         router = ServiceRouter(label, timeout_s=timeout, timeout_status=self.timeout_status)
         if self.enforce_invoker_iam:
-            router.refusal = lambda headers: invoke_refusal(record, headers, lambda token: self._caller(record, token),
-                                                            self.project_invokers())
+            router.refusal = lambda headers: invoke_refusal(
+                record, headers, lambda token: self._caller(record, token, tag), self.project_invokers())
         return router
 
-    def _caller(self, record, token: str) -> str:
-        """The email of a valid ID token for one of the service's URLs (service or tag URL)."""
+    def _caller(self, record, token: str, tag: str | None = None) -> str:
+        """The email of a valid ID token addressed to the URL the request came in on.
+
+        The service URL (or a custom audience) is accepted on every URL of the service, a tag's URL
+        only on that tag's URL. Sources: https://cloud.google.com/run/docs/configuring/custom-audiences
+        ("the default Google-generated URL always remains an accepted audience value"; audiences are
+        set per service and "apply to all serving revisions", a tagged one included) and
+        https://cloud.google.com/run/docs/authenticating/service-to-service (aud is the URL of the
+        receiving service). The docs do not say whether a token for one tag URL opens another URL of
+        the service; the stricter reading is enforced: it does not (it is another receiving URL,
+        the replay the audience exists to prevent).
+        """
         if self.tokens is None:
             raise ValueError("no token issuer")
-        audiences = {record.data.get("uri") or ""} | {served.url for _, served in getattr(record, "tag_routers", {}).values()}
+        # and a user's `gcloud auth print-identity-token` (tokens.GCLOUD_CLIENT_ID cites why)
+        audiences = {record.data.get("uri") or "", GCLOUD_CLIENT_ID} | set(record.data.get("customAudiences") or [])
+        served = getattr(record, "tag_routers", {}).get(tag) if tag else None
+        if served is not None:
+            audiences.add(served[1].url)
         return self.tokens.verify(token, {a.rstrip("/") for a in audiences if a})
 
     def open(self, record) -> None:
@@ -162,7 +177,7 @@ class RouterHost:
             self._close(*record.tag_routers.pop(tag))
         for tag, (revision, url) in tags.items():
             if tag not in record.tag_routers:
-                router = self._router(record, f"{record.service_id}/{tag}", timeout)
+                router = self._router(record, f"{record.service_id}/{tag}", timeout, tag)
                 record.tag_routers[tag] = (router, self.loop_thread.serve(router, host=self.host))
             record.tag_routers[tag][0].update([(revision, url, 100)], {}, timeout)
         return {tag: served.url for tag, (_, served) in record.tag_routers.items()}

@@ -8,6 +8,8 @@ the account's public key and answers with tokens it signs with its own key, whic
 routers then verify on each request. Sources:
 * the JWT bearer grant: RFC 7523 section 2.1 and https://developers.google.com/identity/protocols/oauth2/service-account#authorizingrequests
   (assertion claims iss, aud = token_uri, exp at most one hour after iat, scope or target_audience);
+* a user's refresh (``authorized_user``): RFC 6749 section 6; the ID token's aud is the OAuth
+  client (https://developers.google.com/identity/openid-connect/openid-connect#an-id-tokens-payload);
 * ID tokens for Cloud Run: https://cloud.google.com/run/docs/authenticating/service-to-service
   (aud is the receiving service's URL; RS256; one hour lifetime).
 """
@@ -31,6 +33,14 @@ LIFETIME_S = 3600  # access and ID tokens live one hour
 #: always https://oauth2.googleapis.com/token"); the key file's own token_uri is accepted too
 GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"
 MAX_ASSERTION_S = 3600  # Google refuses an assertion whose exp is more than one hour after iat
+REFRESH_GRANT = "refresh_token"  # a user's login (authorized_user): RFC 6749 section 6
+#: the OAuth client of the gcloud CLI: the aud of `gcloud auth print-identity-token` for a user,
+#: which Cloud Run accepts besides the service URL ("Cloud Run trusts the gcloud client IDs as
+#: valid aud values": GoogleCloudPlatform/cloud-run-proxy pull request 8; the developer flow of
+#: https://cloud.google.com/run/docs/authenticating/developers)
+GCLOUD_CLIENT_ID = "32555940559.apps.googleusercontent.com"
+#: the OAuth client `gcloud auth application-default login` writes into the ADC file
+ADC_CLIENT_ID = "764086051850-6qr4p6gpi6hn506pt8ejuq83di341hur.apps.googleusercontent.com"
 
 
 class InvalidToken(Exception):
@@ -57,6 +67,7 @@ class TokenIssuer:
         self._key_id = uuid.uuid4().hex
         self._signer = crypt.RSASigner.from_string(self._private, self._key_id)
         self._accounts: dict[str, tuple[str, str]] = {}  # email -> (key id, public PEM)
+        self._users: dict[str, tuple[str, str, str]] = {}  # refresh token -> (client id, secret, email)
         self._lock = threading.Lock()
         #: every token handed out by the token endpoint (a secret scan looks for them afterwards)
         self.issued: list[str] = []
@@ -76,6 +87,17 @@ class TokenIssuer:
                 "auth_provider_x509_cert_url": "https://www.googleapis.com/oauth2/v1/certs",
                 "client_x509_cert_url": f"https://www.googleapis.com/robot/v1/metadata/x509/{email}"}
 
+    def user_credentials(self, email: str, token_uri: str, client_id: str = ADC_CLIENT_ID) -> dict:
+        """A user's login (the ``authorized_user`` file ``gcloud auth application-default login``
+        writes), its ``token_uri`` pointing at this emulator. google-auth's
+        ``from_authorized_user_info`` ignores a file's token_uri (it always uses Google's), so
+        callers build ``google.oauth2.credentials.Credentials`` with it."""
+        refresh, secret = f"1//{secrets.token_urlsafe(40)}", secrets.token_urlsafe(18)
+        with self._lock:
+            self._users[refresh] = (client_id, secret, email)
+        return {"type": "authorized_user", "client_id": client_id, "client_secret": secret,
+                "refresh_token": refresh, "token_uri": token_uri}
+
     def write_key_file(self, folder: Path, project: str, token_uri: str) -> Path:
         """Write a new service account's key file in ``folder`` (mode 0600); returns its path."""
         info = self.service_account_key(project, token_uri)
@@ -87,6 +109,8 @@ class TokenIssuer:
     def exchange(self, form: dict[str, str], token_uri: str) -> tuple[int, dict]:
         """Answer a token request: (HTTP status, JSON body) as Google's OAuth 2.0 endpoint does."""
         # RFC 6749 section 5.2: errors are 400 {"error": ..., "error_description": ...}
+        if form.get("grant_type") == REFRESH_GRANT:
+            return self._refresh(form)
         if form.get("grant_type") != GRANT_TYPE:
             return 400, {"error": "unsupported_grant_type", "error_description": "Invalid grant_type."}
         try:
@@ -105,6 +129,26 @@ class TokenIssuer:
         token = f"ya29.{secrets.token_urlsafe(48)}"
         self.issued.append(token)
         return 200, {"access_token": token, "expires_in": LIFETIME_S, "token_type": "Bearer"}
+
+    def _refresh(self, form: dict[str, str]) -> tuple[int, dict]:
+        """A user's refresh: an access token and, as the login asked for ``openid``, an ID token
+        whose aud is the OAuth client (never a service URL: a user cannot choose it;
+        https://developers.google.com/identity/openid-connect/openid-connect#an-id-tokens-payload)."""
+        with self._lock:
+            user = self._users.get(form.get("refresh_token", ""))
+        if user is None:
+            return 400, {"error": "invalid_grant", "error_description": "Bad Request"}
+        client_id, secret, email = user
+        if form.get("client_id") != client_id or form.get("client_secret") != secret:
+            return 401, {"error": "invalid_client", "error_description": "Unauthorized"}
+        now = int(time.time())
+        token = self._sign({"iss": ISSUER, "aud": client_id, "azp": client_id, "sub": email, "email": email,
+                            "email_verified": True, "iat": now, "exp": now + LIFETIME_S})
+        access = f"ya29.{secrets.token_urlsafe(48)}"
+        self.issued.extend((access, token))
+        return 200, {"access_token": access, "expires_in": LIFETIME_S, "token_type": "Bearer",
+                     "scope": "openid https://www.googleapis.com/auth/userinfo.email "
+                              "https://www.googleapis.com/auth/cloud-platform", "id_token": token}
 
     def _assertion_claims(self, assertion: str, token_uri: str) -> dict:
         """The claims of a service account's signed assertion (RFC 7523 section 3 checks)."""

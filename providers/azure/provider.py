@@ -61,9 +61,10 @@ class AzureProvider(Provider):
 
     def registry(self, target: Target, deployment: str) -> ImageRepository | None:
         s = target.settings
-        if s.registry:
+        if s.registry and not s.acr_username_env:  # an anonymous registry override
             return ImageRepository(f"{s.registry.rstrip('/')}/{deployment}")
         host = self._server(s)
+        path = s.registry.rstrip("/") if s.registry else host
         if s not in self._auth:
             from .acr_auth import AcrAdminAuth, AcrAuth
 
@@ -73,7 +74,7 @@ class AzureProvider(Provider):
             else:
                 from .client import credential
                 self._auth[s] = AcrAuth(credential(s), host, verify=s.ca_bundle or True)
-        return ImageRepository(f"{host}/{deployment}", self._auth[s])
+        return ImageRepository(f"{path}/{deployment}", self._auth[s])
 
     @staticmethod
     def _server(s: AzureSettings) -> str:
@@ -120,7 +121,7 @@ class AzureProvider(Provider):
     def _body(self, target: Target, rev: RevisionSpec, active: int | None, label_revision: str | None = None):
         s = target.settings
         server = self._server(s)
-        user, password = self._admin(s) if (s.acr and s.acr_username_env) else (None, None)
+        user, password = self._admin(s) if s.acr_username_env else (None, None)
         body = tr.container_group(rev, s, active=active, reveal=True,
                                   credentials=tr.registry_credentials(s, server, user, password, reveal=True))
         if label_revision and "dnsNameLabel" in body["properties"]["ipAddress"]:

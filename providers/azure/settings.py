@@ -47,8 +47,8 @@ class AzureSettings(BaseModel):
                             description="Azure Container Registry name: images go to <acr>.azurecr.io/<deployment>.")
     acr_username_env: str | None = Field(
         None, description="With acr_password_env: environment variables holding the ACR admin user "
-                          "(`az acr credential show`). Without them the AAD identity pushes and "
-                          "acr_identity pulls.")
+                          "(`az acr credential show`), or the user of a private registry override. "
+                          "Without them the AAD identity pushes and acr_identity pulls.")
     acr_password_env: str | None = None
     acr_identity: str | None = Field(
         None, description="Resource id of a user-assigned managed identity with AcrPull, used by the "
@@ -57,8 +57,8 @@ class AzureSettings(BaseModel):
                           "and named in its imageRegistryCredentials.")
     registry: str | None = Field(
         None, pattern=r"^[A-Za-z0-9.-]+(:[0-9]+)?(/[a-z0-9._/-]+)?$",
-        description="Registry override 'host[:port]/path' (anonymous) replacing the ACR; images go to "
-                    "<registry>/<deployment>.")
+        description="Registry override 'host[:port]/path' replacing the ACR (anonymous, or with a user "
+                    "and password: acr_username_env / acr_password_env); images go to <registry>/<deployment>.")
     dns_label_prefix: str | None = Field(
         None, pattern=r"^[a-z][a-z0-9-]{0,50}$",
         description="Public groups get the DNS name label <prefix>-rN (default prefix: the deployment "

@@ -120,12 +120,11 @@ def ip_address(rev: RevisionSpec, settings: AzureSettings) -> dict[str, Any]:
 
 def registry_credentials(settings: AzureSettings, server: str, username: str | None,
                          password: str | None, reveal: bool = False) -> list[dict[str, str]]:
-    """imageRegistryCredentials for the ACR: the admin user, or a managed identity."""
-    if settings.registry or not settings.acr:
-        return []
+    """imageRegistryCredentials: the admin user (of the ACR or of a private registry override), or a
+    managed identity (ACR only)."""
     if username:
         return [{"server": server, "username": username, "password": password if reveal else REDACTED}]
-    if settings.acr_identity:
+    if settings.acr_identity and settings.acr and not settings.registry:
         return [{"server": server, "identity": settings.acr_identity}]
     return []
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Mapping
 
-from modelport.errors import ProviderError
+from modelport.errors import ProviderError, SpecError
 from modelport.provider import (Capabilities, Health, ImageRepository, InfraChange, Observed, Provider,
                                 Resource, Revision, RevisionSpec, Size, Target)
 
@@ -55,6 +55,12 @@ class GcpProvider(Provider):
         r = spec.resources
         scaling.check_scaling(Size(r.cpu, r.memory, r.gpu, r.gpu_type), spec.scaling.concurrency, target.settings,
                               target.name)
+        if self._needs_identity(target):  # a private service: modelport's own requests need an ID token
+            from .identity import FIX, credentials_file_type, refusal
+
+            reason = refusal(credentials_file_type())
+            if reason:
+                raise SpecError("", f"targets.{target.name}.public", reason, hint=FIX)
 
     def translate(self, rev: RevisionSpec, target: Target) -> dict[str, Any]:
         s = target.settings

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from pathlib import Path
 
 import google.auth
 import google.auth.transport.requests
@@ -88,3 +89,85 @@ def test_private_service_lets_in_exactly_the_invokers(gcp_emulator, private_serv
                                                             members=[f"serviceAccount:{stranger}"])])
     services.set_iam_policy(request=iam_policy_pb2.SetIamPolicyRequest(resource=svc.name, policy=policy))
     assert status({"Authorization": f"Bearer {stranger_token}"}) == 200
+
+
+def test_a_tag_url_takes_the_service_audience_or_its_own(gcp_emulator, private_service, monkeypatch):
+    """A tag URL (https://TAG---SERVICE-HASH.a.run.app) accepts an ID token for the service URL (what
+    modelport's gates send) or for itself; a token for the tag URL opens neither the service URL
+    nor another service (https://cloud.google.com/run/docs/configuring/custom-audiences)."""
+    services, svc = private_service
+    latest = services.get_service(name=svc.name)
+    traffic = [run_v2.TrafficTarget(type_=run_v2.TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST,
+                                    percent=100),
+               run_v2.TrafficTarget(type_=run_v2.TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION,
+                                    revision=latest.latest_ready_revision.rsplit("/", 1)[-1], tag="gate")]
+    tagged = services.update_service(service=run_v2.Service(name=svc.name, template=latest.template,
+                                                            traffic=traffic)).result(timeout=120)
+    tag_url = next(s.uri for s in tagged.traffic_statuses if s.tag == "gate")
+    assert tag_url and tag_url != svc.uri
+
+    def status(url: str, audience: str) -> int:
+        token = fetch_id_token(gcp_emulator.credentials_file, audience, monkeypatch)
+        return httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code
+
+    assert status(tag_url, svc.uri) == 200  # the service URL is accepted on every URL of the service
+    assert status(tag_url, tag_url) == 200  # and the tag URL on itself
+    assert status(svc.uri, tag_url) == 401  # a tag URL's token is for that URL only
+    assert status(tag_url, "https://another.example") == 401
+
+
+def test_the_metadata_server_answers_only_google_flavored_requests(gcp_emulator, private_service):
+    """The metadata server's identity endpoint (querying-metadata, verifying-instance-identity):
+    the flavor header is required, a forwarded request is refused, the audience is required, and
+    its ID token opens the private service as the machine's service account."""
+    _services, svc = private_service
+    root = f"http://{gcp_emulator.emulator.metadata_server()}"
+    identity = f"{root}/computeMetadata/v1/instance/service-accounts/default/identity"
+    flavor = {"Metadata-Flavor": "Google"}
+    ping = httpx.get(root, timeout=10)
+    assert ping.status_code == 200 and ping.headers["metadata-flavor"] == "Google"
+    assert httpx.get(identity, params={"audience": svc.uri}, timeout=10).status_code == 403
+    forwarded = {**flavor, "X-Forwarded-For": "10.0.0.1"}
+    assert httpx.get(identity, params={"audience": svc.uri}, headers=forwarded, timeout=10).status_code == 403
+    assert httpx.get(identity, headers=flavor, timeout=10).status_code == 400
+    token = httpx.get(identity, params={"audience": svc.uri}, headers=flavor, timeout=10).text
+    assert httpx.get(svc.uri, headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code == 200
+
+
+def test_a_users_login_id_token_opens_only_through_the_gcloud_client(gcp_emulator, private_service, tmp_path):
+    """A user's refreshed login carries an ID token whose aud is the OAuth client it logged in with:
+    `gcloud auth print-identity-token`'s client is one Cloud Run trusts, the application-default
+    login's client is not (so modelport refuses such credentials for a private service and names
+    impersonation as the fix: tests/access/test_gcp_credentials.py)."""
+    import google.auth.exceptions
+    import google.oauth2.credentials
+
+    from moto_fixtures.gcp.tokens import GCLOUD_CLIENT_ID
+
+    _services, svc = private_service
+    request = google.auth.transport.requests.Request()
+
+    def id_token(path) -> str:
+        # from_authorized_user_file always sends the refresh to Google's endpoint (it overrides a
+        # file's token_uri): the same credentials built with the emulator's token_uri
+        info = json.loads(Path(path).read_text())
+        creds = google.oauth2.credentials.Credentials(None, refresh_token=info["refresh_token"],
+                                                      client_id=info["client_id"], client_secret=info["client_secret"],
+                                                      token_uri=info["token_uri"])
+        creds.refresh(request)
+        assert creds.token and creds.id_token
+        return creds.id_token
+
+    def status(token: str) -> int:
+        return httpx.get(svc.uri, headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code
+
+    adc = gcp_emulator.emulator.write_user_credentials(tmp_path)
+    assert status(id_token(adc)) == 401  # aud: the ADC client, neither the service URL nor gcloud's
+    gcloud = gcp_emulator.emulator.write_user_credentials(tmp_path, client_id=GCLOUD_CLIENT_ID)
+    assert status(id_token(gcloud)) == 200
+    outsider = gcp_emulator.emulator.write_user_credentials(tmp_path, role=None, client_id=GCLOUD_CLIENT_ID)
+    assert status(id_token(outsider)) == 403  # a valid identity without run.routes.invoke
+    forged = json.loads(adc.read_text()) | {"client_secret": "not-the-secret"}
+    (tmp_path / "forged.json").write_text(json.dumps(forged))
+    with pytest.raises(google.auth.exceptions.RefreshError, match="invalid_client"):
+        id_token(tmp_path / "forged.json")

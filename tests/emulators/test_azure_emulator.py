@@ -286,6 +286,10 @@ def test_secure_values_and_registry_password_are_never_returned(azure_emulator, 
         wrong = json.loads(json.dumps(payload))
         wrong["properties"]["imageRegistryCredentials"][0]["password"] = "wrong"
         rejected(client, rg, unique(), wrong, 400, "InaccessibleImage")
+        missing = json.loads(json.dumps(payload))  # no credentials for the image's registry server
+        missing["properties"]["imageRegistryCredentials"] = [{"server": "other.example", "username": user,
+                                                              "password": password}]
+        rejected(client, rg, unique(), missing, 400, "InaccessibleImage")
         groups(name)
         initial = client.container_groups.begin_create_or_update(
             rg, name, raw(payload), polling=False, cls=lambda r, _, __: r).result()

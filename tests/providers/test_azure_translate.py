@@ -96,6 +96,9 @@ def test_registry_credentials():
     assert body["identity"] == {"type": "UserAssigned", "userAssignedIdentities": {pull: {}}}
     override = AzureSettings(subscription_id=SUB, resource_group="rg", location="eastus", registry="127.0.0.1:5000/m")
     assert tr.registry_credentials(override, "127.0.0.1:5000", None, None) == []
+    # a private registry override with a user and password (acr_username_env/acr_password_env)
+    assert tr.registry_credentials(override, "127.0.0.1:5000", "u", "pw", reveal=True) == [
+        {"server": "127.0.0.1:5000", "username": "u", "password": "pw"}]
 
 
 def test_names_and_dns_labels():

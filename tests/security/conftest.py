@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .harness import Cli, Leaks, secret_env, seed_secrets
+from .harness import REGISTRY_USER_VAR, Cli, Leaks, secret_env, seed_secrets
 from .seeds import Scanner
 
 _TOTALS: dict[str, list[int]] = {}
@@ -60,9 +60,9 @@ def workdir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def user_env(seeds, scan_home, workdir, docker_host) -> dict[str, str]:
+def user_env(seeds, scan_home, workdir, docker_host, auth_registry) -> dict[str, str]:
     """The environment of a user running modelport: the seeded secrets, a state file, the home."""
-    env = {**os.environ, **secret_env(seeds), "MODELPORT_HOME": str(scan_home),
+    env = {**os.environ, **secret_env(seeds), REGISTRY_USER_VAR: auth_registry.username, "MODELPORT_HOME": str(scan_home),
            "MODELPORT_STATE": str(workdir / "state.db"), "DOCKER_HOST": docker_host,
            "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     env.pop("MODELPORT_DEBUG", None)

@@ -24,6 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 # Environment variables the seeded values travel in (the spec names the first two).
 ENV_SECRET_VAR = "MP_SCAN_API_TOKEN"
 REGISTRY_PASSWORD_VAR = "MP_SCAN_REGISTRY_PASSWORD"
+REGISTRY_USER_VAR = "MP_SCAN_REGISTRY_USER"  # the auth registry's user (not a secret; azure names it by env)
 WRONG_PASSWORD_VAR = "MP_SCAN_WRONG_PASSWORD"
 AZURE_TOKEN_VAR = "MP_SCAN_AZURE_TOKEN"
 MODEL_KEY_VAR = "MP_SCAN_MODEL_API_KEY"  # [access] api_key: the key the deployed runtime enforces

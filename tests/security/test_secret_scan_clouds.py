@@ -14,7 +14,9 @@ Destinations, the only place each secret may travel:
   service create (POST) and update (PATCH) requests;
 * azure: the ``env:``/``file:`` secrets exactly in
   ``properties.containers[].properties.environmentVariables[].secureValue`` of the container-group
-  PUT, the ARM token (``token_env``) exactly in the ``Authorization`` header;
+  PUT, the registry password (a private registry with a user, as an ACR admin user is) exactly in
+  ``properties.imageRegistryCredentials[].password`` of that PUT, the ARM token (``token_env``)
+  exactly in the ``Authorization`` header;
 * azure-apps: the ``env:``/``file:`` secrets and the API key exactly in ``properties.configuration.secrets[].value``
   of the container-app PUT, the ARM token exactly in the ``Authorization`` header.
 
@@ -35,7 +37,7 @@ from moto_fixtures.azure.fixtures import azure_emulator  # noqa: F401  (the sess
 from moto_fixtures.azure.tls import make_tls_files
 from tests.iris import SAMPLE
 
-from .harness import (AZURE_TOKEN_VAR, Allowed, make_project, remove_containers, scan_containers, scan_requests,
+from .harness import (AZURE_TOKEN_VAR, REGISTRY_PASSWORD_VAR, REGISTRY_USER_VAR, Allowed, make_project, remove_containers, scan_containers, scan_requests,
                       scan_state, scan_tree)
 from .inproc import debug_logging, expect_error, scan_objects, session, user_environment
 from .recorder import Interception
@@ -197,17 +199,21 @@ GCP = Cloud(
 
 GROUPS = "/providers/Microsoft.ContainerInstance/containerGroups/"
 SECURE = "properties.containers[].environmentVariables[].secureValue"
+REGISTRY_CREDENTIALS = "properties.imageRegistryCredentials[].password"
 
 
 def _azure_start(request, tmp_path_factory):
-    emulator, registry = request.getfixturevalue("azure_emulator"), request.getfixturevalue("registry")
+    # a private registry with a user and password (what an ACR admin user is): pushed to with Basic
+    # auth, named with the password in every group's imageRegistryCredentials, which ACI pulls with
+    emulator, registry = request.getfixturevalue("azure_emulator"), request.getfixturevalue("auth_registry")
     tls = make_tls_files(tmp_path_factory.mktemp("proxy-tls"))
     proxy = Interception(emulator.base_url, tls=(str(tls.cert_pem), str(tls.key_pem)), upstream_ca=emulator.ca_pem,
                          flavour="azure")
     return proxy, {"azure": {"provider": "azure", "subscription_id": emulator.subscription_id,
                              "resource_group": emulator.resource_group, "location": emulator.location,
                              "base_url": proxy.url, "ca_bundle": str(tls.ca_pem), "token_env": AZURE_TOKEN_VAR,
-                             "registry": f"{registry.host}/azure", "endpoint_host": "ip"},
+                             "registry": f"{registry.host}/azure", "endpoint_host": "ip",
+                             "acr_username_env": REGISTRY_USER_VAR, "acr_password_env": REGISTRY_PASSWORD_VAR},
                    "dev": {"provider": "local"}}
 
 
@@ -222,8 +228,14 @@ def _secure_values(body) -> list[str]:
             for e in c.get("properties", {}).get("environmentVariables", []) if "secureValue" in e]
 
 
+def _registry_passwords(body) -> list[str]:
+    return [c.get("password") for c in body.get("properties", {}).get("imageRegistryCredentials", [])
+            if "password" in c]
+
+
 def _azure_allowed() -> list[Allowed]:
     allowed = [Allowed("PUT", GROUPS, kind, SECURE, _secure_values) for kind in RUNTIME_SECRETS]
+    allowed.append(Allowed("PUT", GROUPS, "registry password", REGISTRY_CREDENTIALS, _registry_passwords))
     return allowed + [Allowed(m, "/subscriptions/", "azure arm token", "Authorization")
                       for m in ("GET", "PUT", "PATCH", "DELETE", "POST")]
 
@@ -232,6 +244,7 @@ def _azure_proven(proven: dict[str, int]) -> None:
     assert proven[f"env: secret in PUT {GROUPS} {SECURE}"] >= 3
     assert proven[f"file: secret in PUT {GROUPS} {SECURE}"] >= 3
     assert proven[f"model api key in PUT {GROUPS} {SECURE}"] >= 3
+    assert proven[f"registry password in PUT {GROUPS} {REGISTRY_CREDENTIALS}"] >= 3  # every group pulls with it
     assert proven["azure arm token in GET /subscriptions/ Authorization"] > 0
 
 
