@@ -114,6 +114,12 @@ def test_a_tag_url_takes_the_service_audience_or_its_own(gcp_emulator, private_s
     assert status(tag_url, tag_url) == 200  # and the tag URL on itself
     assert status(svc.uri, tag_url) == 401  # a tag URL's token is for that URL only
     assert status(tag_url, "https://another.example") == 401
+    # a custom audience (service.proto custom_audiences) is accepted on every URL of its service
+    current = services.get_service(name=svc.name)
+    current.custom_audiences = ["https://models.example.com"]
+    services.update_service(service=current).result(timeout=120)
+    assert status(svc.uri, "https://models.example.com") == 200
+    assert status(tag_url, "https://models.example.com") == 200
 
 
 def test_the_metadata_server_answers_only_google_flavored_requests(gcp_emulator, private_service):
