@@ -1,4 +1,4 @@
-"""A small OCI distribution-spec client for one repository, on httpx.
+"""A small OCI distribution-spec client for one repository, on :mod:`.http` (http.client).
 
 Why not an existing library: we looked at oras-py, the maintained Python OCI client. It uploads a
 blob from a file on disk and reads it whole into memory for a monolithic PUT, re-serialises
@@ -6,7 +6,7 @@ manifests from a dict with ``json=`` (so bytes — and therefore digests — can
 blobs to files, has no registry-to-registry streaming copy, and is built on ``requests``. Copying
 by digest needs exactly those four things the other way round (stream GET → verified PATCH,
 byte-exact manifests, cross-repository mounts, bounded memory), so the handful of spec calls are
-written here on httpx, which the project already depends on.
+written here, over the small connection pool in :mod:`.http` (why not httpx: see there).
 
 Auth follows the registry's challenge: ``Basic`` gets the adapter's credentials; ``Bearer`` sends
 them to the token realm (with the challenge's service and scopes plus the scopes this client
@@ -16,7 +16,6 @@ only in request headers, never in messages or logs.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import hashlib
 import logging
@@ -24,11 +23,10 @@ import re
 import threading
 from typing import Iterable, Iterator
 
-import httpx
-
 from .auth import RegistryAuth, as_auth
 from .errors import (ManifestDigestMismatch, RegistryAuthError, RegistryError, RegistryNotFound,
                      RegistryProtocolError)
+from .http import HttpPool, Response, TransportError, UntrustedCertificate, basic_authorization, with_params
 from .mediatypes import MANIFEST_ACCEPT
 from .retry import RegistryRetryPolicy, TransientStatus, parse_retry_after, run_with_retry
 
@@ -43,24 +41,10 @@ def default_scheme(registry: str) -> str:
     return "http" if registry.startswith(_LOOPBACK) else "https"
 
 
-def new_http_client(verify: bool | str = True, timeout: float = 60.0, *, tls: bool = True) -> httpx.Client:
-    """The httpx client (connection pool) registry calls use; share one across clients.
-
-    ``tls=False`` (only plain-http loopback registries involved) skips loading the CA bundle,
-    which costs a noticeable fraction of a short copy; such a client refuses https URLs.
-    """
-    limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
-    timeouts = httpx.Timeout(timeout, connect=15.0)
-    if not tls:
-        return httpx.Client(mounts={"https://": _NoTls()}, verify=False, timeout=timeouts, limits=limits)
-    return httpx.Client(verify=verify, timeout=timeouts, limits=limits)
-
-
-class _NoTls(httpx.BaseTransport):
-    """Stands in for https in a plain-http-only client: never connects without verification."""
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        raise httpx.UnsupportedProtocol(f"https is not enabled for this client ({request.url.host})")
+def new_http_client(verify: bool | str = True, timeout: float = 60.0) -> HttpPool:
+    """The connection pool registry calls use; share one across clients (TLS and its CA bundle
+    are set up on the first https request only)."""
+    return HttpPool(verify=verify, timeout=timeout, connect_timeout=15.0)
 
 
 class RegistryClient:
@@ -69,7 +53,7 @@ class RegistryClient:
     def __init__(self, registry: str, repository: str, auth: RegistryAuth | None = None, *,
                  push: bool = False, extra_scopes: Iterable[str] = (), retry: RegistryRetryPolicy | None = None,
                  scheme: str | None = None, verify: bool | str = True, timeout: float = 60.0,
-                 http: httpx.Client | None = None) -> None:
+                 http: HttpPool | None = None) -> None:
         self.registry = registry
         self.repository = repository
         self.retry = retry or RegistryRetryPolicy()
@@ -78,8 +62,7 @@ class RegistryClient:
         action = "pull,push" if push else "pull"
         self._scopes = [f"repository:{repository}:{action}", *extra_scopes]
         self._owns_http = http is None
-        self._verify = verify
-        self._http = http or new_http_client(verify, timeout, tls=self._base.startswith("https"))
+        self._http = http or new_http_client(verify, timeout)
         self._lock = threading.Lock()
         self._authorization: str | None = None
 
@@ -107,16 +90,19 @@ class RegistryClient:
 
     def send(self, method: str, path: str, *, step: str, expected: tuple[int, ...] = (200,),
              headers: dict | None = None, content=None, params=None, stream: bool = False,
-             follow_redirects: bool = False, replayable: bool = True) -> httpx.Response:
+             follow_redirects: bool = False, replayable: bool = True) -> Response:
         """One request; answers a 401 challenge once (if the body can be replayed), maps errors.
 
         Raises :class:`TransientStatus` for 5xx/429 (the caller's retry loop handles them) and a
         typed :class:`RegistryError` for everything else unexpected.
         """
-        response = self._send_once(method, path, headers, content, params, stream, follow_redirects)
+        try:
+            response = self._send_once(method, path, headers, content, params, stream, follow_redirects)
+        except UntrustedCertificate as exc:
+            raise RegistryError(str(exc), registry=self.registry, step=step) from None
         if response.status_code == 401 and replayable:
             challenge = response.headers.get("www-authenticate", "")
-            refused = response.request.headers.get("authorization")
+            refused = response.sent_headers.get("Authorization")
             response.close()
             self._answer_challenge(challenge, refused, step)
             response = self._send_once(method, path, headers, content, params, stream, follow_redirects)
@@ -127,19 +113,17 @@ class RegistryClient:
         response.close()
         raise self._error_for(response, step)
 
-    def _send_once(self, method, path, headers, content, params, stream, follow_redirects):
+    def _send_once(self, method, path, headers, content, params, stream, follow_redirects) -> Response:
         merged = dict(headers or {})
         with self._lock:
             if self._authorization:
                 merged["Authorization"] = self._authorization
-        url = httpx.URL(self.url(path))
-        if params:  # merge: upload Locations carry their own state in the query string
-            url = url.copy_merge_params(params)
-        request = self._http.build_request(method, url, headers=merged, content=content)
-        # httpx drops Authorization on redirects to another origin (e.g. S3 presigned blob URLs).
-        return self._http.send(request, stream=stream, follow_redirects=follow_redirects)
+        # params are merged: upload Locations carry their own state in the query string.
+        # Authorization is dropped on redirects to another origin (e.g. S3 presigned blob URLs).
+        return self._http.request(method, with_params(self.url(path), params), headers=merged, body=content,
+                                  stream=stream, follow_redirects=follow_redirects)
 
-    def _error_for(self, response: httpx.Response, step: str) -> Exception:
+    def _error_for(self, response: Response, step: str) -> Exception:
         status = response.status_code
         codes = _error_codes(response)
         detail = f"HTTP {status}" + (f" ({', '.join(codes)})" if codes else "")
@@ -162,11 +146,11 @@ class RegistryClient:
             if creds is None:
                 raise RegistryAuthError("registry requires credentials and none were configured",
                                         registry=self.registry, step=step)
-            if refused == _basic_header(creds.username, creds.password):
+            if refused == basic_authorization(creds.username, creds.password):
                 # exactly these credentials were just refused: let the adapter refresh once
                 self._auth.invalidate(self.registry)
                 creds = self._auth.credentials_for(self.registry)
-            value = _basic_header(creds.username, creds.password)
+            value = basic_authorization(creds.username, creds.password)
         elif scheme.lower() == "bearer" and "realm" in params:
             value = "Bearer " + self._fetch_token(params, creds, step)
         else:
@@ -179,16 +163,14 @@ class RegistryClient:
         scopes = list(dict.fromkeys([*params.get("scope", "").split(" "), *self._scopes]))
         query = [("service", params["service"])] if params.get("service") else []
         query += [("scope", s) for s in scopes if s]
-        auth = (creds.username, creds.password) if creds else None
+        headers = {"Authorization": basic_authorization(creds.username, creds.password)} if creds else {}
         try:
-            try:
-                reply = self._http.get(params["realm"], params=query, auth=auth)
-            except httpx.UnsupportedProtocol:
-                # a plain-http registry with an https token service: a verifying one-off call
-                reply = httpx.get(params["realm"], params=query, auth=auth, verify=self._verify)
-        except httpx.TransportError as exc:
-            raise RegistryAuthError(f"token endpoint unreachable ({type(exc).__name__})",
+            reply = self._http.request("GET", with_params(params["realm"], query), headers=headers)
+        except TransportError as exc:
+            raise RegistryAuthError(f"token endpoint unreachable ({exc})",
                                     registry=self.registry, step=f"{step}: bearer token") from None
+        except UntrustedCertificate as exc:
+            raise RegistryAuthError(str(exc), registry=self.registry, step=f"{step}: bearer token") from None
         if reply.status_code != 200:
             raise RegistryAuthError(f"token endpoint refused: HTTP {reply.status_code}",
                                     registry=self.registry, step=f"{step}: bearer token")
@@ -225,7 +207,7 @@ class RegistryClient:
         """Fetch a manifest: ``(bytes, media type, digest)``; a digest reference is verified."""
         step = f"get manifest {reference}"
 
-        def get() -> httpx.Response:
+        def get() -> Response:
             return self.send("GET", f"/v2/{self.repository}/manifests/{reference}", step=step,
                              headers={"Accept": MANIFEST_ACCEPT})
         reply = self.retrying(get, step=step)
@@ -241,7 +223,7 @@ class RegistryClient:
         digest = "sha256:" + hashlib.sha256(body).hexdigest()
         step = f"put manifest {reference}"
 
-        def put() -> httpx.Response:
+        def put() -> Response:
             return self.send("PUT", f"/v2/{self.repository}/manifests/{reference}", step=step,
                              expected=(200, 201), content=body, headers={"Content-Type": media_type})
         reply = self.retrying(put, step=step)
@@ -252,9 +234,9 @@ class RegistryClient:
         return digest
 
     @contextlib.contextmanager
-    def open_blob(self, digest: str) -> Iterator[httpx.Response]:
+    def open_blob(self, digest: str) -> Iterator[Response]:
         """Stream a blob (follows redirects to storage backends); the caller verifies the bytes."""
-        def get() -> httpx.Response:
+        def get() -> Response:
             return self.send("GET", f"/v2/{self.repository}/blobs/{digest}", step=f"get blob {digest}",
                              stream=True, follow_redirects=True, headers={"Accept-Encoding": "identity"})
         response = self.retrying(get, step=f"get blob {digest}")
@@ -297,15 +279,11 @@ class RegistryClient:
 
     def cancel_upload(self, location: str) -> None:
         """Best-effort DELETE of an unfinished upload session."""
-        with contextlib.suppress(RegistryError, TransientStatus, httpx.HTTPError):
+        with contextlib.suppress(RegistryError, TransientStatus, TransportError):
             self.send("DELETE", location, step="cancel upload", expected=(202, 204, 404))
 
 
-def _basic_header(username: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
-
-
-def _error_codes(response: httpx.Response) -> list[str]:
+def _error_codes(response: Response) -> list[str]:
     try:
         return [str(e.get("code")) for e in response.json().get("errors", []) if e.get("code")]
     except Exception:  # HEAD replies and non-JSON bodies have no error list

@@ -10,9 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, TypeVar
 
-import httpx
-
 from .errors import RegistryUnavailable
+from .http import TransportError
 
 T = TypeVar("T")
 
@@ -37,7 +36,7 @@ class RegistryRetryPolicy:
     max_wait: float = 30.0
 
 
-TRANSIENT = (TransientStatus, httpx.TransportError)
+TRANSIENT = (TransientStatus, TransportError)
 
 
 def parse_retry_after(value: str | None) -> float | None:

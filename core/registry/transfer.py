@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 
 from .auth import RegistryAuth
-from .client import RegistryClient, default_scheme, new_http_client
+from .client import RegistryClient, new_http_client
 from .errors import RegistryProtocolError
 from .mediatypes import IMAGE_MANIFESTS, INDEXES
 from .progress import ProgressCallback, emit
@@ -72,9 +72,8 @@ def copy(src_ref: str, dest_repo: str, *, src_auth: RegistryAuth | None = None,
     target = _destination(dest_repo)
     same_registry = src.registry == target.registry and src.repository != target.repository
     extra = [f"repository:{src.repository}:pull"] if same_registry else []
-    # One connection pool for both ends: building an httpx client loads the CA bundle (slow).
-    tls = any(default_scheme(r.registry) == "https" for r in (src, target))
-    with new_http_client(verify, tls=tls) as http, \
+    # One connection pool for both ends (TLS, and its CA bundle, set up once if either needs it).
+    with new_http_client(verify) as http, \
          RegistryClient(src.registry, src.repository, src_auth, retry=retry, http=http) as source, \
          RegistryClient(target.registry, target.repository, dest_auth, push=True, extra_scopes=extra,
                         retry=retry, http=http) as dest:

@@ -7,6 +7,7 @@ import json
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -35,6 +36,8 @@ class Registry:
     root: Path
     htpasswd: Path | None = None
     auth: dict | None = None  # a distribution `auth:` section (e.g. token auth)
+    tls: tuple[Path, Path] | None = None  # (certificate, key): serve HTTPS (verified with ``ca``)
+    ca: Path | None = None
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
 
@@ -54,6 +57,8 @@ class Registry:
             "storage": {"filesystem": {"rootdirectory": str(self.root / "data")}, "delete": {"enabled": True}},
             "http": {"addr": self.host, "secret": "test-secret"},
         }
+        if self.tls:
+            config["http"]["tls"] = {"certificate": str(self.tls[0]), "key": str(self.tls[1])}
         if self.htpasswd:
             config["auth"] = {"htpasswd": {"realm": "test", "path": str(self.htpasswd)}}
         elif self.auth:
@@ -66,7 +71,9 @@ class Registry:
         deadline = time.time() + 15
         while time.time() < deadline:
             try:
-                if httpx.get(f"http://{self.host}/v2/", timeout=1).status_code in (200, 401):
+                reply = httpx.get(f"{'https' if self.tls else 'http'}://{self.host}/v2/", timeout=1,
+                                  verify=ssl.create_default_context(cafile=self.ca) if self.ca else True)
+                if reply.status_code in (200, 401):
                     return self
             except httpx.TransportError:
                 time.sleep(0.05)
@@ -252,13 +259,17 @@ def upload_requests(registry: Registry, since: int = 0) -> int:
 
 class FlakyFront:
     """An HTTP front for a registry that answers the first ``failures`` requests with the given
-    (status, Retry-After) pairs, then forwards everything (bodies buffered: small test blobs)."""
+    (status, Retry-After) pairs, then forwards everything (bodies buffered: small test blobs).
 
-    def __init__(self, upstream: str, failures: list[tuple[int, str | None]]) -> None:
+    It is also a plain forward proxy: a request for an absolute ``http://`` URL (what a client
+    sends to a proxy named by ``HTTP_PROXY``) goes to that URL; ``upstream`` may then be None."""
+
+    def __init__(self, upstream: str | None, failures: list[tuple[int, str | None]]) -> None:
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         self.failures = list(failures)
         self.served: list[tuple[str, int]] = []
+        self.proxy_authorizations: list[str | None] = []
         front = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -278,8 +289,11 @@ class FlakyFront:
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
-                reply = httpx.request(self.command, f"http://{upstream}{self.path}", headers=headers, content=body)
+                front.proxy_authorizations.append(self.headers.get("Proxy-Authorization"))
+                hop = ("host", "content-length", "proxy-authorization")
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in hop}
+                url = self.path if self.path.startswith("http://") else f"http://{upstream}{self.path}"
+                reply = httpx.request(self.command, url, headers=headers, content=body, trust_env=False)
                 front.served.append((self.command, reply.status_code))
                 self.send_response(reply.status_code)
                 for key, value in reply.headers.items():
