@@ -33,6 +33,12 @@ log = logging.getLogger(__name__)
 # reporter(service_arn, cluster_arn, running, healthy, failed_tasks, events): the ECS agent's report
 Reporter = Callable[[str, str, int, bool, int, list], object]
 RETRY_AFTER = 3.0  # seconds before a task that failed to start is tried again
+# ELBv2 errors after which a call needs no retry. TargetGroupNotFound: the group is gone, nothing
+# can be (or stay) registered in it. InvalidTarget from DeregisterTargets: the target is not
+# registered (a retry after a lost reply), where AWS itself "returns successfully" ("If the
+# specified target does not exist", API_DeregisterTargets.html) but moto refuses.
+_REGISTERED = frozenset({"TargetGroupNotFound"})
+_DEREGISTERED = frozenset({"TargetGroupNotFound", "InvalidTarget"})
 
 
 @dataclass(frozen=True)
@@ -270,10 +276,22 @@ class EcsBridge:
 
     def _drain(self, arn: str) -> None:
         """A deleted (DRAINING) service: ECS deregisters its task from the target groups at once,
-        lets requests in flight finish, and stops the task when the service turns INACTIVE."""
+        lets requests in flight finish, and stops the task when the service turns INACTIVE.
+
+        ``draining`` is published only once DeregisterTargets has succeeded for every group, so
+        whoever sees it also sees the target out of ELBv2 (DescribeTargetHealth). Setting it first
+        left a window, as long as a DeregisterTargets call, where a deleted service showed
+        ``draining`` while its target still answered ``healthy``. The order is ECS's: "When you
+        want to stop traffic to a container, you notify the load balancer", then "Amazon ECS
+        monitors the load balancer, and waits" out the deregistration delay before the task stops,
+        https://docs.aws.amazon.com/AmazonECS/latest/developerguide/load-balancer-connection-draining.html."""
         self._ship_logs(arn)
-        self._set(replace(self._status[arn], healthy=False, draining=True))
-        self._sync_targets(arn)
+        # Not healthy first: the load balancer plane routes no new request to it from now on
+        # ("The load balancer stops sending requests to targets that are deregistering",
+        # https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_DeregisterTargets.html).
+        self._set(replace(self._status[arn], healthy=False))
+        if self._sync_targets(arn):  # else a call failed: the next pass tries again
+            self._set(replace(self._status[arn], draining=True))
 
     def _remove(self, arn: str) -> None:
         self._ship_logs(arn)
@@ -289,28 +307,36 @@ class EcsBridge:
         self._registered.pop(arn, None)
 
     # ---- ELBv2 target registration -------------------------------------------------------
-    def _sync_targets(self, arn: str) -> None:
+    def _sync_targets(self, arn: str) -> bool:
         """Register a healthy task's address in its target groups; deregister otherwise
-        (including an earlier address of a task that was replaced)."""
+        (including an earlier address of a task that was replaced). True when ELBv2 now holds
+        exactly those targets; a call that failed is tried again on the next pass."""
         status = self._status[arn]
         registered = self._registered.setdefault(arn, set())
         want = ({(tg, status.address, status.port or 80) for tg in status.target_group_arns}
                 if status.healthy and status.address else set())
         if want == registered:
-            return
+            return True
         elbv2 = self._client("elbv2")
         for target in want - registered:
-            self._call_quietly(elbv2.register_targets, target)
+            if self._call_quietly(elbv2.register_targets, target, _REGISTERED):
+                registered.add(target)
         for target in registered - want:
-            self._call_quietly(elbv2.deregister_targets, target)
-        self._registered[arn] = want
+            if self._call_quietly(elbv2.deregister_targets, target, _DEREGISTERED):
+                registered.discard(target)
+        return registered == want
 
-    def _call_quietly(self, call, target: tuple[str, str, int]) -> None:
+    def _call_quietly(self, call, target: tuple[str, str, int], settled: frozenset[str]) -> bool:
+        """Make one (de)registration call; True when it succeeded or failed with an error code in
+        ``settled`` (nothing left to do), False when it must be tried again on the next pass."""
         group, address, port = target
         try:
             call(TargetGroupArn=group, Targets=[{"Id": address, "Port": port}])
-        except Exception as exc:  # noqa: BLE001 - the target group may already be deleted
+        except Exception as exc:  # noqa: BLE001 - e.g. the group is deleted, or moto is busy
             log.info("ECS bridge: target registration in %s: %s", group, exc)
+            error = exc.response.get("Error", {}) if isinstance(exc, ClientError) else {}
+            return error.get("Code") in settled
+        return True
 
     # ---- what tests and the load balancer plane read ------------------------------------
     def _set(self, status: ServiceStatus) -> None:

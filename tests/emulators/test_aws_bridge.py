@@ -35,6 +35,7 @@ from moto_fixtures.aws.taskdef import TaskStartError, health_path, local_image, 
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(600)]
 SECRET_VALUE = "s3cr3t-" + uuid.uuid4().hex[:8]
+DEREGISTER_EVENT = "before-parameter-build.elastic-load-balancing-v2.DeregisterTargets"
 DRAIN = 3  # seconds: the sample target groups' deregistration delay (a deleted service drains that long)
 
 
@@ -364,21 +365,41 @@ def test_deleted_service_container_is_removed(aws_emulation, stack, engine):  # 
     assert httpx.get(stack["url"] + "/", timeout=10).status_code == 503
 
 
+def slow_deregistration(elbv2, target_group_arn: str, seconds: float) -> tuple[list, object]:
+    """Make every DeregisterTargets of ``target_group_arn`` sent through ``elbv2`` take ``seconds``
+    longer, as on a loaded machine (where the race this guards against was seen). Returns the
+    list each slowed call appends to and the handler (to unregister)."""
+    slowed: list[float] = []
+
+    def slow(params, **_):
+        if params.get("TargetGroupArn") == target_group_arn:
+            slowed.append(time.monotonic())
+            time.sleep(seconds)
+
+    elbv2.meta.events.register(DEREGISTER_EVENT, slow)
+    return slowed, slow
+
+
 def test_deleted_service_drains_out_of_its_target_group_then_stops(aws_emulation, hello):  # noqa: F811
     """DeleteService: DRAINING for the target group's deregistration delay, the task out of the
-    target group at once but still running, the name not reusable; then INACTIVE and stopped."""
+    target group at once but still running, the name not reusable; then INACTIVE and stopped.
+
+    The bridge's DeregisterTargets is slowed (the test's elbv2 client is the bridge's: clients are
+    cached per service and credentials) so that a ``draining`` flag shown before the target has
+    left the group fails here every time, not only under a full suite's load."""
     aws, engine_tasks = aws_emulation, aws_emulation.tasks
     ecs, elbv2 = aws.client("ecs"), aws.client("elbv2")
     vpc, subnets, group = default_network(aws.client("ec2"))
-    suffix = uuid.uuid4().hex[:6]
+    suffix, delay = uuid.uuid4().hex[:6], 8  # seconds: the deregistration delay (how long it drains)
     lb = elbv2.create_load_balancer(Name=f"drain-{suffix}", Subnets=subnets[:2],
                                     SecurityGroups=[group])["LoadBalancers"][0]
-    tg = target_group(elbv2, f"drain-{suffix}", vpc, 6)
+    tg = target_group(elbv2, f"drain-{suffix}", vpc, delay)
     elbv2.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=8082,
                           DefaultActions=forward((tg, 1)))
     cluster = ecs.create_cluster(clusterName=f"drain-{suffix}")["cluster"]["clusterArn"]
     td = register_hello(ecs, f"drain-{suffix}", f"{hello['remote']}@{hello['digests']['v1']}", {})
     name, bridge = f"drain-{suffix}", aws.bridge
+    slowed, slow = slow_deregistration(elbv2, tg, 1.0)
     try:
         create_service(ecs, cluster, name, td, tg, subnets, group)
         bridge.wait_for(healthy(name), 120, "healthy")
@@ -388,7 +409,10 @@ def test_deleted_service_drains_out_of_its_target_group_then_stops(aws_emulation
         ecs.delete_service(cluster=cluster, service=name, force=True)
         deleted = time.monotonic()
         assert ecs.describe_services(cluster=cluster, services=[name])["services"][0]["status"] == "DRAINING"
-        bridge.wait_for(lambda b: b.service(name).draining, 5, "draining")
+        # ECS deregisters the task asynchronously, within a bridge pass here; bounded well inside
+        # the delay, as the checks below need the task still running.
+        bridge.wait_for(lambda b: b.service(name).draining, delay - 2, "draining")
+        assert slowed, "the bridge deregistered the target through another client"
         assert engine_tasks.state(container)[0] == "running"  # requests in flight may finish
         assert elbv2.describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"] == []
         assert httpx.get(f"http://{lb['DNSName']}:8082/", timeout=10).status_code == 503  # no new ones
@@ -396,10 +420,11 @@ def test_deleted_service_drains_out_of_its_target_group_then_stops(aws_emulation
             create_service(ecs, cluster, name, td, tg, subnets, group)
         assert "Creation of service was not idempotent" in str(caught.value)
         bridge.wait_for(lambda b: b.service(name) is None, 60, "stopped")
-        assert time.monotonic() - deleted >= 5  # not before the deregistration delay
+        assert time.monotonic() - deleted >= delay - 1  # not before the deregistration delay
         assert engine_tasks.state(container) == ("gone", None)
         assert ecs.describe_services(cluster=cluster, services=[name])["services"][0]["status"] == "INACTIVE"
     finally:
+        elbv2.meta.events.unregister(DEREGISTER_EVENT, slow)
         if ecs.describe_services(cluster=cluster, services=[name])["services"][0]["status"] == "ACTIVE":
             ecs.delete_service(cluster=cluster, service=name, force=True)
         elbv2.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
