@@ -106,8 +106,12 @@ class Response:
         """The body parsed as JSON."""
         return json.loads(self.content)
 
-    def iter_raw(self, chunk_size: int = 1 << 20) -> Iterator[bytes]:
-        """The body as it arrives, in chunks of at most ``chunk_size`` bytes."""
+    def iter_raw(self, chunk_size: int = 1 << 16) -> Iterator[bytes]:
+        """The body as it arrives, in chunks of at most ``chunk_size`` bytes.
+
+        64 KiB by default, as httpcore reads: a larger ``read1`` allocates its whole size for each
+        call before trimming to what the socket had, which multiplied a copy's peak memory by ten
+        (``tracemalloc`` over a copy of six layers: 1.3 MB at 64 KiB, 17 MB at 1 MiB)."""
         while True:
             try:
                 chunk = self._raw.read1(chunk_size)
@@ -119,7 +123,7 @@ class Response:
                 return
             yield chunk
 
-    def iter_bytes(self, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+    def iter_bytes(self, chunk_size: int = 1 << 16) -> Iterator[bytes]:
         """The body with its ``Content-Encoding`` (gzip, deflate) undone."""
         import zlib
 

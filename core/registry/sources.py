@@ -73,7 +73,7 @@ class RegistrySource:
             encoded = response.headers.get("content-encoding", "identity").lower() != "identity"
             # iter_raw passes the transport's reads straight through (no re-chunking copies);
             # a content-encoded reply (not expected for blobs) is decoded so the digest holds.
-            yield response.iter_bytes(CHUNK) if encoded else response.iter_raw()
+            yield response.iter_bytes() if encoded else response.iter_raw()
 
 
 def verified_chunks(chunks: Iterable[bytes], digest: str, size: int, *, source: str,
