@@ -20,20 +20,19 @@ Usage::
 Registries and temporary data are removed at the end; the benchmark image is kept for reuse
 unless ``--remove-image`` is given.
 
-Last run (2026-12-06 12:55 UTC, 2 vCPU VM, nothing else running, load average 0.8-3; 7 blobs,
+Last run (2026-12-06 16:05 UTC, 2 vCPU VM, nothing else running, load average 2.3-2.7; 7 blobs,
 673 MB; 5 trials, medians; skopeo 1.9.3):
 
     run         tool        wall s   cpu s   peak RSS MB   MB received   digest kept
-    first copy  modelport     2.11    1.27          31.5         672.6          yes
-    first copy  skopeo        2.25    1.92          22.7         672.6          yes
-    re-copy     modelport     0.13    0.11          28.1           0.0          yes
-    re-copy     skopeo        0.04    0.03          21.5           0.0          yes
+    first copy  modelport     2.04    0.92          26.4         672.6          yes
+    first copy  skopeo        2.35    1.95          22.5         672.6          yes
+    re-copy     modelport     0.09    0.08          24.1           0.0          yes
+    re-copy     skopeo        0.04    0.02          21.2           0.0          yes
 
-Ratio modelport/skopeo: 0.94 (first copy), 3.25 (re-copy; 3.0 in a second run; 6.9 before
-``modelport copy`` stopped importing the API, the engine and every provider plugin, and about
-4.4 on a quiet machine before the executable kept httpx from importing its own command line).
-What is left of the re-copy gap is start-up: the interpreter, click, and httpx with the stdlib
-it pulls in (http.client, email, urllib.request), about 0.1 s of CPU against skopeo's 0.03 s.
+Ratio modelport/skopeo: 0.87 (first copy), 2.25 (re-copy; the same in a second run; 3.25 when the
+registry client was on httpx, 6.9 before ``modelport copy`` stopped importing the API, the engine
+and every provider plugin). What is left of the re-copy gap is start-up: the interpreter, click,
+and http.client with the email parser it reads headers with, against skopeo's one Go binary.
 """
 
 from __future__ import annotations
