@@ -3,8 +3,9 @@ providers`` (a CLI start that loads the plugins), on local and on each emulated 
 
 What it does, in one run:
 1. starts the emulated clouds (``python -m moto_fixtures.demo_clouds``) unless ``--local-only``;
-2. copies the iris example with targets ``dev`` (local), ``aws``, ``gcp`` and ``azure`` (as the
-   demo writes them) into a temporary folder with its own MODELPORT_HOME and state;
+2. copies the iris example with targets ``dev`` (local), ``aws``, ``gcp``, ``azure`` (Container
+   Instances) and ``aca`` (Container Apps), as the demo writes them, into a temporary folder
+   with its own MODELPORT_HOME and state;
 3. deploys it once to each target (not timed), then times ``--trials`` runs of ``modelport
    providers``, and of ``plan`` and ``deploy`` per target, interleaved so load drifts hit each
    equally; reports medians and the ratio to ``providers``;
@@ -60,6 +61,19 @@ ca_bundle = "{AZURE_CA_BUNDLE}"
 token_env = "DEMO_AZURE_TOKEN"
 registry = "{AZURE_REGISTRY}/modelport"
 endpoint_host = "ip"
+
+[targets.aca]
+provider = "azure-apps"
+subscription_id = "{AZURE_SUBSCRIPTION}"
+resource_group = "modelport-demo"
+location = "eastus"
+environment = "modelport-demo-env"
+base_url = "{AZURE_BASE_URL}"
+ca_bundle = "{AZURE_CA_BUNDLE}"
+token_env = "DEMO_AZURE_TOKEN"
+registry = "{AZURE_REGISTRY}/modelport"
+via_static_ip = true
+allow_insecure = true
 """
 
 
@@ -167,7 +181,7 @@ def _run(args, work: Path, settings: dict[str, str] | None) -> dict:
     if settings:  # the AWS credentials a user would export (the emulator's admin keys)
         env.update({k: settings[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION")})
     project = make_project(work, settings)
-    targets = ["dev"] + ([] if settings is None else ["aws", "gcp", "azure"])
+    targets = ["dev"] + ([] if settings is None else ["aws", "gcp", "azure", "aca"])
     try:
         for target in targets:
             run(MP + ["deploy", str(project), "--to", target, "--events", "none"], env)

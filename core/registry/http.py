@@ -235,7 +235,7 @@ class HttpPool:
                 if reused and replayable and attempt == 1:
                     continue  # the server closed a kept-alive connection just as it was reused
                 raise TransportError(f"{type(exc).__name__} talking to {parts.hostname}") from None
-            log.debug("%s %s://%s%s -> %d", method, parts.scheme, parts.netloc, parts.path, raw.status)
+            log.debug("%s %s://%s%s -> %d", method, parts.scheme, parts.hostname, parts.path, raw.status)
             return Response(raw, sent, lambda ok, c=connection: self._give_back(key, c, ok))
         raise AssertionError("unreachable")
 
