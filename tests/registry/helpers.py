@@ -317,3 +317,61 @@ class FlakyFront:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+class ConnectProxy:
+    """An HTTPS forward proxy: answers ``CONNECT host:port`` by opening that connection and
+    relaying bytes both ways (TLS stays end to end); records each tunnel's target and
+    ``Proxy-Authorization``."""
+
+    def __init__(self) -> None:
+        import socketserver
+
+        self.tunnels: list[tuple[str, str | None]] = []
+        proxy = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self):
+                request = self.rfile.readline().decode("latin-1").split()
+                headers = {}
+                while (line := self.rfile.readline().decode("latin-1").strip()):
+                    name, _, value = line.partition(":")
+                    headers[name.strip().lower()] = value.strip()
+                if len(request) < 2 or request[0] != "CONNECT":
+                    self.wfile.write(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
+                    return
+                proxy.tunnels.append((request[1], headers.get("proxy-authorization")))
+                host, _, port = request[1].rpartition(":")
+                upstream = socket.create_connection((host, int(port)), timeout=30)
+                self.wfile.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                self.wfile.flush()
+                relay = threading.Thread(target=_pipe, args=(upstream, self.connection), daemon=True)
+                relay.start()
+                _pipe(self.connection, upstream)
+                relay.join(30)
+                upstream.close()
+
+        class Server(socketserver.ThreadingTCPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        self._server = Server(("127.0.0.1", 0), Handler)
+        self.host = f"127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    """Copy bytes until ``source`` ends, then end ``sink``'s writing side."""
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+    except OSError:
+        pass
+    try:
+        sink.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass

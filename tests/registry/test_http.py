@@ -19,7 +19,7 @@ from modelport.registry.mediatypes import OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFE
 from moto_fixtures.azure.tls import make_tls_files
 
 from .conftest import _need_registry_binary
-from .helpers import FlakyFront, Registry, synthetic_image
+from .helpers import ConnectProxy, FlakyFront, Registry, synthetic_image
 
 TRUST_VARIABLES = ("SSL_CERT_FILE", "SSL_CERT_DIR")
 
@@ -105,6 +105,24 @@ def test_copy_goes_through_the_proxy_the_environment_names(store, registry_a, re
         assert again.blobs_skipped == result.blobs_sent and len(front.served) == through
     finally:
         front.close()
+
+
+def test_https_goes_through_a_connect_tunnel_the_environment_names(tls_registry, monkeypatch):
+    """HTTPS_PROXY: a CONNECT tunnel to the registry (with the proxy's credentials on the
+    CONNECT), TLS verified end to end against the registry's own certificate."""
+    proxy = ConnectProxy()
+    try:
+        for variable in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "https_proxy", *TRUST_VARIABLES):
+            monkeypatch.delenv(variable, raising=False)
+        monkeypatch.setenv("HTTPS_PROXY", f"http://tunnel-user:s3cret@{proxy.host}")
+        with RegistryClient(tls_registry.host, "tls/tunnel", push=True, scheme="https",
+                            verify=str(tls_registry.ca)) as client:
+            _round_trip(client)
+        expected = "Basic " + base64.b64encode(b"tunnel-user:s3cret").decode()
+        assert proxy.tunnels and set(proxy.tunnels) == {(tls_registry.host, expected)}, proxy.tunnels
+        assert len(proxy.tunnels) == 1  # one kept-alive connection carried every request
+    finally:
+        proxy.close()
 
 
 class _Counting(BaseHTTPRequestHandler):
