@@ -42,8 +42,13 @@ class LoopThread:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
+        # Idle keep-alive connections stay open 610 s, as Google's front ends keep them ("HTTP
+        # keepalive timeout: 610 seconds", https://cloud.google.com/load-balancing/docs/https#timeouts_and_retries),
+        # not uvicorn's 5 s: a client (requests/urllib3 in the official SDK) reusing a connection
+        # at the instant the server drops it gets "Remote end closed connection", which the real
+        # API's long keep-alive makes practically impossible.
         config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False,
-                                timeout_graceful_shutdown=2)
+                                timeout_graceful_shutdown=2, timeout_keep_alive=610)
         server = uvicorn.Server(config)
         future = asyncio.run_coroutine_threadsafe(server.serve(sockets=[sock]), self.loop)
         for _ in range(200):

@@ -194,10 +194,7 @@ def scan_containers(leaks: Leaks, docker_client, marker: str, env_holds: list[Se
 
     found = 0
     env_text = ""
-    for c in docker_client.containers.list(all=True):
-        labels = c.attrs.get("Config", {}).get("Labels") or {}
-        if marker not in c.name and not any(marker in str(v) for v in labels.values()):
-            continue
+    for c in _containers_of(docker_client, marker):
         try:
             logs = c.logs(stdout=True, stderr=True, tail=5000)
         except docker.errors.NotFound:  # removed meanwhile (an emulator replacing it)
@@ -216,12 +213,32 @@ def remove_containers(docker_client, marker: str) -> None:
     """Remove every container whose name or labels mention ``marker`` (gone ones are fine)."""
     import docker.errors
 
-    for c in docker_client.containers.list(all=True):
-        if marker in c.name or any(marker in str(v) for v in (c.labels or {}).values()):
+    for c in _containers_of(docker_client, marker):
+        try:
+            c.remove(force=True)
+        except docker.errors.NotFound:
+            pass
+
+
+def _containers_of(docker_client, marker: str) -> list:
+    """The containers whose name or labels mention ``marker``, inspected one by one.
+
+    The engine is shared by the suite's workers: ``containers.list()`` inspects every container
+    it lists and fails when another worker's container is removed in between, so the listing is
+    the engine's own (no inspect) and only this marker's containers are looked up; one gone
+    meanwhile is skipped."""
+    import docker.errors
+
+    found = []
+    for entry in docker_client.api.containers(all=True):
+        names = [n.lstrip("/") for n in entry.get("Names") or []]
+        labels = entry.get("Labels") or {}
+        if any(marker in n for n in names) or any(marker in str(v) for v in labels.values()):
             try:
-                c.remove(force=True)
+                found.append(docker_client.containers.get(entry["Id"]))
             except docker.errors.NotFound:
-                pass
+                continue
+    return found
 
 
 # -- recorded requests ---------------------------------------------------------------------------------
