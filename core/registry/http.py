@@ -90,11 +90,7 @@ class Response:
     def content(self) -> bytes:
         """The whole body (read on first use)."""
         if self._content is None:
-            try:
-                self._content = self._raw.read()
-            except _NETWORK_ERRORS as exc:
-                self._fail()
-                raise TransportError(f"reading the reply failed ({type(exc).__name__})") from None
+            self._content = self._reading(self._raw.read)
             self.close()
         return self._content
 
@@ -113,11 +109,7 @@ class Response:
         call before trimming to what the socket had, which multiplied a copy's peak memory by ten
         (``tracemalloc`` over a copy of six layers: 1.3 MB at 64 KiB, 17 MB at 1 MiB)."""
         while True:
-            try:
-                chunk = self._raw.read1(chunk_size)
-            except _NETWORK_ERRORS as exc:
-                self._fail()
-                raise TransportError(f"reading the reply failed ({type(exc).__name__})") from None
+            chunk = self._reading(self._raw.read1, chunk_size)
             if not chunk:
                 self.close()
                 return
@@ -148,10 +140,15 @@ class Response:
         release(self._raw.isclosed() and not self._raw.will_close)
         self._raw.close()
 
-    def _fail(self) -> None:
-        if self._release is not None:
-            release, self._release = self._release, None
-            release(False)
+    def _reading(self, read, *args) -> bytes:
+        """``read(*args)``; a network failure drops the connection and is a TransportError."""
+        try:
+            return read(*args)
+        except _NETWORK_ERRORS as exc:
+            if self._release is not None:
+                release, self._release = self._release, None
+                release(False)
+            raise TransportError(f"reading the reply failed ({type(exc).__name__})") from None
 
 
 class HttpPool:

@@ -70,10 +70,9 @@ class RegistrySource:
     def blob_chunks(self, digest: str) -> Iterator[Iterable[bytes]]:
         """Streamed GET of the blob."""
         with self.client.open_blob(digest) as response:
-            encoded = response.headers.get("content-encoding", "identity").lower() != "identity"
-            # iter_raw passes the transport's reads straight through (no re-chunking copies);
-            # a content-encoded reply (not expected for blobs) is decoded so the digest holds.
-            yield response.iter_bytes() if encoded else response.iter_raw()
+            # the transport's reads as they come; a content-encoded reply (not expected for
+            # blobs) is decoded so the digest holds
+            yield response.iter_bytes()
 
 
 def verified_chunks(chunks: Iterable[bytes], digest: str, size: int, *, source: str,
