@@ -113,6 +113,9 @@ Gaps (moto 5.2.5 server mode) found while building this, for the provider author
   answers in XML, so botocore reports ``Error.Code == "403"`` (the message holds
   ``is not authorized to perform: ecs:CreateCluster``); query-protocol services (IAM, ELBv2, EC2)
   give ``AccessDenied``. Catch on the HTTP status.
+* moto 5.2 keeps a request's response options (``describe_services(include=["TAGS"])``) on a
+  class shared by all requests, so a concurrent call without them stripped the tags from this
+  one's reply; the moto process makes them per request (``patch_response_options``).
 * Unimplemented operations answer HTTP 500 (botocore retries them, then raises ``ClientError``
   with code ``500``).
 """

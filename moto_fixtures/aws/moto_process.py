@@ -226,6 +226,34 @@ def patch_register_task_definition() -> None:
     EC2ContainerServiceBackend.register_task_definition = register_task_definition
 
 
+def patch_response_options() -> None:
+    """Make moto's per-request response options per request.
+
+    moto 5.2's ``BaseResponse._include_in_response`` / ``_exclude_from_response`` write to
+    ``RESPONSE_KEY_PATH_TO_TRANSFORMER``, a dict on the class shared by every request. On this
+    threaded server, a DescribeServices without ``include=["TAGS"]`` (the bridge polls that way)
+    could strip the tags from a concurrent one that asked for them, which real ECS never does
+    (API_DescribeServices.html: "If TAGS is specified, the tags are included in the response").
+    Each request's handler (``BaseResponse.dispatch`` builds one per request) now writes to its
+    own copy.
+    """
+    from moto.core.responses import BaseResponse, never_return
+
+    def own(self) -> dict:
+        if "RESPONSE_KEY_PATH_TO_TRANSFORMER" not in vars(self):
+            self.RESPONSE_KEY_PATH_TO_TRANSFORMER = dict(type(self).RESPONSE_KEY_PATH_TO_TRANSFORMER)
+        return self.RESPONSE_KEY_PATH_TO_TRANSFORMER
+
+    def include(self, response_key_path: str) -> None:
+        own(self)[response_key_path] = lambda x: x
+
+    def exclude(self, response_key_path: str) -> None:
+        own(self)[response_key_path] = never_return
+
+    BaseResponse._include_in_response = include
+    BaseResponse._exclude_from_response = exclude
+
+
 def install_rules() -> None:
     """Install the ``inmoto`` package's API rules. It is loaded by path under its own name: this
     process has only moto on ``sys.path`` (the folder is dropped so ``server``/``net`` cannot
@@ -288,6 +316,7 @@ def main() -> None:
     from werkzeug.serving import run_simple
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    patch_response_options()
     patch_update_service()
     patch_register_task_definition()
     patch_create_service()

@@ -118,6 +118,41 @@ def test_list_services_pages_by_ten(moto, net):
         ecs.list_services(cluster=request["cluster"], maxResults=101)
 
 
+def test_describe_services_keeps_the_tags_it_was_asked_for_under_concurrent_calls(moto, net):
+    """``include=["TAGS"]`` is one request's option: a concurrent DescribeServices without it (the
+    ECS bridge polls that way) must not strip the tags from this one's reply
+    (API_DescribeServices.html, ``include``). moto kept the option on its class, shared by every
+    request: a provider's observe() then saw no tagged service and reported none. Ten services make
+    each reply long enough to be overlapped (unpatched, about 6 in 100 replies lost their tags)."""
+    import threading
+
+    ecs = moto.client("ecs")
+    request, _lb, _tg = _service_stack(moto, net, delay=0)
+    names = [f"{request['serviceName']}-{i}" for i in range(10)]
+    owner = [{"key": "owner", "value": "rules"}]
+    for name in names:
+        ecs.create_service(**{**request, "serviceName": name, "loadBalancers": [], "tags": owner})
+    stop, untagged = threading.Event(), []
+
+    def without_tags():
+        while not stop.is_set():
+            ecs.describe_services(cluster=request["cluster"], services=names)
+
+    pollers = [threading.Thread(target=without_tags) for _ in range(2)]
+    for thread in pollers:
+        thread.start()
+    try:
+        for _ in range(200):
+            reply = ecs.describe_services(cluster=request["cluster"], services=names, include=["TAGS"])
+            untagged += [s["serviceName"] for s in reply["services"] if s.get("tags") != owner]
+    finally:
+        stop.set()
+        for thread in pollers:
+            thread.join()
+    assert not untagged, f"{len(untagged)} services of 200 replies lost the tags they asked for"
+    assert "tags" not in ecs.describe_services(cluster=request["cluster"], services=names[:1])["services"][0]
+
+
 def test_drain_rules_as_functions():
     assert ecs_rules.drain_seconds([300, 5]) == 300 + ecs_rules.TASK_STOP_SECONDS
     assert ecs_rules.create_decision("INACTIVE", None, None) == "create"
