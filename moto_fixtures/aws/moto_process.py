@@ -233,7 +233,8 @@ def patch_response_options() -> None:
     ``RESPONSE_KEY_PATH_TO_TRANSFORMER``, a dict on the class shared by every request. On this
     threaded server, a DescribeServices without ``include=["TAGS"]`` (the bridge polls that way)
     could strip the tags from a concurrent one that asked for them, which real ECS never does
-    (API_DescribeServices.html: "If TAGS is specified, the tags are included in the response").
+    ("If TAGS is specified, the tags are included in the response",
+    https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DescribeServices.html).
     Each request's handler (``BaseResponse.dispatch`` builds one per request) now writes to its
     own copy.
     """
