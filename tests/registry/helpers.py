@@ -257,7 +257,20 @@ def upload_requests(registry: Registry, since: int = 0) -> int:
     return sum(1 for m, u, s in registry.requests()[since:] if m == "PATCH" or (m == "PUT" and "/blobs/" in u))
 
 
-class FlakyFront:
+class Served:
+    """A server on a loopback port (``host``), served by a daemon thread until ``close()``."""
+
+    def _serve(self, server) -> None:
+        self._server = server
+        self.host = f"127.0.0.1:{server.server_address[1]}"
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class FlakyFront(Served):
     """An HTTP front for a registry that answers the first ``failures`` requests with the given
     (status, Retry-After) pairs, then forwards everything (bodies buffered: small test blobs).
 
@@ -310,16 +323,10 @@ class FlakyFront:
             def log_message(self, *args):
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.host = f"127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._serve(ThreadingHTTPServer(("127.0.0.1", 0), Handler))
 
 
-class ConnectProxy:
+class ConnectProxy(Served):
     """An HTTPS forward proxy: answers ``CONNECT host:port`` by opening that connection and
     relaying bytes both ways (TLS stays end to end); records each tunnel's target and
     ``Proxy-Authorization``."""
@@ -355,13 +362,7 @@ class ConnectProxy:
             daemon_threads = True
             allow_reuse_address = True
 
-        self._server = Server(("127.0.0.1", 0), Handler)
-        self.host = f"127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._serve(Server(("127.0.0.1", 0), Handler))
 
 
 def _pipe(source: socket.socket, sink: socket.socket) -> None:

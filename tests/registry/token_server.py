@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,6 +20,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
+from .helpers import Served
+
 SERVICE = "modelport-test-registry"
 ISSUER = "modelport-test-issuer"
 
@@ -29,7 +30,7 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-class TokenServer:
+class TokenServer(Served):
     """Serves GET /token?service=..&scope=.. with Basic auth; records what it was asked."""
 
     def __init__(self, workdir: Path, username: str, password: str) -> None:
@@ -45,13 +46,8 @@ class TokenServer:
                       .sign(self._key, hashes.SHA256()))
         self.cert_path = workdir / "token-root.pem"
         self.cert_path.write_bytes(self._cert.public_bytes(serialization.Encoding.PEM))
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.realm = f"http://127.0.0.1:{self._server.server_address[1]}/token"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._serve(ThreadingHTTPServer(("127.0.0.1", 0), self._handler()))
+        self.realm = f"http://{self.host}/token"
 
     def registry_auth_config(self) -> dict:
         return {"token": {"realm": self.realm, "service": SERVICE, "issuer": ISSUER,
