@@ -104,7 +104,8 @@ class DockerTasks:
     def clean_stale(self) -> int:
         """Remove bridge containers left behind by emulations whose process is gone."""
         count = 0
-        for container in self.client.containers.list(all=True, filters={"label": PID}):
+        # other emulations' containers: one may be removed between the list and its inspect
+        for container in self.client.containers.list(all=True, filters={"label": PID}, ignore_removed=True):
             pid = int(container.labels.get(PID, "0") or 0)
             if container.labels.get(OWNER) != self.owner and not pid_alive(pid):
                 self.remove(container.id)

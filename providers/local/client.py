@@ -35,11 +35,14 @@ class DockerClient:
     def containers(self, target: str, deployment: str | None = None) -> list[Any]:
         labels = [f"{L_TARGET}={target}"]
         labels.append(f"{L_DEPLOYMENT}={deployment}" if deployment else L_DEPLOYMENT)
-        return self.sdk.containers.list(all=True, filters={"label": labels})
+        # ignore_removed: the SDK inspects each listed container, and one removed in between (by
+        # another modelport process on this engine) would fail the whole list with NotFound
+        return self.sdk.containers.list(all=True, filters={"label": labels}, ignore_removed=True)
 
     def all_addresses(self) -> set[str]:
         used = set()
-        for c in self.sdk.containers.list(all=True, filters={"label": L_ADDRESS}):
+        # every deployment's containers on the engine: one removed meanwhile frees its address
+        for c in self.sdk.containers.list(all=True, filters={"label": L_ADDRESS}, ignore_removed=True):
             used.add(c.labels.get(L_ADDRESS))
         return used
 
